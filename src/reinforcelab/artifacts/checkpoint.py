@@ -1,0 +1,91 @@
+"""Saving and loading an agent as a folder: config.json + model.safetensors (weights only)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+FORMAT = "reinforcelab-run"
+FORMAT_VERSION = 1
+WEIGHTS_METADATA = {"format": "reinforcelab", "format_version": "1"}
+
+
+class CheckpointError(ValueError):
+    """A folder or file that is not a readable reinforcelab checkpoint."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def save_checkpoint(folder: Path, config_json: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Write config.json and model.safetensors into ``folder`` (each replaced atomically)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json})
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    _atomic_write(folder / MODEL_FILE, lambda p: save_file(contiguous, str(p), metadata=WEIGHTS_METADATA))
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder} is not a folder; expected a run folder with {CONFIG_FILE} and {MODEL_FILE}")
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has no {CONFIG_FILE}; it is not a reinforcelab run folder")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc}); the file is corrupt") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a reinforcelab config (missing \"format\": \"{FORMAT}\")")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {data.get('format_version')!r}; this reinforcelab reads {FORMAT_VERSION}"
+        )
+    return data
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    path = Path(folder) / MODEL_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{Path(folder)} has no {MODEL_FILE}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it is corrupt or truncated") from exc
+
+
+def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path) -> None:
+    """Load ``prefix.*`` tensors into ``module``, naming what is missing or mismatched."""
+    state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(prefix + '.' + k for k in missing)}")
+        if unexpected:
+            problems.append(f"unexpected {', '.join(prefix + '.' + k for k in unexpected)}")
+        if wrong:
+            problems.append("shape mismatch for " + ", ".join(
+                f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
+        raise CheckpointError(f"{path} does not match its config.json: {'; '.join(problems)}")
+    module.load_state_dict(state)

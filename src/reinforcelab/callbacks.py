@@ -1,0 +1,164 @@
+"""Callbacks keep logging, progress display and early stopping out of the training loop.
+
+Each hook receives the trainer; ``on_update`` also gets the episodes that finished in that update.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .algorithm import EpisodeRecord
+
+if TYPE_CHECKING:
+    from .algorithm import Trainer
+
+
+class Callback:
+    def on_training_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        pass
+
+    def on_training_end(self, trainer: "Trainer") -> None:
+        pass
+
+
+class MetricsCSV(Callback):
+    """Appends one row per finished training episode to ``metrics.csv`` (flushed every update)."""
+
+    HEADER = ["episode", "return", "length", "env_steps", "wall_seconds"]
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.file = None
+
+    def on_training_start(self, trainer: "Trainer") -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self.file = self.path.open("a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(self.HEADER)
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        for r in records:
+            self.writer.writerow([r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"])
+        self.file.flush()
+
+    def on_training_end(self, trainer: "Trainer") -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class StopOnTrainingAverage(Callback):
+    """Stops once the mean return of the last 100 training episodes reaches ``reward``."""
+
+    def __init__(self, reward: float, window: int = 100) -> None:
+        self.reward = reward
+        self.window = window
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        if len(trainer.recent_returns) >= self.window and trainer.average_return >= self.reward:
+            trainer.stop(f"100-episode training average {trainer.average_return:.1f} >= {self.reward:g}")
+
+
+class ProgressBar(Callback):
+    """A rich progress bar with the episode count and the 100-episode average score.
+
+    In course mode it also prints the course's line every ``print_every`` episodes.
+    """
+
+    def __init__(self, print_every: int | None = None, console: Any = None) -> None:
+        self.print_every = print_every
+        self.console = console
+
+    def on_training_start(self, trainer: "Trainer") -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        cfg = trainer.config
+        self.by_steps = cfg.mode == "fast"
+        total = cfg.total_env_steps if self.by_steps else cfg.n_episodes
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("episode {task.fields[episode]}  avg100 {task.fields[avg]}"),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )
+        self.progress.start()
+        done = trainer.env_steps if self.by_steps else trainer.episodes
+        self.task = self.progress.add_task(f"{cfg.env_id} {cfg.mode}", total=total, completed=done,
+                                           episode=trainer.episodes, avg="-")
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        avg = f"{trainer.average_return:.1f}" if trainer.recent_returns else "-"
+        done = trainer.env_steps if self.by_steps else trainer.episodes
+        self.progress.update(self.task, completed=done, episode=trainer.episodes, avg=avg)
+        if self.print_every and not self.by_steps and trainer.episodes % self.print_every == 0:
+            self.progress.console.print(f"Episode {trainer.episodes}\tAverage Score: {trainer.average_return:.2f}")
+
+    def on_training_end(self, trainer: "Trainer") -> None:
+        self.progress.stop()
+
+
+class StopOnEvaluation(Callback):
+    """Fast mode early stopping: after an update, play ``n_episodes`` sampled-action episodes on a
+    separate vector env and stop once their mean reaches ``reward``.
+
+    The evaluation is skipped while the update's own training episodes (sampled from the policy just
+    before the update) average below ``precheck * reward``: it cannot pass then, and skipping it keeps
+    evaluation from dominating the wall time of a short run. Every evaluation is kept in
+    ``history`` as (updates, env_steps, wall_seconds, mean_return).
+    """
+
+    def __init__(self, reward: float, n_episodes: int = 100, seed: int | None = None,
+                 precheck: float = 0.9) -> None:
+        self.reward = reward
+        self.n_episodes = n_episodes
+        self.seed = seed
+        self.precheck = precheck
+        self.history: list[tuple[int, int, float, float]] = []
+        self.eval_seconds = 0.0
+        self.solved_at: tuple[int, int, float, float] | None = None
+
+    def on_training_start(self, trainer: "Trainer") -> None:
+        import torch
+
+        from .make_env import make_vector_env
+
+        cfg = trainer.config
+        self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
+        self.generator = torch.Generator(device=trainer.agent.device)
+        self.generator.manual_seed(10_000 + (self.seed if self.seed is not None else 0))
+        self.first = True
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        import time
+
+        import torch
+
+        from .rollout import collect_batch
+
+        if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
+            return
+        start = time.perf_counter()
+        agent = trainer.agent
+
+        def act(obs):
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=agent.device)
+            return agent.policy.act(agent.policy_input(obs_t), generator=self.generator).cpu().numpy()
+
+        batch = collect_batch(self.envs, act, trainer.config.max_t, 1,
+                              seed=self.seed if self.first else None)
+        self.first = False
+        self.eval_seconds += time.perf_counter() - start
+        mean = float(sum(batch.episode_returns) / len(batch.episode_returns))
+        entry = (trainer.updates, trainer.env_steps, trainer.wall_seconds, mean)
+        self.history.append(entry)
+        if mean >= self.reward:
+            self.solved_at = entry
+            trainer.stop(f"{self.n_episodes}-episode evaluation mean {mean:.1f} >= {self.reward:g}")
+
+    def on_training_end(self, trainer: "Trainer") -> None:
+        self.envs.close()

@@ -1,0 +1,124 @@
+"""Training configuration: one dataclass, and the named presets built from it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["course", "fast"]
+ReturnNorm = Literal["batch", "episode", "none"]
+Baseline = Literal["none", "value"]
+Truncation = Literal["terminal", "bootstrap"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything needed to rebuild an agent and re-run its training.
+
+    Args:
+        env_id: Gymnasium environment id.
+        mode: ``"course"`` reproduces the HF Deep RL course (one update per episode, per-episode
+            return standardisation); ``"fast"`` trains on batches of episodes from vector envs.
+        hidden_sizes: widths of the policy's hidden layers (ReLU after each).
+        lr: Adam learning rate.
+        gamma: discount factor.
+        n_episodes: course mode: number of training episodes (one update each).
+        max_t: step cap per episode, in training (course mode) and evaluation.
+        eval_episodes: episodes of the final evaluation (the course protocol).
+        print_every: course mode: how often the course loop reports its running average.
+        seed: seeds torch, numpy and the environments; ``None`` leaves them unseeded.
+        num_envs: fast mode: vectorised environments stepped together.
+        episodes_per_env: fast mode: whole episodes each sub-env contributes to one update.
+        total_env_steps: fast mode: training budget in environment steps.
+        return_norm: fast mode: standardise returns over the ``batch``, per ``episode`` (the course's
+            choice) or not at all (``none``).
+        baseline: fast mode: ``value`` subtracts a learned state-value baseline.
+        value_lr: learning rate of the value baseline.
+        entropy_coef: weight of the entropy bonus.
+        max_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
+        normalize_obs: keep running observation statistics and normalise inputs with them.
+        truncation: ``terminal`` treats a time-limit truncation as the end of the return;
+            ``bootstrap`` adds gamma * V(s_T) at a truncation (needs the value baseline).
+        env_kwargs: extra keyword arguments for ``gymnasium.make``.
+    """
+
+    env_id: str = "CartPole-v1"
+    mode: Mode = "course"
+    hidden_sizes: tuple[int, ...] = (16,)
+    lr: float = 1e-2
+    gamma: float = 1.0
+    n_episodes: int = 1000
+    max_t: int = 1000
+    eval_episodes: int = 10
+    print_every: int = 100
+    seed: int | None = None
+    # fast mode
+    num_envs: int = 1024
+    episodes_per_env: int = 1
+    total_env_steps: int = 5_000_000
+    return_norm: ReturnNorm = "batch"
+    baseline: Baseline = "none"
+    value_lr: float = 1e-2
+    entropy_coef: float = 0.0
+    max_grad_norm: float | None = None
+    normalize_obs: bool = False
+    truncation: Truncation = "terminal"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        checks = {
+            "mode": (self.mode, ("course", "fast")),
+            "return_norm": (self.return_norm, ("batch", "episode", "none")),
+            "baseline": (self.baseline, ("none", "value")),
+            "truncation": (self.truncation, ("terminal", "bootstrap")),
+        }
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be positive widths; got {self.hidden_sizes}")
+        if self.truncation == "bootstrap" and self.baseline != "value":
+            raise ValueError("truncation='bootstrap' needs baseline='value' (it bootstraps with V)")
+        for name in ("n_episodes", "max_t", "eval_episodes", "num_envs", "episodes_per_env"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1]; got {self.gamma}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# The course's hyperparameters (HF Deep RL course, Unit 4).
+PRESETS: dict[str, TrainConfig] = {
+    "course-cartpole": TrainConfig(
+        env_id="CartPole-v1", mode="course", hidden_sizes=(16,), lr=1e-2, gamma=1.0,
+        n_episodes=1000, max_t=1000, eval_episodes=10, print_every=100,
+    ),
+    "course-pixelcopter": TrainConfig(
+        env_id="Pixelcopter-PLE-v0", mode="course", hidden_sizes=(64, 128), lr=1e-4, gamma=0.99,
+        n_episodes=50_000, max_t=10_000, eval_episodes=10, print_every=1000,
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """Return a fresh copy of the named preset."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose from: {', '.join(sorted(PRESETS))}")
+    return dataclasses.replace(PRESETS[name])

@@ -1,0 +1,61 @@
+"""Creating environments, with clear errors for ids and spaces this library cannot use."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+class EnvError(ValueError):
+    """An environment that does not exist or that REINFORCE with a categorical policy cannot drive."""
+
+
+def check_env_id(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise EnvError(f"unknown environment id {env_id!r}.{hint}")
+
+
+def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise EnvError(
+            f"{env_id} has a {type(action_space).__name__} action space {action_space}; "
+            "this REINFORCE agent uses a categorical policy and needs a Discrete action space."
+        )
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        raise EnvError(
+            f"{env_id} has observation space {observation_space}; the MLP policy needs a flat Box "
+            "(1-D vector) observation."
+        )
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """``gym.make`` after checking the id, then check that the spaces suit a categorical MLP policy."""
+    check_env_id(env_id)
+    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    try:
+        check_spaces(env_id, env.observation_space, env.action_space)
+    except EnvError:
+        env.close()
+        raise
+    return env
+
+
+def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
+    """A vector env: the env's numpy-batched entry point when it has one, else a sync vector env."""
+    check_env_id(env_id)
+    spec = gym.spec(env_id)
+    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
+    return envs
+
+
+def space_summary(env: gym.Env) -> tuple[int, int]:
+    """(observation size, number of actions) of a checked env."""
+    return int(np.prod(env.observation_space.shape)), int(env.action_space.n)

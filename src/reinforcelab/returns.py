@@ -1,0 +1,70 @@
+"""Reward-to-go and return standardisation: small pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# The course adds float32 machine epsilon to the standard deviation.
+EPS = float(np.finfo(np.float32).eps)
+
+
+def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t = r_t + gamma * G_{t+1} for one episode, computed backwards in O(T), in float64."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    returns = np.empty_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def standardize(returns: torch.Tensor) -> torch.Tensor:
+    """(G - mean) / (std + eps) with the unbiased std, as the course does.
+
+    A single return has no spread (its unbiased std is undefined and the course gets NaN); it carries
+    no signal relative to itself, so its standardised value is defined as 0.
+    """
+    if returns.numel() < 2:
+        return torch.zeros_like(returns)
+    return (returns - returns.mean()) / (returns.std() + EPS)
+
+
+def masked_standardize(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Standardise the entries where ``mask`` is true, over all of them; zero elsewhere."""
+    values = returns[mask]
+    out = torch.zeros_like(returns)
+    out[mask] = standardize(values)
+    return out
+
+
+def discounted_returns(
+    rewards: torch.Tensor,
+    episode_end: torch.Tensor,
+    gamma: float,
+    bootstrap: torch.Tensor | None = None,
+    tail_value: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Reward-to-go over a [time, env] block of transitions, never crossing an episode boundary.
+
+    Args:
+        rewards: [T, N] rewards (0 at masked steps).
+        episode_end: [T, N] bool, true where the step ends an episode (terminated or truncated); the
+            running return restarts there.
+        gamma: discount factor.
+        bootstrap: optional [T, N] values added at episode ends (gamma * V(s_T) at truncations,
+            0 elsewhere).
+        tail_value: optional [N] value of the state after the last step, for episodes still running
+            at the end of the block (0 when absent: the partial episode's return is cut there).
+    """
+    T = rewards.shape[0]
+    returns = torch.empty_like(rewards)
+    running = torch.zeros_like(rewards[0]) if tail_value is None else tail_value.clone()
+    not_end = (~episode_end).to(rewards.dtype)
+    for t in range(T - 1, -1, -1):
+        running = rewards[t] + gamma * running * not_end[t]
+        if bootstrap is not None:
+            running = running + bootstrap[t]
+        returns[t] = running
+    return returns

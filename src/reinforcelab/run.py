@@ -1,0 +1,120 @@
+"""A training run as a folder: config, weights, per-episode metrics and the final evaluation.
+
+``train_run`` is what ``reinforcelab train`` does; it is usable from Python as well.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agent import Reinforce
+from .artifacts.checkpoint import CONFIG_FILE, FORMAT, write_json
+from .callbacks import Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
+from .config import TrainConfig
+from .evaluation import EvalResult
+
+METRICS_FILE = "metrics.csv"
+RESULTS_FILE = "results.json"
+
+
+class RunFolderError(ValueError):
+    """An output folder that would be overwritten, or that is not a run folder."""
+
+
+def is_run_folder(path: Path) -> bool:
+    try:
+        return json.loads((path / CONFIG_FILE).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Create ``out``; an existing non-empty folder is replaced only with ``overwrite``, and only if
+    it is a run folder (so a mistyped path never deletes unrelated files)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise RunFolderError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+        if not is_run_folder(out):
+            raise RunFolderError(f"{out} exists and is not a reinforcelab run folder; refusing to overwrite it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def default_out(config: TrainConfig, root: Path = Path("runs")) -> Path:
+    """runs/<env>-<mode>-s<seed>, with -2, -3, ... appended when taken."""
+    seed = "none" if config.seed is None else str(config.seed)
+    base = root / f"{config.env_id}-{config.mode}-s{seed}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+@dataclass
+class RunResult:
+    out: Path
+    agent: Reinforce
+    evaluation: EvalResult
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def train_run(
+    config: TrainConfig,
+    out: Path,
+    overwrite: bool = False,
+    stop_reward: float | None = None,
+    stop_eval_episodes: int | None = None,
+    progress: bool = True,
+    extra_callbacks: list[Callback] | None = None,
+    device: str = "auto",
+) -> RunResult:
+    """Train an agent into the run folder ``out`` and evaluate it with the course protocol.
+
+    Args:
+        stop_reward: stop early at this score: in course mode when the 100-episode training
+            average reaches it; in fast mode (or with ``stop_eval_episodes``) when an evaluation of
+            ``stop_eval_episodes`` sampled-action episodes on a separate env does.
+    """
+    out = Path(out)
+    agent = Reinforce(config=config, device=device)  # validates env id and spaces before touching disk
+    prepare_out(out, overwrite)
+    agent.save(out)  # the folder is loadable from the start
+    callbacks: list[Callback] = [MetricsCSV(out / METRICS_FILE)]
+    if progress:
+        callbacks.append(ProgressBar(config.print_every if config.mode == "course" else None))
+    evaluator = None
+    if stop_reward is not None:
+        if config.mode == "fast" or stop_eval_episodes is not None:
+            evaluator = StopOnEvaluation(stop_reward, stop_eval_episodes or 100, seed=config.seed)
+            callbacks.append(evaluator)
+        else:
+            callbacks.append(StopOnTrainingAverage(stop_reward))
+    callbacks += extra_callbacks or []
+
+    agent.learn(callbacks)
+    agent.save(out)
+    trainer = agent.trainer
+    evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
+    summary = {
+        "stop_reason": trainer.stop_reason,
+        "interrupted": trainer.interrupted,
+        "train_episodes": trainer.episodes,
+        "train_env_steps": trainer.env_steps,
+        "train_updates": trainer.updates,
+        "train_wall_seconds": round(trainer.wall_seconds, 4),
+        "train_average_return_100": trainer.average_return if trainer.recent_returns else None,
+    }
+    if evaluator is not None:
+        summary["early_stop_eval_seconds"] = round(evaluator.eval_seconds, 4)
+        summary["early_stop_evaluations"] = [
+            {"updates": u, "env_steps": s, "wall_seconds": round(w, 4), "mean_return": m}
+            for u, s, w, m in evaluator.history
+        ]
+        summary["solved"] = evaluator.solved_at is not None
+    write_json(out / RESULTS_FILE, {**evaluation.to_dict(), "training": summary})
+    return RunResult(out, agent, evaluation, summary)
