@@ -128,8 +128,8 @@ def evaluate(
         fail(str(exc))
     if as_json:
         d = result.to_dict()
-        print(json.dumps({k: d[k] for k in ("env_id", "mean_reward", "std_reward", "n_evaluation_episodes",
-                                             "returns", "deterministic", "seed")}))
+        keys = ("env_id", "mean_reward", "std_reward", "returns", "lengths", "deterministic", "seed")
+        print(json.dumps({"n_episodes": d["n_evaluation_episodes"], **{k: d[k] for k in keys}}))
     else:
         console.print(f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
                       f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)")

@@ -1,0 +1,90 @@
+"""Course mode: the batched loss is the course's loss; seeded runs are bit-identical."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import reinforcelab
+from reinforcelab.algorithm import course_loss
+from reinforcelab.policy import CategoricalPolicy
+from reinforcelab.reference import act_step, per_step_loss
+from reinforcelab.rollout import Episode
+
+
+def play_per_step(policy, seed, gamma):
+    """One episode the course's way: log-probs collected step by step with autograd."""
+    torch.manual_seed(seed)
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=seed)
+    saved, rewards, observations, actions = [], [], [], []
+    for _ in range(1000):
+        action, log_prob = act_step(policy, obs)
+        observations.append(obs)
+        actions.append(action)
+        saved.append(log_prob)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    episode = Episode(np.asarray(observations, dtype=np.float32), np.asarray(actions),
+                      np.asarray(rewards), terminated, truncated)
+    return saved, rewards, episode
+
+
+@pytest.mark.parametrize("seed,gamma,hidden", [(0, 1.0, (16,)), (3, 0.99, (64, 128)), (7, 0.9, (16,))])
+def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
+    torch.manual_seed(100 + seed)
+    policy = CategoricalPolicy(4, 2, hidden)
+    saved, rewards, episode = play_per_step(policy, seed, gamma)
+    assert episode.length > 5
+
+    policy.zero_grad()
+    per_step_loss(saved, rewards, gamma).backward()
+    reference = [p.grad.clone() for p in policy.parameters()]
+
+    policy.zero_grad()
+    course_loss(policy, episode, gamma).backward()
+    for ours, theirs in zip((p.grad for p in policy.parameters()), reference):
+        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+
+
+def test_one_step_episode_gives_no_update_instead_of_nan():
+    policy = CategoricalPolicy(4, 2, (16,))
+    episode = Episode(np.zeros((1, 4), np.float32), np.array([0]), np.array([1.0]), True, False)
+    assert course_loss(policy, episode, 1.0) is None
+    # The course's own formula gives NaN here.
+    lp = policy.log_probs(torch.zeros(1, 4), torch.tensor([0]))
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        assert torch.isnan(per_step_loss([lp], [1.0], 1.0))
+
+
+def train_small(seed):
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=seed, n_episodes=25)
+    agent.learn()
+    return agent
+
+
+def test_same_seed_is_bit_identical():
+    a, b = train_small(5), train_small(5)
+    assert list(a.trainer.recent_returns) == list(b.trainer.recent_returns)
+    for (ka, va), (kb, vb) in zip(a.tensors().items(), b.tensors().items()):
+        assert ka == kb and torch.equal(va, vb)
+    assert a.evaluate(3, seed=1).returns == b.evaluate(3, seed=1).returns
+    c = train_small(6)
+    assert not all(torch.equal(va, vc) for va, vc in zip(a.tensors().values(), c.tensors().values()))
+
+
+def test_course_mode_learns_cartpole():
+    """A short, seeded run improves well above the random policy's ~22."""
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=0, n_episodes=200)
+    agent.learn()
+    assert agent.trainer.average_return > 60
+    assert agent.evaluate(10, seed=0).mean_reward > 60
+
+
+def test_learn_continues_where_it_stopped():
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=1, n_episodes=10)
+    agent.learn()
+    agent.learn(n_episodes=15)
+    assert agent.trainer.episodes == 15
