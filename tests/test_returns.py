@@ -37,19 +37,19 @@ def test_masked_standardize_ignores_masked_entries():
 
 def test_discounted_returns_restart_at_episode_ends():
     # env 0: episode [1, 1] then [1]; env 1: one episode [2, 2, 2]
-    rewards = torch.tensor([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
-    ends = torch.tensor([[False, False], [True, False], [True, True]])
+    rewards = np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
+    ends = np.array([[False, False], [True, False], [True, True]])
     out = discounted_returns(rewards, ends, gamma=0.5)
-    np.testing.assert_allclose(out[:, 0].numpy(), [1.5, 1.0, 1.0])
-    np.testing.assert_allclose(out[:, 1].numpy(), [3.5, 3.0, 2.0])
+    np.testing.assert_allclose(out[:, 0], [1.5, 1.0, 1.0])
+    np.testing.assert_allclose(out[:, 1], [3.5, 3.0, 2.0])
 
 
 def test_discounted_returns_bootstrap_adds_value_at_truncation():
-    rewards = torch.tensor([[1.0], [1.0]])
-    ends = torch.tensor([[False], [True]])
-    bootstrap = torch.tensor([[0.0], [0.5 * 10.0]])  # gamma * V(s_T) at the truncated end
+    rewards = np.array([[1.0], [1.0]])
+    ends = np.array([[False], [True]])
+    bootstrap = np.array([[0.0], [0.5 * 10.0]])  # gamma * V(s_T) at the truncated end
     out = discounted_returns(rewards, ends, gamma=0.5, bootstrap=bootstrap)
-    np.testing.assert_allclose(out[:, 0].numpy(), [1 + 0.5 * 6.0, 6.0])
+    np.testing.assert_allclose(out[:, 0], [1 + 0.5 * 6.0, 6.0])
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.9])
@@ -60,7 +60,7 @@ def test_discounted_returns_match_per_episode_reward_to_go(gamma):
     ends[[3, 7, 11], 0] = True
     ends[[11], 1] = True
     ends[[0, 5, 11], 2] = True
-    out = discounted_returns(torch.tensor(rewards), torch.tensor(ends), gamma).numpy()
+    out = discounted_returns(rewards, ends, gamma)
     for n in range(3):
         start = 0
         for end in np.flatnonzero(ends[:, n]):

@@ -77,15 +77,15 @@ def fast_losses(agent: "Reinforce", batch: Batch) -> dict[str, torch.Tensor]:
     cfg = agent.config
     device = agent.device
     obs = agent.policy_input(batch.obs.to(device))
-    rewards, ends = batch.rewards.to(device), batch.episode_end.to(device)
-    valid = batch.valid.to(device)
+    ends, valid = batch.episode_end.to(device), batch.valid.to(device)
     bootstrap = None
     values = None
     if agent.value is not None:
         values = agent.value(obs)  # [T + 1, N]
         if cfg.truncation == "bootstrap":
-            bootstrap = cfg.gamma * values[1:].detach() * batch.truncated.to(device)
-    returns = discounted_returns(rewards, ends, cfg.gamma, bootstrap)
+            bootstrap = (cfg.gamma * values[1:].detach() * batch.truncated.to(device)).cpu().numpy()
+    returns = torch.as_tensor(discounted_returns(batch.rewards.numpy(), batch.episode_end.numpy(), cfg.gamma,
+                                                 bootstrap), dtype=torch.float32, device=device)
 
     advantages = returns[valid]
     losses: dict[str, torch.Tensor] = {}
@@ -246,23 +246,17 @@ class FastTrainer(Trainer):
         self.optimizer = torch.optim.Adam(agent.policy.parameters(), lr=cfg.lr)
         self.value_optimizer = (torch.optim.Adam(agent.value.parameters(), lr=cfg.value_lr)
                                 if agent.value is not None else None)
-        self.generator = torch.Generator(device=agent.device)
-        if cfg.seed is not None:
-            self.generator.manual_seed(cfg.seed)
-        else:
-            self.generator.seed()
+        self.rng = np.random.default_rng(cfg.seed)
         self.reset_seed = cfg.seed
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.agent.device)
-        return self.agent.policy.act(self.agent.policy_input(obs_t), generator=self.generator).cpu().numpy()
-
     def step(self) -> list[tuple[float, int]]:
         cfg, agent = self.config, self.agent
-        batch = collect_batch(self.envs, self.act, cfg.max_t, cfg.episodes_per_env, seed=self.reset_seed)
+        actor = agent.numpy_actor()
+        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.max_t,
+                              cfg.episodes_per_env, seed=self.reset_seed)
         self.reset_seed = None
         losses = fast_losses(agent, batch)
         self.optimizer.zero_grad()

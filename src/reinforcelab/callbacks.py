@@ -123,33 +123,26 @@ class StopOnEvaluation(Callback):
         self.solved_at: tuple[int, int, float, float] | None = None
 
     def on_training_start(self, trainer: "Trainer") -> None:
-        import torch
+        import numpy as np
 
         from .make_env import make_vector_env
 
         cfg = trainer.config
         self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
-        self.generator = torch.Generator(device=trainer.agent.device)
-        self.generator.manual_seed(10_000 + (self.seed if self.seed is not None else 0))
+        # Its own stream, so evaluating does not change what training samples.
+        self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
         self.first = True
 
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
         import time
-
-        import torch
 
         from .rollout import collect_batch
 
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
-        agent = trainer.agent
-
-        def act(obs):
-            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=agent.device)
-            return agent.policy.act(agent.policy_input(obs_t), generator=self.generator).cpu().numpy()
-
-        batch = collect_batch(self.envs, act, trainer.config.max_t, 1,
+        actor = trainer.agent.numpy_actor()
+        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), trainer.config.max_t, 1,
                               seed=self.seed if self.first else None)
         self.first = False
         self.eval_seconds += time.perf_counter() - start

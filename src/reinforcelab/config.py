@@ -114,6 +114,13 @@ PRESETS: dict[str, TrainConfig] = {
         env_id="Pixelcopter-PLE-v0", mode="course", hidden_sizes=(64, 128), lr=1e-4, gamma=0.99,
         n_episodes=50_000, max_t=10_000, eval_episodes=10, print_every=1000,
     ),
+    # Fast mode, tuned for wall-clock time to a 100-episode evaluation mean of 475 (see
+    # benchmarks/cartpole_speed.py): few envs, so updates come often, and a large step size.
+    "fast-cartpole": TrainConfig(
+        env_id="CartPole-v1", mode="fast", hidden_sizes=(16,), lr=0.1, gamma=0.99,
+        num_envs=64, episodes_per_env=1, total_env_steps=2_000_000, max_t=1000, eval_episodes=10,
+        return_norm="batch", baseline="none",
+    ),
 }
 
 

@@ -42,8 +42,8 @@ class RunningObsNorm(nn.Module):
         return ((obs - mean) / std).clamp(-self.clip, self.clip)
 
     def numpy_fn(self):
-        """The same normalisation as a numpy function of one observation (a frozen snapshot)."""
-        mean = self.mean.cpu().numpy()
-        std = np.sqrt(self.var.cpu().numpy() + self.eps)
+        """The same normalisation as a numpy function of observations (a frozen snapshot)."""
+        mean = self.mean.cpu().numpy().astype(np.float32)
+        std = np.sqrt(self.var.cpu().numpy() + self.eps).astype(np.float32)
         clip = self.clip
-        return lambda obs: np.clip((np.asarray(obs, dtype=np.float64) - mean) / std, -clip, clip)
+        return lambda obs: np.clip((np.asarray(obs, dtype=np.float32) - mean) / std, -clip, clip)

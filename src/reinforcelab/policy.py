@@ -62,39 +62,63 @@ class CategoricalPolicy(nn.Module):
 
 
 class NumpyActor:
-    """A frozen numpy copy of a policy's weights, for acting on one observation at a time.
+    """A frozen numpy copy of a policy's weights, for acting during rollouts.
 
-    Course mode acts once per environment step; a torch call costs ~10x more than these few small
-    numpy products, so the rollout runs here and only the per-episode update uses torch. Refresh it
+    Rollouts act once per environment step; a torch call costs several times more than these few
+    small numpy products, so rollouts run here and only the update uses torch. Refresh it
     (``NumpyActor(policy)``) after every optimizer step.
     """
 
     def __init__(self, policy: CategoricalPolicy,
                  normalize: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         linears = [m for m in policy.net if isinstance(m, nn.Linear)]
+        # Weights as (out, in) and biases as columns: a batch is processed as [features, n], so
+        # the softmax's reductions run along the long, contiguous axis (numpy is slow along a
+        # short last axis).
         self.layers = [
-            (m.weight.detach().cpu().numpy().astype(np.float64),
-             m.bias.detach().cpu().numpy().astype(np.float64))
+            (m.weight.detach().cpu().numpy().astype(np.float32),
+             m.bias.detach().cpu().numpy().astype(np.float32)[:, None])
             for m in linears
         ]
         self.normalize = normalize
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
-        if self.normalize is not None:
-            obs = self.normalize(obs)
-        x = np.asarray(obs, dtype=np.float64)
+        """Logits [n_actions, n] for observations [n, obs_dim] (or [n_actions, 1] for one)."""
+        x = obs if self.normalize is None else self.normalize(obs)
+        x = np.asarray(x, dtype=np.float32).reshape(-1, self.layers[0][0].shape[1]).T
         for weight, bias in self.layers[:-1]:
-            x = np.maximum(weight @ x + bias, 0.0)
+            x = weight @ x
+            x += bias
+            np.maximum(x, 0.0, out=x)
         weight, bias = self.layers[-1]
-        return weight @ x + bias
+        x = weight @ x
+        x += bias
+        return x
 
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> int:
-        logits = self.logits(obs)
+        """The action for one observation."""
+        logits = self.logits(obs)[:, 0]
         if deterministic:
             return int(np.argmax(logits))
         # Inverse-CDF sampling from softmax(logits); shifting by the max keeps exp() finite.
         cdf = np.cumsum(np.exp(logits - logits.max()))
         return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+
+    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        """Actions [n] for a batch of observations [n, obs_dim]."""
+        logits = self.logits(obs)
+        if deterministic:
+            return logits.argmax(0)
+        logits -= logits.max(0)
+        probs = np.exp(logits, out=logits)
+        u = rng.random(probs.shape[1], dtype=np.float32) * probs.sum(0)
+        # The action is the number of cdf entries at or below u (as searchsorted side="right").
+        actions = np.zeros(probs.shape[1], dtype=np.int64)
+        cdf = np.zeros(probs.shape[1], dtype=np.float32)
+        for j in range(probs.shape[0] - 1):
+            cdf += probs[j]
+            actions += u >= cdf
+        return actions
 
 
 class ValueBaseline(nn.Module):

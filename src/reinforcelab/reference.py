@@ -7,6 +7,7 @@ gradient, and ``benchmarks/`` compares their speed and learning. Not meant for t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -38,8 +39,12 @@ def per_step_loss(saved_log_probs: list[torch.Tensor], rewards: list[float], gam
 
 
 def train_per_step(policy: CategoricalPolicy, env: gym.Env, n_episodes: int, max_t: int, gamma: float,
-                   lr: float, seed: int | None = None, stop_average: float | None = None) -> list[float]:
-    """The course's training loop. Returns each episode's total reward."""
+                   lr: float, seed: int | None = None, stop_average: float | None = None,
+                   on_episode: Callable[[int, int], bool] | None = None) -> list[float]:
+    """The course's training loop. Returns each episode's total reward.
+
+    ``on_episode(episode, length)`` is called after each update; returning True stops training.
+    """
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     scores: list[float] = []
     window: deque[float] = deque(maxlen=100)
@@ -60,5 +65,7 @@ def train_per_step(policy: CategoricalPolicy, env: gym.Env, n_episodes: int, max
         loss.backward()
         optimizer.step()
         if stop_average is not None and len(window) == 100 and np.mean(window) >= stop_average:
+            break
+        if on_episode is not None and on_episode(i + 1, len(rewards)):
             break
     return scores

@@ -40,31 +40,30 @@ def masked_standardize(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
 
 
 def discounted_returns(
-    rewards: torch.Tensor,
-    episode_end: torch.Tensor,
+    rewards: np.ndarray,
+    episode_end: np.ndarray,
     gamma: float,
-    bootstrap: torch.Tensor | None = None,
-    tail_value: torch.Tensor | None = None,
-) -> torch.Tensor:
+    bootstrap: np.ndarray | None = None,
+) -> np.ndarray:
     """Reward-to-go over a [time, env] block of transitions, never crossing an episode boundary.
 
     Args:
-        rewards: [T, N] rewards (0 at masked steps).
-        episode_end: [T, N] bool, true where the step ends an episode (terminated or truncated); the
-            running return restarts there.
+        rewards: [T, N] rewards (0 at steps that do not count).
+        episode_end: [T, N] bool, true where the step ends an episode (terminated, truncated or
+            cut); the running return restarts there.
         gamma: discount factor.
         bootstrap: optional [T, N] values added at episode ends (gamma * V(s_T) at truncations,
-            0 elsewhere).
-        tail_value: optional [N] value of the state after the last step, for episodes still running
-            at the end of the block (0 when absent: the partial episode's return is cut there).
+            0 elsewhere): G_T = r_T + gamma * V(s_T).
+
+    Computed backwards in numpy float64: one vectorised step per time index.
     """
-    T = rewards.shape[0]
-    returns = torch.empty_like(rewards)
-    running = torch.zeros_like(rewards[0]) if tail_value is None else tail_value.clone()
-    not_end = (~episode_end).to(rewards.dtype)
-    for t in range(T - 1, -1, -1):
-        running = rewards[t] + gamma * running * not_end[t]
-        if bootstrap is not None:
-            running = running + bootstrap[t]
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if bootstrap is not None:
+        rewards = rewards + bootstrap
+    carry = gamma * ~np.asarray(episode_end)
+    returns = np.empty_like(rewards)
+    running = np.zeros(rewards.shape[1:], dtype=np.float64)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + carry[t] * running
         returns[t] = running
     return returns

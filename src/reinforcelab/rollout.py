@@ -93,60 +93,95 @@ def collect_batch(
 ) -> Batch:
     """Run every sub-env until it has finished ``episodes_per_env`` episodes (each capped at max_t).
 
-    ``act`` maps raw [N, obs_dim] observations to [N] actions. Handles the env's autoreset mode (NEXT_STEP: the step after an episode end is a
-    dead step whose action is ignored; SAME_STEP: the reset happens inside the ending step).
+    ``act`` maps raw [N, obs_dim] observations to [N] actions. Handles the env's autoreset mode
+    (NEXT_STEP: the step after an episode end is a dead step whose action is ignored; SAME_STEP: the
+    reset happens inside the ending step). An episode cut by the max_t cap (not by the env) is
+    still running inside the env, and a vector env cannot reset one sub-env on demand, so that
+    sub-env's share of the batch ends with it.
+
+    The stepping loop only records; which steps count is worked out afterwards over [T, N] at once.
     """
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"unsupported autoreset mode {mode}; use NEXT_STEP or SAME_STEP")
+    next_step = mode is AutoresetMode.NEXT_STEP
     n = envs.num_envs
     obs, _ = envs.reset(seed=seed)
-    obs_list = [obs]
-    actions_list, rewards_list, valid_list, end_list, trunc_list = [], [], [], [], []
+    obs_list, action_list, reward_list, term_list, trunc_list = [obs], [], [], [], []
     episodes_done = np.zeros(n, dtype=np.int64)
-    steps_in_episode = np.zeros(n, dtype=np.int64)
-    running_return = np.zeros(n, dtype=np.float64)
-    dead = np.zeros(n, dtype=bool)  # this step only resets the sub-env (NEXT_STEP)
-    returns_out: list[float] = []
-    lengths_out: list[int] = []
-
-    while (episodes_done < episodes_per_env).any():
+    steps = np.zeros(n, dtype=np.int64)  # steps into the current episode (-1 on a dead step's eve)
+    finished = np.zeros(n, dtype=bool)
+    restart = -1 if next_step else 0
+    while not finished.all():
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        env_done = terminated | truncated
-        counting = (episodes_done < episodes_per_env) & ~dead
-        steps_in_episode += counting
-        capped = counting & (steps_in_episode >= max_t) & ~terminated
-        truncated = truncated | capped
-        ended = counting & (terminated | truncated)
-        running_return += np.where(counting, rewards, 0.0)
-
-        actions_list.append(actions)
-        rewards_list.append(np.where(counting, rewards, 0.0))
-        valid_list.append(counting)
-        end_list.append(ended)
-        trunc_list.append(ended & truncated & ~terminated)
-        for i in np.flatnonzero(ended):
-            returns_out.append(float(running_return[i]))
-            lengths_out.append(int(steps_in_episode[i]))
-        running_return[ended] = 0.0
-        steps_in_episode[ended] = 0
-        episodes_done += ended
-        # An episode cut by our max_t cap (not by the env) is still running inside the env, and a
-        # vector env cannot reset one sub-env on demand: that sub-env's share of the batch ends here.
-        episodes_done[capped] = episodes_per_env
-        if mode is AutoresetMode.NEXT_STEP:
-            dead = env_done
+        done = terminated | truncated
+        steps += 1
+        finished |= (steps >= max_t) & ~done  # cut by the cap: this sub-env's share ends
+        steps[done] = restart
+        episodes_done += done
+        finished |= episodes_done >= episodes_per_env
         obs_list.append(obs)
+        action_list.append(actions)
+        reward_list.append(rewards)
+        term_list.append(terminated)
+        trunc_list.append(truncated)
 
-    stack = lambda xs, dtype: torch.as_tensor(np.stack(xs), dtype=dtype)  # noqa: E731
+    terminated, truncated = np.stack(term_list), np.stack(trunc_list)
+    rewards = np.stack(reward_list).astype(np.float64)
+    valid, episode_end, cut = count_steps(terminated, truncated, next_step, max_t, episodes_per_env)
+    rewards[~valid] = 0.0
+    returns, lengths = episode_totals(rewards, valid, episode_end)
     return Batch(
-        obs=stack(obs_list, torch.float32),
-        actions=stack(actions_list, torch.int64),
-        rewards=stack(rewards_list, torch.float32),
-        valid=stack(valid_list, torch.bool),
-        episode_end=stack(end_list, torch.bool),
-        truncated=stack(trunc_list, torch.bool),
-        episode_returns=returns_out,
-        episode_lengths=lengths_out,
+        obs=torch.as_tensor(np.stack(obs_list), dtype=torch.float32),
+        actions=torch.as_tensor(np.stack(action_list), dtype=torch.int64),
+        rewards=torch.as_tensor(rewards, dtype=torch.float32),
+        valid=torch.as_tensor(valid),
+        episode_end=torch.as_tensor(episode_end),
+        truncated=torch.as_tensor(episode_end & ~terminated & (truncated | cut)),
+        episode_returns=returns,
+        episode_lengths=lengths,
     )
+
+
+def count_steps(
+    terminated: np.ndarray, truncated: np.ndarray, next_step: bool, max_t: int, episodes_per_env: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks over [T, N]: (valid steps, last steps of counted episodes, steps cut by the max_t cap)."""
+    T, n = terminated.shape
+    done = terminated | truncated
+    dead = np.zeros_like(done)
+    if next_step:
+        dead[1:] = done[:-1]  # the reset step after an end: action ignored, reward 0
+    # Where each episode starts, then each step's position in its episode (1-based).
+    t = np.arange(T)[:, None]
+    starts = np.zeros_like(done)
+    starts[0] = True
+    if next_step:  # the first real step follows the dead step
+        starts[2:] = done[:-2]
+    else:
+        starts[1:] = done[:-1]
+    last_start = np.maximum.accumulate(np.where(starts, t, 0), axis=0)
+    position = t - last_start + 1
+    episode_index = np.cumsum(done, axis=0) - done  # episodes ended before this step
+    cut = (position == max_t) & ~done & ~dead
+    # Once a cap cuts an episode, nothing later in that sub-env counts.
+    cut_before = np.cumsum(cut, axis=0) - cut
+    valid = ~dead & (episode_index < episodes_per_env) & (cut_before == 0) & (position <= max_t)
+    episode_end = valid & (done | cut)
+    return valid, episode_end, cut & valid
+
+
+def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray) -> tuple[list[float], list[int]]:
+    """Return and length of every counted episode, in the order they finished."""
+    reward_sum = np.cumsum(rewards, axis=0)
+    step_sum = np.cumsum(valid, axis=0)
+    # Episode ends env by env (each env's in time order) to difference consecutive cumulative sums.
+    env_idx, t_idx = np.nonzero(episode_end.T)
+    ret_cum, len_cum = reward_sum[t_idx, env_idx], step_sum[t_idx, env_idx]
+    first = np.ones(len(env_idx), dtype=bool)
+    first[1:] = env_idx[1:] != env_idx[:-1]
+    ret = ret_cum - np.where(first, 0.0, np.roll(ret_cum, 1))
+    length = len_cum - np.where(first, 0, np.roll(len_cum, 1))
+    order = np.lexsort((env_idx, t_idx))  # completion order: by time, then env
+    return ret[order].tolist(), length[order].astype(int).tolist()

@@ -1,0 +1,282 @@
+"""Fast mode: masks and returns over vector-env batches, each option, and learning."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+
+import reinforcelab
+from reinforcelab.algorithm import episode_ids, fast_losses, per_episode_standardize
+from reinforcelab.make_env import make_vector_env
+from reinforcelab.returns import reward_to_go, standardize
+from reinforcelab.rollout import collect_batch
+
+
+class ScriptedVectorEnv(gym.vector.VectorEnv):
+    """Sub-env i plays episodes of the given lengths; obs = [episode number, step in episode].
+
+    Rewards are 10 * episode number + step, so a return that crossed an episode boundary would show.
+    The last episode of each script runs until stopped; ``truncate_at`` marks time-limit ends.
+    """
+
+    def __init__(self, lengths, mode=AutoresetMode.NEXT_STEP, truncate=()):
+        self.num_envs = len(lengths)
+        self.lengths = lengths
+        self.truncate = set(truncate)  # (env, episode) pairs that end by truncation
+        self.metadata = {"autoreset_mode": mode}
+        self.mode = mode
+        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.single_action_space = gym.spaces.Discrete(2)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+
+    def length(self, i):
+        return self.lengths[i][min(self.episode[i], len(self.lengths[i]) - 1)]
+
+    def reset(self, seed=None, options=None):
+        self.episode = np.zeros(self.num_envs, dtype=int)
+        self.step_in = np.zeros(self.num_envs, dtype=int)
+        self.needs_reset = np.zeros(self.num_envs, dtype=bool)
+        return self.obs(), {}
+
+    def obs(self):
+        return np.stack([self.episode, self.step_in], axis=1).astype(np.float32)
+
+    def step(self, actions):
+        rewards = np.zeros(self.num_envs)
+        term = np.zeros(self.num_envs, dtype=bool)
+        trunc = np.zeros(self.num_envs, dtype=bool)
+        for i in range(self.num_envs):
+            if self.needs_reset[i]:  # NEXT_STEP: this step only resets
+                self.needs_reset[i] = False
+                self.episode[i] += 1
+                self.step_in[i] = 0
+                continue
+            rewards[i] = 10 * self.episode[i] + self.step_in[i]
+            self.step_in[i] += 1
+            if self.step_in[i] == self.length(i):
+                end_trunc = (i, int(self.episode[i])) in self.truncate
+                trunc[i], term[i] = end_trunc, not end_trunc
+                if self.mode is AutoresetMode.NEXT_STEP:
+                    self.needs_reset[i] = True
+                else:
+                    self.episode[i] += 1
+                    self.step_in[i] = 0
+        return self.obs(), rewards, term, trunc, {}
+
+
+def expected_episodes(lengths, k, max_t):
+    """(return, length) of the episodes each env should contribute, env by env."""
+    out = []
+    for i, ls in enumerate(lengths):
+        for e in range(k):
+            n = ls[min(e, len(ls) - 1)]
+            if n > max_t:
+                out.append((i, sum(10 * e + s for s in range(max_t)), max_t))
+                break  # a cap ends that sub-env's share
+            out.append((i, sum(10 * e + s for s in range(n)), n))
+    return out
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+@pytest.mark.parametrize("k,max_t", [(1, 100), (2, 100), (3, 100), (3, 5)])
+def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t):
+    lengths = [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]
+    envs = ScriptedVectorEnv(lengths, mode)
+    batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), max_t, k)
+    expected = expected_episodes(lengths, k, max_t)
+    assert sorted(zip(batch.episode_returns, batch.episode_lengths)) == sorted((r, n) for _, r, n in expected)
+    for i in range(envs.num_envs):
+        counted = batch.valid[:, i].numpy()
+        obs = batch.obs[:-1, i].numpy()[counted]
+        # Counted steps are exactly the first steps of each counted episode, in order, no dead steps.
+        want = [(e, s) for j, (env, _, n) in enumerate(expected) if env == i
+                for e in [sum(1 for x in expected[:j] if x[0] == i)] for s in range(n)]
+        assert [tuple(map(int, o)) for o in obs] == want
+        ends = batch.episode_end[:, i].numpy()
+        assert ends[counted].sum() == sum(1 for env, _, _ in expected if env == i)
+        assert not ends[~counted].any()
+    assert batch.env_steps == sum(n for _, _, n in expected)
+    assert batch.rewards[~batch.valid].abs().sum() == 0
+
+
+def test_next_step_dead_step_is_masked():
+    envs = ScriptedVectorEnv([[2, 2]], AutoresetMode.NEXT_STEP)
+    batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 100, 2)
+    # steps: ep0 s0, ep0 s1 (end), dead reset step, ep1 s0, ep1 s1 (end)
+    assert batch.valid[:, 0].tolist() == [True, True, False, True, True]
+    assert batch.episode_end[:, 0].tolist() == [False, True, False, False, True]
+
+
+def test_truncation_flags_and_cap():
+    envs = ScriptedVectorEnv([[3], [9]], truncate=[(0, 0)])
+    batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 5, 1)
+    # env 0 truncated by the env at step 3; env 1 cut by the max_t cap at 5.
+    assert batch.truncated[:, 0].nonzero().flatten().tolist() == [2]
+    assert batch.truncated[:, 1].nonzero().flatten().tolist() == [4]
+    assert batch.episode_lengths == [3, 5]
+
+
+def test_cartpole_vector_batch_matches_single_env_replay():
+    """Every counted transition of the numpy-batched CartPole equals a single env replaying it."""
+    envs = make_vector_env("CartPole-v1", 6)
+    assert envs.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    rng = np.random.default_rng(0)
+    batch = collect_batch(envs, lambda obs: rng.integers(0, 2, len(obs)), 500, 2, seed=3)
+    single = gym.make("CartPole-v1").unwrapped
+    returns = []
+    for i in range(6):
+        valid = batch.valid[:, i].numpy()
+        steps = np.flatnonzero(valid)
+        ends = set(np.flatnonzero(batch.episode_end[:, i].numpy()).tolist())
+        start = True
+        for t in steps:
+            if start:  # CartPole's state is its observation: start the single env from it
+                single.reset()
+                single.state = batch.obs[t, i].numpy().astype(np.float64)
+                ep_return, start = 0.0, False
+            obs, reward, terminated, _, _ = single.step(int(batch.actions[t, i]))
+            np.testing.assert_allclose(obs, batch.obs[t + 1, i].numpy(), rtol=1e-6, atol=1e-6)
+            assert reward == batch.rewards[t, i]
+            ep_return += reward
+            if t in ends:
+                assert terminated or batch.truncated[t, i]
+                returns.append(ep_return)
+                start = True
+            else:
+                assert not terminated
+    assert sorted(returns) == sorted(batch.episode_returns)
+    assert len(returns) == 12
+
+
+def test_per_episode_standardize_matches_the_course_per_episode():
+    ends = torch.tensor([[False, False], [True, False], [False, True], [True, False]])
+    valid = torch.tensor([[True, True], [True, True], [True, True], [True, False]])
+    values = torch.tensor([[1.0, 5.0], [2.0, 7.0], [4.0, 0.0], [8.0, 0.0]])
+    ids = episode_ids(valid, ends)[valid]
+    out = per_episode_standardize(values[valid], ids)
+    full = torch.zeros_like(values)
+    full[valid] = out
+    torch.testing.assert_close(full[:2, 0], standardize(torch.tensor([1.0, 2.0])))
+    torch.testing.assert_close(full[2:, 0], standardize(torch.tensor([4.0, 8.0])))
+    torch.testing.assert_close(full[:3, 1], standardize(torch.tensor([5.0, 7.0, 0.0])))
+
+
+def small_fast_agent(**kw):
+    cfg = dict(mode="fast", num_envs=16, gamma=0.99, lr=0.01, hidden_sizes=(16,), total_env_steps=4000, seed=0)
+    cfg.update(kw)
+    return reinforcelab.Reinforce("CartPole-v1", device="cpu", **cfg)
+
+
+def batch_for(agent, seed=0):
+    envs = make_vector_env("CartPole-v1", 8)
+    actor = agent.numpy_actor()
+    rng = np.random.default_rng(seed)
+    return collect_batch(envs, lambda o: actor.act_batch(o, rng), 500, 1, seed=seed)
+
+
+@pytest.mark.parametrize("norm", ["batch", "episode", "none"])
+def test_return_normalisation_options(norm):
+    agent = small_fast_agent(return_norm=norm, gamma=1.0)
+    batch = batch_for(agent)
+    loss = fast_losses(agent, batch)["policy"]
+    # Recompute by hand: per-episode reward-to-go, normalised as asked.
+    obs, acts, advs = [], [], []
+    for i in range(8):
+        v = batch.valid[:, i]
+        g = torch.as_tensor(reward_to_go(batch.rewards[v, i].numpy(), 1.0), dtype=torch.float32)
+        advs.append(standardize(g) if norm == "episode" else g)
+        obs.append(batch.obs[:-1, i][v])
+        acts.append(batch.actions[:, i][v])
+    adv = torch.cat(advs)
+    if norm == "batch":
+        adv = standardize(adv)
+    lp = agent.policy.log_probs(torch.cat(obs), torch.cat(acts))
+    # Same terms, different order: compare the means.
+    torch.testing.assert_close(loss, -(lp * adv).mean(), atol=1e-5, rtol=1e-4)
+
+
+def test_value_baseline_learns_and_is_saved(tmp_path):
+    agent = small_fast_agent(baseline="value", value_lr=0.01)
+    batch = batch_for(agent)
+    first = fast_losses(agent, batch)["value"].item()
+    agent.learn(total_env_steps=8000)
+    assert fast_losses(agent, batch)["value"].item() < first
+    agent.save(tmp_path / "v")
+    loaded = reinforcelab.load(tmp_path / "v")
+    for a, b in zip(agent.value.parameters(), loaded.value.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_entropy_bonus_enters_the_loss():
+    a = small_fast_agent(entropy_coef=0.0)
+    b = small_fast_agent(entropy_coef=0.5)
+    batch = batch_for(a)
+    la, lb = fast_losses(a, batch), fast_losses(b, batch)
+    torch.testing.assert_close(lb["policy"], la["policy"] - 0.5 * la["entropy"])
+
+
+def test_gradient_clipping_bounds_the_step(monkeypatch):
+    agent = small_fast_agent(max_grad_norm=1e-3, lr=1.0)
+    seen = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    agent.learn(total_env_steps=500)
+    assert seen and max(seen) <= 1e-3 * (1 + 1e-4)
+
+
+def test_observation_normalisation_is_saved_and_used_at_inference(tmp_path):
+    agent = small_fast_agent(normalize_obs=True)
+    agent.learn(total_env_steps=2000)
+    assert agent.obs_norm.count > 0 and not torch.allclose(agent.obs_norm.var, torch.ones(4, dtype=torch.float64))
+    agent.save(tmp_path / "n")
+    loaded = reinforcelab.load(tmp_path / "n")
+    torch.testing.assert_close(loaded.obs_norm.mean, agent.obs_norm.mean)
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    assert (loaded.predict(obs, deterministic=True) == agent.predict(obs, deterministic=True)).all()
+    # Both inference paths apply the statistics: logits are those of the normalised input.
+    expected = agent.policy(agent.obs_norm(torch.as_tensor(obs))).detach().numpy()
+    np.testing.assert_allclose(agent.numpy_actor().logits(obs).T, expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(agent.policy(torch.as_tensor(obs)).detach().numpy(), expected)
+    assert agent.obs_norm(torch.as_tensor(obs * 1e6)).abs().max() <= agent.obs_norm.clip
+
+
+def test_truncation_bootstrap_adds_the_value_of_the_last_state():
+    envs = ScriptedVectorEnv([[3]], truncate=[(0, 0)])
+    batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 100, 1)
+    agent = reinforcelab.Reinforce("CartPole-v1", device="cpu", mode="fast", baseline="value",
+                                   truncation="bootstrap", return_norm="none", gamma=0.5, seed=0)
+    agent.policy = reinforcelab.policy.CategoricalPolicy(2, 2, (4,))
+    agent.value = reinforcelab.policy.ValueBaseline(2, (4,))
+    with torch.no_grad():
+        v = agent.value(batch.obs[:, 0])
+    g_last = batch.rewards[2, 0] + 0.5 * v[3]
+    g = [batch.rewards[0, 0] + 0.5 * (batch.rewards[1, 0] + 0.5 * g_last), batch.rewards[1, 0] + 0.5 * g_last, g_last]
+    expected_value_loss = 0.5 * ((v[:3] - torch.stack(g)) ** 2).mean()
+    torch.testing.assert_close(fast_losses(agent, batch)["value"], expected_value_loss)
+    agent_terminal = reinforcelab.Reinforce("CartPole-v1", device="cpu", mode="fast", baseline="value",
+                                            truncation="terminal", return_norm="none", gamma=0.5, seed=0)
+    agent_terminal.policy, agent_terminal.value = agent.policy, agent.value
+    assert not torch.allclose(fast_losses(agent_terminal, batch)["value"], expected_value_loss)
+
+
+def test_fast_mode_is_reproducible():
+    a, b = small_fast_agent(), small_fast_agent()
+    a.learn()
+    b.learn()
+    for x, y in zip(a.tensors().values(), b.tensors().values()):
+        assert torch.equal(x, y)
+
+
+def test_fast_preset_learns_quickly():
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0, device="cpu",
+                                   total_env_steps=300_000)
+    agent.learn()
+    assert agent.evaluate(20, seed=0).mean_reward > 150
