@@ -1,5 +1,7 @@
 """reinforcelab: fast, faithful REINFORCE agents for Gymnasium (HF Deep RL course, Unit 4)."""
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
 from .agent import Reinforce  # noqa: E402
@@ -13,9 +15,20 @@ if _register_envs is not None:
     _register_envs()
 
 
-def load(path_or_repo: str, **kwargs) -> Reinforce:
-    """Rebuild an agent from a run folder (config.json + model.safetensors)."""
-    return Reinforce.load(path_or_repo, **kwargs)
+def load(path_or_repo, endpoint: str | None = None, token: str | None = None, allow_pickle: bool = False,
+         device: str = "auto") -> Reinforce:
+    """Rebuild an agent from a run folder, or from a Hub repo ``"USER/NAME"``.
+
+    From the Hub only ``*.json`` and ``*.safetensors`` files are downloaded. A repo whose model is
+    only a pickle is refused unless ``allow_pickle=True`` (unpickling can run arbitrary code).
+    An existing local path always wins over a repo id.
+    """
+    from .artifacts.hub import download_agent, is_hub_repo_id
+
+    if is_hub_repo_id(str(path_or_repo)):
+        folder = download_agent(str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle)
+        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device)
+    return Reinforce.load(path_or_repo, device=device)
 
 
 __all__ = ["Reinforce", "TrainConfig", "PRESETS", "preset", "load", "__version__"]

@@ -167,3 +167,28 @@ class Reinforce:
             if module is not None:
                 load_state(module, tensors, name, folder / "model.safetensors")
         return agent
+
+    @classmethod
+    def load_folder_or_pickle(cls, folder: str | Path, allow_pickle: bool = False, device: str = "auto") -> "Reinforce":
+        """``load`` a downloaded Hub folder; with ``allow_pickle``, a course-notebook pickle instead
+        when the folder has no safetensors model."""
+        from .artifacts.course_pickle import load_course_pickle
+        from .artifacts.hub import find_pickles
+
+        folder = Path(folder)
+        if (folder / "model.safetensors").is_file() or not allow_pickle:
+            return cls.load(folder, device=device)
+        pickles = find_pickles(folder)
+        if not pickles:
+            raise CheckpointError(f"{folder} has neither model.safetensors nor a pickled model")
+        config, layers = load_course_pickle(folder, pickles[0])
+        agent = cls(config=config, device=device)
+        linears = [m for m in agent.policy.net if isinstance(m, torch.nn.Linear)]
+        if [tuple(l.weight.shape) for l in linears] != [tuple(w.shape) for w, _ in layers]:
+            raise CheckpointError(f"{pickles[0]} layer shapes do not fit {config.env_id}")
+        with torch.no_grad():
+            for linear, (w, b) in zip(linears, layers):
+                linear.weight.copy_(w)
+                linear.bias.copy_(b)
+        return agent
+

@@ -11,11 +11,15 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from . import load as load_agent
 from .agent import Reinforce
 from .artifacts.checkpoint import CheckpointError
+from .artifacts.hub import HubError
+from .artifacts.plots import PlotError
+from .artifacts.video import VideoError
 from .config import PRESETS, TrainConfig, preset as get_preset
 from .make_env import EnvError
-from .run import RunFolderError, default_out, train_run
+from .run import RunFolderError, default_out, plot_run, record_replay, train_run
 
 app = typer.Typer(
     help="REINFORCE (Monte Carlo policy gradient) agents for Gymnasium: train, evaluate, record, "
@@ -29,7 +33,8 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Errors a user can cause; reported as one line, no traceback.
-USER_ERRORS = (EnvError, CheckpointError, RunFolderError, KeyError, ValueError, FileNotFoundError)
+USER_ERRORS = (EnvError, CheckpointError, RunFolderError, HubError, VideoError, PlotError, KeyError, ValueError,
+               FileNotFoundError)
 
 ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
 
@@ -86,8 +91,11 @@ def train(
     max_t: Optional[int] = typer.Option(None, help="Step cap per episode."),
     set_: list[str] = typer.Option([], "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    plot: bool = typer.Option(True, help="Write the learning curve curve.png into the run folder."),
+    record: bool = typer.Option(False, help="Record one episode as replay.mp4 into the run folder."),
 ) -> None:
-    """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json."""
+    """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
+    curve.png (and replay.mp4 with --record)."""
     try:
         config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
         if preset is None and env_id not in ENV_PRESETS:
@@ -99,6 +107,11 @@ def train(
         out = out or default_out(config)
         result = train_run(config, out, overwrite=overwrite, stop_reward=stop_reward,
                            stop_eval_episodes=eval_episodes, progress=progress)
+        written = []
+        if plot and result.summary["train_episodes"] > 0:
+            written.append(plot_run([result.out], result.out / "curve.png"))
+        if record:
+            written.append(record_replay(result.agent, result.out / "replay.mp4", seed=config.seed)["path"])
     except USER_ERRORS as exc:
         fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
     s, ev = result.summary, result.evaluation
@@ -108,7 +121,7 @@ def train(
     )
     console.print(f"evaluation ({len(ev.returns)} episodes, sampled actions): "
                   f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}")
-    console.print(f"run folder: {result.out}")
+    console.print(f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})")
 
 
 @app.command()
@@ -133,6 +146,108 @@ def evaluate(
     else:
         console.print(f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
                       f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)")
+
+
+@app.command("record")
+def record_cmd(
+    run: str = typer.Argument(..., help="A run folder, or a Hub repo USER/NAME."),
+    out: Path = typer.Option(Path("replay.mp4"), help="Video file: .mp4 (H.264) or .gif."),
+    episodes: int = typer.Option(1, help="Episodes to record, back to back."),
+    max_steps: Optional[int] = typer.Option(None, help="Step cap per episode (default: the run's max_t)."),
+    fps: int = typer.Option(30, help="Frames per second."),
+    seed: Optional[int] = typer.Option(None, help="Seed for the env reset and the action sampling."),
+    deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
+) -> None:
+    """Record a replay video of a trained agent (frames = steps + 1 per episode)."""
+    try:
+        from .artifacts.video import check_video_support
+
+        check_video_support(out)
+        info = record_replay(load_agent(run), out, episodes, max_steps, fps, seed, deterministic)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
+                  f"episode returns {info['episode_returns']}")
+
+
+@app.command("plot")
+def plot_cmd(
+    runs: list[Path] = typer.Argument(..., help="One or more run folders (several seeds: mean with a band)."),
+    out: Path = typer.Option(Path("curve.png"), help="PNG file to write."),
+    window: int = typer.Option(100, help="Rolling-mean window in episodes."),
+    x: Optional[str] = typer.Option(None, help="x axis: episode or env_steps (default: by mode)."),
+) -> None:
+    """Plot learning curves: episode returns, the rolling mean and the env's reward threshold."""
+    try:
+        path = plot_run(runs, out, window, x)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def push(
+    run: Path = typer.Argument(..., help="The run folder to publish."),
+    repo_id: str = typer.Option(..., help="Hub repo USER/NAME (created if missing)."),
+    token: Optional[str] = typer.Option(None, help="Hub token with write access (default: saved login or HF_TOKEN)."),
+    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    private: bool = typer.Option(False, help="Create the repo as private."),
+    eval_episodes: int = typer.Option(10, help="Evaluation episodes for the model card (course protocol)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the evaluation and the replay."),
+    dry_run: Optional[Path] = typer.Option(
+        None, help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing."),
+    video: bool = typer.Option(True, help="Record replay.mp4 for the card."),
+) -> None:
+    """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
+    from .artifacts.hub import check_repo_id, upload, write_hub_folder, write_manifest
+
+    try:
+        check_repo_id(repo_id)
+        agent = Reinforce.load(run)
+        evaluation = agent.evaluate(eval_episodes, seed=seed)
+        results = evaluation.to_dict()
+        replay = None
+        if video:
+            replay = Path(record_replay(agent, run / "replay.mp4", seed=seed)["path"])
+        folder = dry_run or run / "hub"
+        files = write_hub_folder(run, folder, results, repo_id, video=replay, overwrite=True, endpoint=endpoint)
+        console.print(f"evaluation: {evaluation.mean_reward:.2f} +/- {evaluation.std_reward:.2f} "
+                      f"over {eval_episodes} episodes; Hub folder {folder}: {', '.join(p.name for p in files)}")
+        if dry_run is not None:
+            manifest = dry_run.parent / f"{dry_run.name}-manifest.json"
+            write_manifest(dry_run, manifest, repo_id, endpoint=endpoint, private=private)
+            console.print(f"dry run: nothing uploaded; manifest {manifest}")
+            return
+        url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"pushed to {url}")
+
+
+@app.command()
+def enjoy(
+    source: str = typer.Argument(..., help="A run folder or a Hub repo USER/NAME."),
+    episodes: int = typer.Option(3, help="Episodes to play."),
+    record: Optional[Path] = typer.Option(None, help="Also record them to this .mp4/.gif file."),
+    deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
+    seed: Optional[int] = typer.Option(None, help="Seed for the env and the action sampling."),
+    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
+    allow_pickle: bool = typer.Option(
+        False, help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."),
+) -> None:
+    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it play."""
+    try:
+        agent = load_agent(source, endpoint=endpoint, token=token, allow_pickle=allow_pickle)
+        result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
+        for i, (ret, length) in enumerate(zip(result.returns, result.lengths), 1):
+            console.print(f"episode {i}: return {ret:g} in {length} steps")
+        console.print(f"{agent.config.env_id}: {result.mean_reward:.2f} +/- {result.std_reward:.2f}")
+        if record is not None:
+            info = record_replay(agent, record, episodes, None, 30, seed, deterministic)
+            console.print(f"wrote {info['path']} ({info['frames']} frames)")
+    except USER_ERRORS as exc:
+        fail(str(exc))
 
 
 @app.command()

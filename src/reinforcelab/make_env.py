@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -37,6 +38,9 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
     """``gym.make`` after checking the id, then check that the spaces suit a categorical MLP policy."""
     check_env_id(env_id)
+    if render_mode == "rgb_array":
+        # Off-screen frames need no display; without this SDL (pygame) complains on headless machines.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = gym.make(env_id, render_mode=render_mode, **kwargs)
     try:
         check_spaces(env_id, env.observation_space, env.action_space)

@@ -118,3 +118,31 @@ def train_run(
         summary["solved"] = evaluator.solved_at is not None
     write_json(out / RESULTS_FILE, {**evaluation.to_dict(), "training": summary})
     return RunResult(out, agent, evaluation, summary)
+
+
+def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int | None = None, fps: int = 30,
+                  seed: int | None = None, deterministic: bool = False) -> dict[str, Any]:
+    """Write a replay video (mp4, or GIF by the file name) of ``agent``; each episode step-capped."""
+    import numpy as np
+
+    from .artifacts.video import check_video_support, record_video
+    from .make_env import make_env
+
+    check_video_support(out)
+    actor = agent.numpy_actor()
+    rng = np.random.default_rng(seed)
+    env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
+    try:
+        return record_video(lambda o: actor.act(o, rng, deterministic), env, out, episodes=episodes,
+                            max_steps=max_steps or agent.config.max_t, fps=fps, seed=seed)
+    finally:
+        env.close()
+
+
+def plot_run(runs: list[Path], out: Path, window: int = 100, x: str | None = None) -> Path:
+    """Learning curves of one or more run folders (several seeds: mean with a band)."""
+    from .artifacts.plots import plot_learning_curves, read_run_metrics
+
+    if x is None:  # fast mode finishes many episodes per update: env steps are the fairer axis
+        x = "env_steps" if read_run_metrics(runs[0]).mode == "fast" else "episode"
+    return plot_learning_curves(runs, out, window=window, x=x)

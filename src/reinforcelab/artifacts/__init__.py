@@ -1,0 +1,1 @@
+"""Artefacts of a run: checkpoints (safetensors), video, plots, and the Hugging Face Hub folder."""

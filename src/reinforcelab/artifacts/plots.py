@@ -1,0 +1,291 @@
+"""Learning curves from run folders: per-episode returns and their rolling mean, one run or many.
+
+Runs are grouped by training mode (course / fast); each group is drawn as one curve, so a plot of
+course and fast runs compares them instead of averaging them together. All runs must share an env.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+METRICS_FILE = "metrics.csv"
+CONFIG_FILE = "config.json"
+REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
+XAxis = Literal["episode", "env_steps"]
+X_LABELS = {"episode": "training episode", "env_steps": "environment steps"}
+GRID_POINTS = 1000  # common env-step grid for averaging several runs
+MAX_POINTS = 4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
+
+
+class PlotError(ValueError):
+    """A run folder without usable metrics, or plot arguments that make no sense."""
+
+
+@dataclass
+class RunMetrics:
+    """One run's metrics.csv as arrays, plus what config.json says about the run."""
+
+    path: Path
+    episodes: np.ndarray  # 1..N, in completion order
+    returns: np.ndarray
+    lengths: np.ndarray
+    env_steps: np.ndarray  # cumulative environment steps when each episode finished
+    env_id: str | None = None
+    mode: str | None = None
+    seed: int | None = None
+
+    def x(self, axis: XAxis) -> np.ndarray:
+        return self.episodes if axis == "episode" else self.env_steps
+
+
+def rolling_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values, like the course's 100-episode score deque:
+    ``out[i] = mean(values[max(0, i - window + 1) : i + 1])`` (the first ``window - 1`` entries
+    average the values seen so far)."""
+    if window < 1:
+        raise PlotError(f"window must be at least 1; got {window}")
+    values = np.asarray(values, dtype=np.float64)
+    csum = np.concatenate(([0.0], np.cumsum(values)))
+    idx = np.arange(1, len(values) + 1)
+    start = np.maximum(0, idx - window)
+    return (csum[idx] - csum[start]) / (idx - start)
+
+
+def read_run_metrics(run_dir: str | Path) -> RunMetrics:
+    """Read ``metrics.csv`` (and ``config.json`` when present) of a run folder.
+
+    ``run_dir`` may also be the path of a metrics CSV file itself.
+    """
+    run_dir = Path(run_dir)
+    csv_path = run_dir if run_dir.suffix == ".csv" and run_dir.is_file() else run_dir / METRICS_FILE
+    folder = csv_path.parent
+    if not folder.is_dir():
+        raise PlotError(f"{run_dir} is not a folder; expected a run folder holding {METRICS_FILE}")
+    if not csv_path.is_file():
+        raise PlotError(f"{folder} has no {METRICS_FILE}; is it a run folder written by `reinforcelab train`?")
+    with csv_path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise PlotError(f"{csv_path} is empty; the run recorded no episodes")
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise PlotError(f"{csv_path} lacks the column(s) {', '.join(missing)}; expected a header "
+                            f"{','.join(REQUIRED_COLUMNS)},wall_seconds")
+        columns = [header.index(c) for c in REQUIRED_COLUMNS]
+        try:
+            rows = [[row[i] for i in columns] for row in reader if row]
+            table = np.array(rows, dtype=np.float64).reshape(-1, len(columns))
+        except (IndexError, ValueError) as exc:
+            raise PlotError(f"{csv_path} has a malformed row ({exc})") from exc
+    if len(table) == 0:
+        raise PlotError(f"{csv_path} has no episodes yet (only a header)")
+    episodes, lengths, env_steps = (table[:, i].astype(np.int64) for i in (0, 2, 3))
+    returns = table[:, 1]
+
+    env_id = mode = seed = None
+    try:  # config.json is optional here: metrics alone still make a curve
+        data = json.loads((folder / CONFIG_FILE).read_text())
+        config = data.get("config") or {}
+        env_id = data.get("env_id") or config.get("env_id")
+        mode, seed = config.get("mode"), config.get("seed")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return RunMetrics(folder, episodes, returns, lengths, env_steps, env_id, mode, seed)
+
+
+def reward_threshold(env_id: str | None) -> float | None:
+    """``gymnasium.spec(env_id).reward_threshold``, or None when unknown or undefined."""
+    if env_id is None:
+        return None
+    import gymnasium as gym
+
+    if env_id not in gym.registry:  # our own envs (Pixelcopter) must be registered to have a spec
+        try:
+            from reinforcelab.envs import register_envs
+
+            register_envs()
+        except ImportError:  # the envs package is optional here: no spec, no threshold line
+            pass
+    try:
+        threshold = gym.spec(env_id).reward_threshold
+    except Exception:  # unknown id: gymnasium raises one of several NameNotFound-style errors
+        return None
+    return None if threshold is None else float(threshold)
+
+
+def _group_curve(runs: list[RunMetrics], window: int, x: XAxis) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                        np.ndarray, bool]:
+    """(x, mean, low, high, truncated) of several runs' rolling means on a common x axis.
+
+    Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling mean,
+    linearly interpolated on a grid over the env-step range that every run covers. ``truncated`` says
+    whether a longer run was cut.
+    """
+    means = [rolling_mean(r.returns, window) for r in runs]
+    if x == "episode":
+        n = min(len(m) for m in means)
+        stack = np.stack([m[:n] for m in means])
+        grid = np.arange(1, n + 1)
+        truncated = any(len(m) > n for m in means)
+    else:
+        lo = max(float(r.env_steps[0]) for r in runs)
+        hi = min(float(r.env_steps[-1]) for r in runs)
+        if hi <= lo:
+            raise PlotError("these runs share no range of environment steps; plot them with x='episode'")
+        grid = np.linspace(lo, hi, GRID_POINTS)
+        stack = np.stack([np.interp(grid, r.env_steps, m) for r, m in zip(runs, means)])
+        truncated = any(float(r.env_steps[-1]) > hi for r in runs)
+    return grid, stack.mean(axis=0), stack.min(axis=0), stack.max(axis=0), truncated
+
+
+def _thin(n: int) -> np.ndarray:
+    """At most MAX_POINTS indices spread evenly over range(n), always keeping the last one."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+
+
+def _binned_spread(x: np.ndarray, y: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(last x, 10th percentile, 90th percentile) of consecutive bins of ``per_bin`` points (the
+    last bin may be shorter)."""
+    n_bins = math.ceil(len(y) / per_bin)
+    padded = np.full(n_bins * per_bin, np.nan)
+    padded[: len(y)] = y
+    low, high = np.nanpercentile(padded.reshape(n_bins, per_bin), [10, 90], axis=1)
+    ends = np.minimum(np.arange(1, n_bins + 1) * per_bin, len(y)) - 1
+    return x[ends], low, high
+
+
+def _seeds_text(runs: list[RunMetrics]) -> str:
+    seeds = [r.seed for r in runs]
+    if all(s is None for s in seeds):
+        return "unseeded" if len(runs) == 1 else f"{len(runs)} runs"
+    shown = ", ".join("none" if s is None else str(s) for s in seeds)
+    return f"seed{'s' if len(seeds) > 1 else ''} {shown}"
+
+
+def plot_learning_curves(
+    run_dirs: str | Path | Sequence[str | Path],
+    out_path: str | Path,
+    window: int = 100,
+    title: str | None = None,
+    x: XAxis = "episode",
+) -> Path:
+    """Plot training returns of one or more run folders into an image (PNG unless ``out_path``
+    names another matplotlib format, e.g. ``.svg``).
+
+    One run: faint per-episode returns and a bold trailing ``window``-episode mean. Several runs of
+    the same mode: the mean of their rolling means with a shaded min-max band, over the first N
+    episodes where N is the shortest run (or, with ``x="env_steps"``, over the env-step range all
+    runs cover). Runs of different modes get one curve each. A dashed line marks the env's
+    ``reward_threshold`` when Gymnasium defines one (475 for CartPole-v1).
+
+    Args:
+        run_dirs: run folders (each with ``metrics.csv``, ideally ``config.json``), or one folder.
+        out_path: image file to write; parent folders are created; replaced atomically.
+        window: rolling-mean window in episodes (the course uses 100).
+        title: plot title; default names the env, mode(s) and seeds.
+        x: ``"episode"`` (training episode index) or ``"env_steps"`` (cumulative environment
+            steps; fairer for fast mode, where thousands of episodes make up one update).
+
+    Returns:
+        ``out_path`` as a Path.
+
+    Raises:
+        PlotError: no runs, a folder without metrics.csv, an empty metrics.csv, runs of different
+            envs, a bad ``window`` or ``x``.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend needed
+
+    if x not in X_LABELS:
+        raise PlotError(f"x must be 'episode' or 'env_steps'; got {x!r}")
+    if window < 1:
+        raise PlotError(f"window must be at least 1; got {window}")
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    if not run_dirs:
+        raise PlotError("no run folders given")
+    runs = [read_run_metrics(d) for d in run_dirs]
+    env_ids = sorted({r.env_id for r in runs if r.env_id is not None})
+    if len(env_ids) > 1:
+        raise PlotError(f"these runs train different envs ({', '.join(env_ids)}); plot each env separately")
+    env_id = env_ids[0] if env_ids else None
+
+    groups: dict[str, list[RunMetrics]] = {}
+    for r in runs:
+        groups.setdefault(r.mode or "unknown mode", []).append(r)
+
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    label_mode = len(groups) > 1
+    for i, (mode, members) in enumerate(groups.items()):
+        color = colors[i % len(colors)]
+        prefix = f"{mode}: " if label_mode else ""
+        if len(members) == 1:
+            run = members[0]
+            xs = run.x(x)
+            if len(xs) <= MAX_POINTS:
+                ax.plot(xs, run.returns, color=color, alpha=0.25, linewidth=0.7, label=f"{prefix}episode return")
+            else:  # 100k noisy points draw slowly and as a solid blob anyway: show their spread per bin
+                per_bin = math.ceil(len(xs) / (MAX_POINTS // 2))
+                bx, lo, hi = _binned_spread(xs, run.returns, per_bin)
+                ax.fill_between(bx, lo, hi, color=color, alpha=0.2, linewidth=0, step="pre",
+                                label=f"{prefix}episode returns (10-90th percentile per {per_bin} episodes)")
+            keep = _thin(len(xs))
+            ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], color=color, linewidth=2.2,
+                    label=f"{prefix}mean of last {window} episodes")
+        else:
+            grid, mean, low, high, truncated = _group_curve(members, window, x)
+            keep = _thin(len(grid))
+            grid, mean, low, high = grid[keep], mean[keep], low[keep], high[keep]
+            cut = ""
+            if truncated:
+                cut = (f", first {int(grid[-1]):,} episodes (shortest run)" if x == "episode"
+                       else f", up to {int(grid[-1]):,} steps (shortest run)")
+            ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0,
+                            label=f"{prefix}min-max over {len(members)} runs")
+            ax.plot(grid, mean, color=color, linewidth=2.2,
+                    label=f"{prefix}mean of {len(members)} runs ({window}-episode rolling means){cut}")
+
+    threshold = reward_threshold(env_id)
+    if threshold is not None:
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1.2,
+                   label=f"reward threshold ({threshold:g})")
+
+    if title is None:
+        parts = "; ".join(f"{mode} mode, {_seeds_text(members)}" for mode, members in groups.items())
+        title = f"REINFORCE on {env_id or 'unknown env'} ({parts})"
+    ax.set_title(title)
+    ax.set_xlabel(X_LABELS[x])
+    ax.set_ylabel("episode return")
+    ax.grid(True, alpha=0.3)
+    ax.margins(x=0.01)
+    if x == "env_steps":
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4), useMathText=True)
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+
+    out_path = Path(out_path)
+    fmt = out_path.suffix.lstrip(".").lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=f".partial.{fmt}", dir=out_path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, format=fmt)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_path
