@@ -5,6 +5,7 @@ Data flows one way: env(s) -> rollout -> returns -> loss/update -> episode recor
 
 from __future__ import annotations
 
+import pickle
 import signal
 import threading
 import time
@@ -157,6 +158,46 @@ class Trainer:
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
 
+    # Resume state: everything that decides what training does next. It holds a pickled env, so
+    # it is for the local run folder only (torch.save), never for sharing.
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def env_state(self) -> Any:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "counters": {"episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
+                         "wall_seconds": self.wall_seconds},
+            "recent_returns": list(self.recent_returns),
+            "tensors": {k: v.detach().cpu().clone() for k, v in self.agent.tensors().items()},
+            "optimizers": [o.state_dict() for o in self.optimizers()],
+            "rng": self.rng.bit_generator.state,
+            "env": pickle.dumps(self.env_state()),
+            "reset_seed": self.reset_seed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, value in state["counters"].items():
+            setattr(self, name, value)
+        self.recent_returns.clear()
+        self.recent_returns.extend(state["recent_returns"])
+        for name in ("policy", "value", "obs_norm"):
+            module = getattr(self.agent, name)
+            if module is not None:
+                prefix = name + "."
+                module.load_state_dict({k[len(prefix):]: v for k, v in state["tensors"].items()
+                                        if k.startswith(prefix)})
+        for optimizer, saved in zip(self.optimizers(), state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        self.rng.bit_generator.state = state["rng"]
+        self.set_env_state(pickle.loads(state["env"]))
+        self.reset_seed = state["reset_seed"]
+
+    def set_env_state(self, env: Any) -> None:
+        raise NotImplementedError
+
     def run(self, callbacks: list[Any]) -> None:
         self.stop_reason = None
         for cb in callbacks:
@@ -222,6 +263,16 @@ class CourseTrainer(Trainer):
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer]
+
+    def env_state(self) -> Any:
+        return self.env
+
+    def set_env_state(self, env: Any) -> None:
+        self.env.close()
+        self.env = env
+
     def step(self) -> list[tuple[float, int]]:
         actor = self.agent.numpy_actor()
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
@@ -251,6 +302,16 @@ class FastTrainer(Trainer):
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer] + ([self.value_optimizer] if self.value_optimizer is not None else [])
+
+    def env_state(self) -> Any:
+        return self.envs
+
+    def set_env_state(self, envs: Any) -> None:
+        self.envs.close()
+        self.envs = envs
 
     def step(self) -> list[tuple[float, int]]:
         cfg, agent = self.config, self.agent

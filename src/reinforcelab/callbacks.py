@@ -155,3 +155,29 @@ class StopOnEvaluation(Callback):
 
     def on_training_end(self, trainer: "Trainer") -> None:
         self.envs.close()
+
+
+class Checkpoint(Callback):
+    """Saves the model (safetensors, loadable at any time) and the resume state every ``every``
+    updates and when training ends, Ctrl-C included.
+
+    Put it after MetricsCSV so metrics.csv never lags behind the saved state.
+    """
+
+    def __init__(self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.run_options = run_options or {}
+
+    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+        if self.every and trainer.updates % self.every == 0:
+            self.save(trainer)
+
+    def on_training_end(self, trainer: "Trainer") -> None:
+        self.save(trainer)
+
+    def save(self, trainer: "Trainer") -> None:
+        from .artifacts.checkpoint import save_resume_state
+
+        trainer.agent.save(self.folder)
+        save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})

@@ -19,7 +19,7 @@ from .artifacts.plots import PlotError
 from .artifacts.video import VideoError
 from .config import PRESETS, TrainConfig, preset as get_preset
 from .make_env import EnvError
-from .run import RunFolderError, default_out, plot_run, record_replay, train_run
+from .run import RunFolderError, default_out, plot_run, record_replay, resume_run, train_run
 
 app = typer.Typer(
     help="REINFORCE (Monte Carlo policy gradient) agents for Gymnasium: train, evaluate, record, "
@@ -72,7 +72,8 @@ def apply_overrides(config: TrainConfig, assignments: list[str], **flags) -> Tra
 
 @app.command()
 def train(
-    env_id: str = typer.Argument(..., help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0."),
+    env_id: Optional[str] = typer.Argument(
+        None, help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume)."),
     preset: Optional[str] = typer.Option(
         None, help=f"Named hyperparameters: {', '.join(PRESETS)}. Default: the course preset for the env."),
     seed: Optional[int] = typer.Option(None, help="Seed for torch, numpy and the envs (bit-identical reruns on CPU)."),
@@ -93,20 +94,23 @@ def train(
     progress: bool = typer.Option(True, help="Show a progress bar."),
     plot: bool = typer.Option(True, help="Write the learning curve curve.png into the run folder."),
     record: bool = typer.Option(False, help="Record one episode as replay.mp4 into the run folder."),
+    resume: Optional[Path] = typer.Option(
+        None, help="Continue this run folder from its last checkpoint (optimizer, RNG and env state); "
+        "--episodes / --total-steps may raise its budget."),
+    checkpoint_every: Optional[int] = typer.Option(
+        None, help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end and on Ctrl-C."),
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
     try:
-        config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
-        if preset is None and env_id not in ENV_PRESETS:
-            config = config.replace(env_id=env_id)
-        config = apply_overrides(
-            config, set_, env_id=env_id, seed=seed, n_episodes=episodes, total_env_steps=total_steps,
-            lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t,
-        )
-        out = out or default_out(config)
-        result = train_run(config, out, overwrite=overwrite, stop_reward=stop_reward,
-                           stop_eval_episodes=eval_episodes, progress=progress)
+        if resume is not None:
+            result = resume_run(resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps)
+            config = result.agent.config
+        elif env_id is None:
+            raise ValueError("give an environment id (e.g. CartPole-v1) or --resume RUN")
+        else:
+            config, result = new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward,
+                                     eval_episodes, lr, gamma, hidden, max_t, set_, progress, checkpoint_every)
         written = []
         if plot and result.summary["train_episodes"] > 0:
             written.append(plot_run([result.out], result.out / "curve.png"))
@@ -122,6 +126,18 @@ def train(
     console.print(f"evaluation ({len(ev.returns)} episodes, sampled actions): "
                   f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}")
     console.print(f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})")
+
+
+def new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward, eval_episodes, lr, gamma,
+            hidden, max_t, assignments, progress, checkpoint_every):
+    config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
+    config = apply_overrides(
+        config, assignments, env_id=env_id, seed=seed, n_episodes=episodes, total_env_steps=total_steps,
+        lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t,
+    )
+    result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
+                       stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every)
+    return config, result
 
 
 @app.command()

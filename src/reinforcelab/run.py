@@ -13,7 +13,7 @@ from typing import Any
 
 from .agent import Reinforce
 from .artifacts.checkpoint import CONFIG_FILE, FORMAT, write_json
-from .callbacks import Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
+from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
 from .config import TrainConfig
 from .evaluation import EvalResult
 
@@ -70,6 +70,7 @@ def train_run(
     stop_reward: float | None = None,
     stop_eval_episodes: int | None = None,
     progress: bool = True,
+    checkpoint_every: int | None = None,
     extra_callbacks: list[Callback] | None = None,
     device: str = "auto",
 ) -> RunResult:
@@ -79,11 +80,50 @@ def train_run(
         stop_reward: stop early at this score: in course mode when the 100-episode training
             average reaches it; in fast mode (or with ``stop_eval_episodes``) when an evaluation of
             ``stop_eval_episodes`` sampled-action episodes on a separate env does.
+        checkpoint_every: save model and resume state every this many updates (default: every
+            100 in course mode, 10 in fast mode); they are also saved at the end and on Ctrl-C.
     """
     out = Path(out)
     agent = Reinforce(config=config, device=device)  # validates env id and spaces before touching disk
     prepare_out(out, overwrite)
     agent.save(out)  # the folder is loadable from the start
+    options = {"stop_reward": stop_reward, "stop_eval_episodes": stop_eval_episodes,
+               "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10)}
+    return _train(agent, out, options, progress, extra_callbacks)
+
+
+def resume_run(out: Path, progress: bool = True, device: str = "auto", **budget: Any) -> RunResult:
+    """Continue an interrupted (or finished) run where its last checkpoint left it.
+
+    ``budget`` may raise ``n_episodes`` / ``total_env_steps``. With the same budget, an
+    interrupted-and-resumed run ends with the same weights and metrics as an uninterrupted one.
+    """
+    from .algorithm import make_trainer
+    from .artifacts.checkpoint import load_resume_state
+
+    out = Path(out)
+    state = load_resume_state(out)
+    agent = Reinforce.load(out, device=device)
+    if budget:
+        agent.config = agent.config.replace(**{k: v for k, v in budget.items() if v is not None})
+    agent.trainer = make_trainer(agent)
+    agent.trainer.load_state_dict(state)
+    _truncate_metrics(out / METRICS_FILE, agent.trainer.episodes)
+    return _train(agent, out, state["run_options"], progress, None)
+
+
+def _truncate_metrics(path: Path, episodes: int) -> None:
+    """Drop rows written after the checkpoint (they will be produced again)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: 1 + episodes]))
+
+
+def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
+           extra_callbacks: list[Callback] | None) -> RunResult:
+    config = agent.config
+    stop_reward, stop_eval_episodes = options["stop_reward"], options["stop_eval_episodes"]
     callbacks: list[Callback] = [MetricsCSV(out / METRICS_FILE)]
     if progress:
         callbacks.append(ProgressBar(config.print_every if config.mode == "course" else None))
@@ -94,10 +134,10 @@ def train_run(
             callbacks.append(evaluator)
         else:
             callbacks.append(StopOnTrainingAverage(stop_reward))
+    callbacks.append(Checkpoint(out, options["checkpoint_every"], options))
     callbacks += extra_callbacks or []
 
-    agent.learn(callbacks)
-    agent.save(out)
+    agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
     trainer = agent.trainer
     evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
     summary = {

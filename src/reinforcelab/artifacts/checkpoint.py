@@ -89,3 +89,23 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
                 f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
         raise CheckpointError(f"{path} does not match its config.json: {'; '.join(problems)}")
     module.load_state_dict(state)
+
+
+RESUME_FILE = "resume.pt"
+
+
+def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
+    """Training state for ``train --resume`` (optimizer, RNG and env state). A local pickle: it is
+    never part of what is shared."""
+    _atomic_write(Path(folder) / RESUME_FILE, lambda p: torch.save(state, p))
+
+
+def load_resume_state(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / RESUME_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)")
+    try:
+        # Our own run folder's file; it holds a pickled env, so weights_only cannot be used.
+        return torch.load(path, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc

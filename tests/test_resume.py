@@ -1,0 +1,93 @@
+"""Checkpoints and resume: an interrupted-and-resumed run equals an uninterrupted one."""
+
+import csv
+import os
+import shutil
+import signal
+
+import pytest
+import torch
+
+import reinforcelab
+from reinforcelab.callbacks import Callback
+from reinforcelab.config import preset
+from reinforcelab.run import resume_run, train_run
+
+
+class CtrlCAt(Callback):
+    """Sends the process a real SIGINT after update ``n`` (as a user's Ctrl-C would)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_update(self, trainer, records):
+        if trainer.updates == self.n:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def rows(folder):
+    return [(r["episode"], r["return"], r["length"], r["env_steps"]) for r in csv.DictReader((folder / "metrics.csv").open())]
+
+
+CONFIGS = {
+    "course": preset("course-cartpole").replace(seed=3, n_episodes=40),
+    "fast": preset("fast-cartpole").replace(seed=3, num_envs=8, total_env_steps=3000, baseline="value",
+                                            normalize_obs=True),
+}
+
+
+@pytest.mark.parametrize("mode", ["course", "fast"])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, mode):
+    config = CONFIGS[mode]
+    full = train_run(config, tmp_path / "full", progress=False, device="cpu")
+
+    part = train_run(config, tmp_path / "part", progress=False, checkpoint_every=3, device="cpu",
+                     extra_callbacks=[CtrlCAt(5)])
+    assert part.summary["interrupted"] and part.summary["train_updates"] == 5
+    assert "Ctrl-C" in part.summary["stop_reason"]
+    # The interrupted folder is complete and loadable.
+    loaded = reinforcelab.load(tmp_path / "part")
+    for a, b in zip(loaded.tensors().values(), part.agent.tensors().values()):
+        assert torch.equal(a, b)
+
+    resumed = resume_run(tmp_path / "part", progress=False, device="cpu")
+    assert not resumed.summary["interrupted"]
+    for (ka, a), (kb, b) in zip(full.agent.tensors().items(), resumed.agent.tensors().items()):
+        assert ka == kb and torch.equal(a, b), ka
+    assert rows(tmp_path / "full") == rows(tmp_path / "part")
+    assert full.evaluation.returns == resumed.evaluation.returns
+
+
+class SnapshotResumeStateAt(Callback):
+    """Copies resume.pt right after the periodic checkpoint at update ``n``."""
+
+    def __init__(self, folder, n):
+        self.folder, self.n = folder, n
+
+    def on_update(self, trainer, records):
+        if trainer.updates == self.n:
+            shutil.copy(self.folder / "resume.pt", self.folder / "resume-at-n.pt")
+
+
+def test_resume_after_a_crash_between_checkpoints_drops_unsaved_rows(tmp_path):
+    config = CONFIGS["course"]
+    full = train_run(config, tmp_path / "full", progress=False, device="cpu")
+    part = tmp_path / "part"
+    train_run(config.replace(n_episodes=7), part, progress=False, checkpoint_every=5, device="cpu",
+              extra_callbacks=[SnapshotResumeStateAt(part, 5)])
+    # As if the process died after episode 7: metrics.csv has 7 rows, the last checkpoint is at 5.
+    shutil.move(part / "resume-at-n.pt", part / "resume.pt")
+    assert len(rows(part)) == 7
+    resumed = resume_run(part, progress=False, device="cpu", n_episodes=40)
+    assert rows(part) == rows(tmp_path / "full")
+    for a, b in zip(full.agent.tensors().values(), resumed.agent.tensors().values()):
+        assert torch.equal(a, b)
+
+
+def test_resume_without_state_is_a_clear_error(tmp_path):
+    agent = reinforcelab.Reinforce("CartPole-v1", seed=0)
+    agent.save(tmp_path / "bare")
+    from reinforcelab.artifacts.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        resume_run(tmp_path / "bare", progress=False)
