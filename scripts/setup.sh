@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Create .venv (once) and install reinforcelab into it, editable, with the pinned dev constraints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
