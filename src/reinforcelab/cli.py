@@ -40,7 +40,7 @@ ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-p
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)  # message: no markup
     raise typer.Exit(2)
 
 
