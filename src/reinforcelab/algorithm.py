@@ -74,31 +74,35 @@ def per_episode_standardize(values: torch.Tensor, ids: torch.Tensor) -> torch.Te
 
 
 def fast_losses(agent: "Reinforce", batch: Batch) -> dict[str, torch.Tensor]:
-    """Policy (and value) losses for one batch of whole episodes from vector envs."""
+    """Policy (and value) losses for one batch of whole episodes from vector envs.
+
+    Only counted steps go through the networks; the value of s_T is needed only at truncations.
+    """
     cfg = agent.config
     device = agent.device
-    obs = agent.policy_input(batch.obs.to(device))
-    ends, valid = batch.episode_end.to(device), batch.valid.to(device)
+    valid = batch.valid
     bootstrap = None
-    values = None
-    if agent.value is not None:
-        values = agent.value(obs)  # [T + 1, N]
-        if cfg.truncation == "bootstrap":
-            bootstrap = (cfg.gamma * values[1:].detach() * batch.truncated.to(device)).cpu().numpy()
-    returns = torch.as_tensor(discounted_returns(batch.rewards.numpy(), batch.episode_end.numpy(), cfg.gamma,
-                                                 bootstrap), dtype=torch.float32, device=device)
+    if agent.value is not None and cfg.truncation == "bootstrap" and batch.truncated.any():
+        t, n = batch.truncated.nonzero(as_tuple=True)
+        with torch.no_grad():
+            next_values = agent.value(agent.policy_input(batch.obs[t + 1, n].to(device))).cpu()
+        bootstrap = np.zeros(batch.rewards.shape)
+        bootstrap[t.numpy(), n.numpy()] = cfg.gamma * next_values.double().numpy()
+    returns = discounted_returns(batch.rewards.numpy(), batch.episode_end.numpy(), cfg.gamma, bootstrap)
 
-    advantages = returns[valid]
+    valid_np = valid.numpy()
+    advantages = torch.as_tensor(returns[valid_np], dtype=torch.float32, device=device)
+    obs = agent.policy_input(batch.obs[:-1][valid].to(device))
     losses: dict[str, torch.Tensor] = {}
-    if values is not None:
-        v = values[:-1][valid]
+    if agent.value is not None:
+        v = agent.value(obs)
         losses["value"] = 0.5 * (v - advantages).square().mean()
         advantages = advantages - v.detach()
     if cfg.return_norm == "batch":
         advantages = standardize(advantages)
     elif cfg.return_norm == "episode":
-        advantages = per_episode_standardize(advantages, episode_ids(valid, ends)[valid])
-    log_probs, entropy = agent.policy.log_probs_and_entropy(obs[:-1][valid], batch.actions.to(device)[valid])
+        advantages = per_episode_standardize(advantages, episode_ids(valid, batch.episode_end)[valid].to(device))
+    log_probs, entropy = agent.policy.log_probs_and_entropy(obs, batch.actions[valid].to(device))
     # Mean, not the course's sum: the step size then does not grow with the batch.
     losses["policy"] = -(log_probs * advantages).mean() - cfg.entropy_coef * entropy.mean()
     losses["entropy"] = entropy.mean().detach()

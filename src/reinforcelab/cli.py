@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -142,16 +143,18 @@ def new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_re
 
 @app.command()
 def evaluate(
-    run: Path = typer.Argument(..., help="A run folder (config.json + model.safetensors)."),
+    run: str = typer.Argument(..., help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME."),
     episodes: int = typer.Option(10, help="Number of evaluation episodes."),
     deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
     seed: Optional[int] = typer.Option(None, help="Seed for the env resets and the action sampling."),
     max_t: Optional[int] = typer.Option(None, help="Step cap per episode (default: the run's max_t)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
 ) -> None:
     """Evaluate a trained agent with the course protocol (mean and population std of returns)."""
     try:
-        agent = Reinforce.load(run)
+        agent = load_agent(run, endpoint=endpoint, token=token)
         result = agent.evaluate(episodes, deterministic=deterministic, seed=seed, max_t=max_t)
     except USER_ERRORS as exc:
         fail(str(exc))
@@ -173,13 +176,16 @@ def record_cmd(
     fps: int = typer.Option(30, help="Frames per second."),
     seed: Optional[int] = typer.Option(None, help="Seed for the env reset and the action sampling."),
     deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
+    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
 ) -> None:
     """Record a replay video of a trained agent (frames = steps + 1 per episode)."""
     try:
         from .artifacts.video import check_video_support
 
         check_video_support(out)
-        info = record_replay(load_agent(run), out, episodes, max_steps, fps, seed, deterministic)
+        agent = load_agent(run, endpoint=endpoint, token=token)
+        info = record_replay(agent, out, episodes, max_steps, fps, seed, deterministic)
     except USER_ERRORS as exc:
         fail(str(exc))
     console.print(f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
@@ -222,11 +228,10 @@ def push(
         agent = Reinforce.load(run)
         evaluation = agent.evaluate(eval_episodes, seed=seed)
         results = evaluation.to_dict()
-        replay = None
-        if video:
-            replay = Path(record_replay(agent, run / "replay.mp4", seed=seed)["path"])
         folder = dry_run or run / "hub"
-        files = write_hub_folder(run, folder, results, repo_id, video=replay, overwrite=True, endpoint=endpoint)
+        with tempfile.TemporaryDirectory() as tmp:  # the run's own replay.mp4 stays as it is
+            replay = Path(record_replay(agent, Path(tmp) / "replay.mp4", seed=seed)["path"]) if video else None
+            files = write_hub_folder(run, folder, results, repo_id, video=replay, overwrite=True, endpoint=endpoint)
         console.print(f"evaluation: {evaluation.mean_reward:.2f} +/- {evaluation.std_reward:.2f} "
                       f"over {eval_episodes} episodes; Hub folder {folder}: {', '.join(p.name for p in files)}")
         if dry_run is not None:

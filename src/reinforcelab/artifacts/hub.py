@@ -518,7 +518,7 @@ def upload(folder: str | Path, repo_id: str, token: str | None = None, endpoint:
         private: create the repo as private. An existing repo keeps its visibility.
         commit_message: the commit's title.
         retry_command: the command the error message offers for a retry (default: the ``hf upload``
-            command from ``hf_upload_command``; the CLI passes its own ``reinforcelab`` command).
+            command from ``hf_upload_command``, which sends the folder already prepared).
 
     Raises:
         ValueError: ``repo_id`` or ``folder`` is unusable (nothing was sent).
