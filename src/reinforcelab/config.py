@@ -121,6 +121,13 @@ PRESETS: dict[str, TrainConfig] = {
         num_envs=64, episodes_per_env=1, total_env_steps=2_000_000, max_t=1000, eval_episodes=10,
         return_norm="batch", baseline="none",
     ),
+    # Fast mode on Pixelcopter: its observations are in pixels, so inputs are normalised with
+    # running statistics; a value baseline tames the long, noisy returns of good episodes.
+    "fast-pixelcopter": TrainConfig(
+        env_id="Pixelcopter-PLE-v0", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
+        num_envs=256, episodes_per_env=1, total_env_steps=50_000_000, max_t=10_000, eval_episodes=10,
+        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
+    ),
 }
 
 
