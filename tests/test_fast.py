@@ -9,6 +9,7 @@ from gymnasium.vector import AutoresetMode
 import reinforcelab
 from reinforcelab.algorithm import episode_ids, fast_losses, per_episode_standardize
 from reinforcelab.make_env import make_vector_env
+from reinforcelab.optim import Adam
 from reinforcelab.returns import reward_to_go, standardize
 from reinforcelab.rollout import collect_batch
 
@@ -220,14 +221,14 @@ def test_entropy_bonus_enters_the_loss():
 def test_gradient_clipping_bounds_the_step(monkeypatch):
     agent = small_fast_agent(max_grad_norm=1e-3, lr=1.0)
     seen = []
-    original = torch.optim.Adam.step
+    original = Adam.step
 
     def spy(self, *args, **kwargs):
-        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        grads = [p.grad for p in self.params if p.grad is not None]
         seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    monkeypatch.setattr(Adam, "step", spy)
     agent.learn(total_env_steps=500)
     assert seen and max(seen) <= 1e-3 * (1 + 1e-4)
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .make_env import make_env, make_vector_env
+from .optim import Adam
 from .returns import discounted_returns, masked_standardize, reward_to_go, standardize
 from .rollout import Batch, Episode, collect_batch, collect_episode
 
@@ -164,7 +165,7 @@ class Trainer:
 
     # Resume state: everything that decides what training does next. It holds a pickled env, so
     # it is for the local run folder only (torch.save), never for sharing.
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[Adam]:
         raise NotImplementedError
 
     def env_state(self) -> Any:
@@ -260,14 +261,14 @@ class CourseTrainer(Trainer):
     def __init__(self, agent: "Reinforce") -> None:
         super().__init__(agent)
         self.env = make_env(self.config.env_id, **self.config.env_kwargs)
-        self.optimizer = torch.optim.Adam(agent.policy.parameters(), lr=self.config.lr)
+        self.optimizer = Adam(agent.policy.parameters(), lr=self.config.lr)
         self.rng = np.random.default_rng(self.config.seed)
         self.reset_seed = self.config.seed
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
 
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[Adam]:
         return [self.optimizer]
 
     def env_state(self) -> Any:
@@ -298,8 +299,8 @@ class FastTrainer(Trainer):
         super().__init__(agent)
         cfg = self.config
         self.envs = make_vector_env(cfg.env_id, cfg.num_envs, **cfg.env_kwargs)
-        self.optimizer = torch.optim.Adam(agent.policy.parameters(), lr=cfg.lr)
-        self.value_optimizer = (torch.optim.Adam(agent.value.parameters(), lr=cfg.value_lr)
+        self.optimizer = Adam(agent.policy.parameters(), lr=cfg.lr)
+        self.value_optimizer = (Adam(agent.value.parameters(), lr=cfg.value_lr)
                                 if agent.value is not None else None)
         self.rng = np.random.default_rng(cfg.seed)
         self.reset_seed = cfg.seed
@@ -307,7 +308,7 @@ class FastTrainer(Trainer):
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
 
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def optimizers(self) -> list[Adam]:
         return [self.optimizer] + ([self.value_optimizer] if self.value_optimizer is not None else [])
 
     def env_state(self) -> Any:

@@ -1,0 +1,109 @@
+"""Pixelcopter-PLE-v0: env throughput (single and vectorised) and fast-mode training to the course bar.
+
+The course bar: mean - std >= 5 over 10 sampled-action evaluation episodes (capped at 10,000 steps).
+Training is evaluated with that protocol every ``--eval-every`` seconds of training; evaluation time
+is excluded from the training clock. Prints markdown tables.
+
+    python benchmarks/pixelcopter.py                           # env table + 3 seeds x 5 minutes
+    python benchmarks/pixelcopter.py --seeds 1 --minutes 20    # how far one longer run gets
+    python benchmarks/pixelcopter.py --no-train                # env throughput only
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import reinforcelab
+from reinforcelab.callbacks import Callback
+
+BAR = 5.0
+
+
+@dataclass
+class Trace:
+    seed: int
+    bar_seconds: float | None = None
+    bar_steps: int | None = None
+    best_mean: float = float("-inf")
+    best_std: float = float("nan")
+    evals: list[tuple[float, int, float, float]] = field(default_factory=list)
+    final_steps: int = 0
+    final_seconds: float = 0.0
+
+
+class TimedEvaluation(Callback):
+    def __init__(self, trace: Trace, every: float, budget: float) -> None:
+        self.trace, self.every, self.budget = trace, every, budget
+        self.start = time.perf_counter()
+        self.eval_seconds = 0.0
+        self.next_eval = every
+
+    def on_update(self, trainer, records) -> None:
+        train_seconds = time.perf_counter() - self.start - self.eval_seconds
+        if train_seconds >= self.next_eval or train_seconds >= self.budget:
+            self.next_eval += self.every
+            t0 = time.perf_counter()
+            result = trainer.agent.evaluate(10, seed=1000 + trainer.updates)
+            self.eval_seconds += time.perf_counter() - t0
+            tr = self.trace
+            tr.evals.append((train_seconds, trainer.env_steps, result.mean_reward, result.std_reward))
+            print(f"  seed {tr.seed}: {train_seconds:6.0f} s, {trainer.env_steps:>11,} steps: "
+                  f"eval {result.mean_reward:7.2f} +/- {result.std_reward:6.2f}", file=sys.stderr, flush=True)
+            if result.mean_reward > tr.best_mean:
+                tr.best_mean, tr.best_std = result.mean_reward, result.std_reward
+            if tr.bar_seconds is None and result.mean_reward - result.std_reward >= BAR:
+                tr.bar_seconds, tr.bar_steps = train_seconds, trainer.env_steps
+        if train_seconds >= self.budget:
+            self.trace.final_steps, self.trace.final_seconds = trainer.env_steps, train_seconds
+            trainer.stop("benchmark budget")
+
+
+def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
+    traces = []
+    for seed in range(seeds):
+        trace = Trace(seed)
+        agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset=preset, seed=seed, device="cpu",
+                                       total_env_steps=10**12)
+        agent.learn([TimedEvaluation(trace, every, minutes * 60)])
+        traces.append(trace)
+    print(f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation every "
+          f"{every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n")
+    print("| seed | training s to course bar (mean - std >= 5) | env steps to bar | best eval mean (+/- std) "
+          "| env steps in budget | training env steps/s |")
+    print("|---|---|---|---|---|---|")
+    for t in traces:
+        bar = f"{t.bar_seconds:.0f}" if t.bar_seconds is not None else "not reached"
+        steps = f"{t.bar_steps:,}" if t.bar_steps is not None else "-"
+        print(f"| {t.seed} | {bar} | {steps} | {t.best_mean:.1f} (+/- {t.best_std:.1f}) | {t.final_steps:,} "
+              f"| {t.final_steps / max(t.final_seconds, 1e-9):,.0f} |")
+    reached = [t.bar_seconds for t in traces if t.bar_seconds is not None]
+    print(f"\ncourse bar reached by {len(reached)}/{len(traces)} seeds"
+          + (f", median {statistics.median(reached):.0f} s" if reached else "")
+          + f"; median best eval mean {statistics.median(t.best_mean for t in traces):.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget per seed")
+    parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of training between evaluations")
+    parser.add_argument("--preset", default="fast-pixelcopter")
+    parser.add_argument("--no-train", action="store_true", help="only the env throughput table")
+    parser.add_argument("--no-env", action="store_true", help="skip the env throughput table")
+    args = parser.parse_args()
+    if not args.no_env:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import pixelcopter_env
+
+        pixelcopter_env.main([])
+    if not args.no_train:
+        train_table(args.seeds, args.minutes, args.eval_every, args.preset)
+
+
+if __name__ == "__main__":
+    main()
