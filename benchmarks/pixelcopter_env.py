@@ -59,13 +59,13 @@ def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int) -> fl
             return batches * num_envs / elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 64, 1024], help="vector env sizes")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per cell (median reported)")
     parser.add_argument("--seconds", type=float, default=1.5, help="duration of one measurement")
     parser.add_argument("--no-single", action="store_true", help="skip the single-env row")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     register_envs()
 
     rows = [] if args.no_single else [("single env (gym.make)", None)]

@@ -5,11 +5,13 @@ Data flows one way: env(s) -> rollout -> returns -> loss/update -> episode recor
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +212,7 @@ class Trainer:
         start = time.perf_counter()
         offset = self.wall_seconds
         try:
-            with threads_for(self.agent), StopOnSignal() as ctrl_c:
+            with torch_threads_for(self.agent), StopOnSignal() as ctrl_c:
                 while self.stop_reason is None and self.budget_left():
                     finished = self.step()
                     self.updates += 1
@@ -239,20 +241,16 @@ class Trainer:
         return records
 
 
-class threads_for:
+@contextlib.contextmanager
+def torch_threads_for(agent: "Reinforce") -> Iterator[None]:
     """Tiny networks run fastest on one thread: extra threads only add synchronisation."""
-
-    def __init__(self, agent: "Reinforce") -> None:
-        self.agent = agent
-        self.saved = torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        cfg = self.agent.config
-        small = cfg.mode == "course" or max(cfg.hidden_sizes) <= 64
-        torch.set_num_threads(1 if small else self.saved)
-
-    def __exit__(self, *exc: Any) -> None:
-        torch.set_num_threads(self.saved)
+    saved = torch.get_num_threads()
+    small = agent.config.mode == "course" or max(agent.config.hidden_sizes) <= 64
+    torch.set_num_threads(1 if small else saved)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 class CourseTrainer(Trainer):
