@@ -319,7 +319,7 @@ class FastTrainer(Trainer):
     def step(self) -> list[tuple[float, int]]:
         cfg, agent = self.config, self.agent
         actor = agent.numpy_actor()
-        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.max_t,
+        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
                               cfg.episodes_per_env, seed=self.reset_seed)
         self.reset_seed = None
         losses = fast_losses(agent, batch)

@@ -40,6 +40,10 @@ class TrainConfig:
         normalize_obs: keep running observation statistics and normalise inputs with them.
         truncation: ``terminal`` treats a time-limit truncation as the end of the return;
             ``bootstrap`` adds gamma * V(s_T) at a truncation (needs the value baseline).
+        rollout_max_t: fast mode: cap training episodes at this many steps (default: max_t). A
+            batch waits for its longest episode, so a shorter cap keeps updates coming once the
+            agent survives long; with ``truncation="bootstrap"`` the cut costs no bias beyond V's.
+            Evaluation always uses max_t.
         env_kwargs: extra keyword arguments for ``gymnasium.make``.
     """
 
@@ -64,6 +68,7 @@ class TrainConfig:
     max_grad_norm: float | None = None
     normalize_obs: bool = False
     truncation: Truncation = "terminal"
+    rollout_max_t: int | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
