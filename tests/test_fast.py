@@ -281,3 +281,14 @@ def test_fast_preset_learns_quickly():
                                    total_env_steps=300_000)
     agent.learn()
     assert agent.evaluate(20, seed=0).mean_reward > 150
+
+
+def test_rollout_max_t_caps_training_episodes_but_not_evaluation(tmp_path):
+    from reinforcelab.run import train_run
+
+    config = reinforcelab.preset("fast-cartpole").replace(seed=0, num_envs=8, total_env_steps=400, rollout_max_t=10,
+                                                          baseline="value", truncation="bootstrap", max_t=30)
+    result = train_run(config, tmp_path / "r", progress=False, device="cpu")
+    lengths = [int(line.split(",")[2]) for line in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]]
+    assert lengths and max(lengths) <= 10
+    assert max(result.evaluation.lengths) <= 30
