@@ -292,3 +292,10 @@ def test_rollout_max_t_caps_training_episodes_but_not_evaluation(tmp_path):
     lengths = [int(line.split(",")[2]) for line in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]]
     assert lengths and max(lengths) <= 10
     assert max(result.evaluation.lengths) <= 30
+
+
+def test_episodes_are_listed_in_start_order_not_finish_order():
+    # env 0: episodes of 5 then 1 steps; env 1: 1 then 1; env 2: 3 then 2.
+    envs = ScriptedVectorEnv([[5, 1], [1, 1], [3, 2]], AutoresetMode.SAME_STEP)
+    batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 100, 2)
+    assert batch.episode_lengths == [5, 1, 3, 1, 1, 2]

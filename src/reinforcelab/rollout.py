@@ -76,7 +76,7 @@ class Batch:
     valid: torch.Tensor  # [T, N] bool: a real step of a counted episode
     episode_end: torch.Tensor  # [T, N] bool: the last step of a counted episode
     truncated: torch.Tensor  # [T, N] bool: an episode end by time limit or the max_t cap
-    episode_returns: list[float]  # in completion order
+    episode_returns: list[float]  # in start order (see episode_totals)
     episode_lengths: list[int]
 
     @property
@@ -173,7 +173,12 @@ def count_steps(
 
 
 def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray) -> tuple[list[float], list[int]]:
-    """Return and length of every counted episode, in the order they finished."""
+    """Return and length of every counted episode, in the order they started: each sub-env's
+    first episodes (env by env), then their second ones, and so on.
+
+    Not in the order they finished: short episodes finish first, so the last 100 finished of a batch
+    would be its longest ones, and a "last 100 episodes" average would be biased upwards.
+    """
     reward_sum = np.cumsum(rewards, axis=0)
     step_sum = np.cumsum(valid, axis=0)
     # Episode ends env by env (each env's in time order) to difference consecutive cumulative sums.
@@ -183,5 +188,6 @@ def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarr
     first[1:] = env_idx[1:] != env_idx[:-1]
     ret = ret_cum - np.where(first, 0.0, np.roll(ret_cum, 1))
     length = len_cum - np.where(first, 0, np.roll(len_cum, 1))
-    order = np.lexsort((env_idx, t_idx))  # completion order: by time, then env
+    rank = np.arange(len(env_idx)) - np.maximum.accumulate(np.where(first, np.arange(len(env_idx)), 0))
+    order = np.lexsort((env_idx, rank))  # start order: by episode number within its env, then env
     return ret[order].tolist(), length[order].astype(int).tolist()

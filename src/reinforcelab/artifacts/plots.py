@@ -35,7 +35,7 @@ class RunMetrics:
     """One run's metrics.csv as arrays, plus what config.json says about the run."""
 
     path: Path
-    episodes: np.ndarray  # 1..N, in completion order
+    episodes: np.ndarray  # 1..N, in the order metrics.csv lists them
     returns: np.ndarray
     lengths: np.ndarray
     env_steps: np.ndarray  # cumulative environment steps when each episode finished
