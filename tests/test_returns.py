@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from reinforcelab.returns import EPS, discounted_returns, masked_standardize, reward_to_go, standardize
+from reinforcelab.returns import EPS, discounted_returns, reward_to_go, standardize
 
 
 def test_reward_to_go_hand_computed():
@@ -25,14 +25,6 @@ def test_standardize_one_step_episode_is_zero_not_nan():
     assert out.tolist() == [0.0]
     # Equal returns: std 0, the eps keeps it finite.
     assert torch.isfinite(standardize(torch.tensor([2.0, 2.0]))).all()
-
-
-def test_masked_standardize_ignores_masked_entries():
-    g = torch.tensor([1.0, 100.0, 3.0])
-    mask = torch.tensor([True, False, True])
-    out = masked_standardize(g, mask)
-    assert out[1] == 0
-    np.testing.assert_allclose(out[[0, 2]].numpy(), standardize(torch.tensor([1.0, 3.0])).numpy())
 
 
 def test_discounted_returns_restart_at_episode_ends():

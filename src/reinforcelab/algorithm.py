@@ -20,7 +20,7 @@ import torch
 
 from .make_env import make_env, make_vector_env
 from .optim import Adam
-from .returns import discounted_returns, masked_standardize, reward_to_go, standardize
+from .returns import discounted_returns, reward_to_go, standardize
 from .rollout import Batch, Episode, collect_batch, collect_episode
 
 if TYPE_CHECKING:

@@ -31,14 +31,6 @@ def standardize(returns: torch.Tensor) -> torch.Tensor:
     return (returns - returns.mean()) / (returns.std() + EPS)
 
 
-def masked_standardize(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Standardise the entries where ``mask`` is true, over all of them; zero elsewhere."""
-    values = returns[mask]
-    out = torch.zeros_like(returns)
-    out[mask] = standardize(values)
-    return out
-
-
 def discounted_returns(
     rewards: np.ndarray,
     episode_end: np.ndarray,
