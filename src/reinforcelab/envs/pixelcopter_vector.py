@@ -322,7 +322,7 @@ class PixelcopterVectorEnv(VectorEnv):
 
     def _new_games(self, rows: np.ndarray) -> None:
         """The single env's ``_new_game`` for these rows: one block, then the first chunk."""
-        t = self._tables
+        r, t = self.rules, self._tables
         self._rng.reserve(rows, 2 * _SubEnvRandomStates.TRIES + 2 * (1 + t.chunk_count[FIRST_CHUNK]))
         self._y[rows] = r.copter_start_y
         self._momentum[rows] = 0.0
@@ -354,7 +354,7 @@ class PixelcopterVectorEnv(VectorEnv):
         Terrain candidates are the columns touching the copter horizontally (from the tables),
         older slot first, left to right: the order of the original's sprite group.
         """
-        t = self._tables
+        r, t = self.rules, self._tables
         y = self._y
         copter_top = _round_half_away(y) - r.copter_h // 2
 
@@ -419,7 +419,7 @@ class PixelcopterVectorEnv(VectorEnv):
         return self._observe(c_under), {}
 
     def step(self, actions: np.ndarray):
-        t = self._tables
+        r, t = self.rules, self._tables
         actions = np.asarray(actions)
         valid = actions.shape == (self.num_envs,) and actions.dtype.kind in "iu"
         if not (valid and 0 <= actions.min() <= actions.max() <= 1):
