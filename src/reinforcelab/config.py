@@ -127,11 +127,14 @@ PRESETS: dict[str, TrainConfig] = {
         return_norm="batch", baseline="none",
     ),
     # Fast mode on Pixelcopter: its observations are in pixels, so inputs are normalised with
-    # running statistics; a value baseline tames the long, noisy returns of good episodes.
+    # running statistics; a value baseline tames the long, noisy returns of good episodes, and
+    # training episodes are cut at 1000 steps with the value bootstrapped (a batch waits for its
+    # longest episode). Evaluation keeps the course's 10,000-step cap.
     "fast-pixelcopter": TrainConfig(
         env_id="Pixelcopter-PLE-v0", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
         num_envs=256, episodes_per_env=1, total_env_steps=50_000_000, max_t=10_000, eval_episodes=10,
         return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
+        rollout_max_t=1000, truncation="bootstrap",
     ),
 }
 
