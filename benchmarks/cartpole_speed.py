@@ -159,6 +159,17 @@ def whole_process_seconds(seeds: int, extra: list[str]) -> list[float]:
     return times
 
 
+def throughput(num_envs: int, steps: int, seeds: int) -> list[float]:
+    """Training env steps/s of fast mode with ``num_envs`` envs: rollouts and updates, whole episodes."""
+    rates = []
+    for seed in range(seeds):
+        agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=seed, device="cpu",
+                                       num_envs=num_envs, total_env_steps=steps)
+        agent.learn()
+        rates.append(agent.trainer.env_steps / agent.trainer.wall_seconds)
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10, help="seeds for fast mode")
@@ -167,6 +178,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=2000, help="episode cap of the course-style loops")
     parser.add_argument("--process-runs", type=int, default=3, help="whole-process timings of the CLI (0: skip)")
     parser.add_argument("--plot", default="benchmarks/cartpole_speed.png")
+    parser.add_argument("--throughput-envs", type=int, default=1024, help="envs of the throughput run (0: skip)")
+    parser.add_argument("--throughput-steps", type=int, default=4_000_000)
     args = parser.parse_args()
 
     traces: list[Trace] = []
@@ -213,6 +226,11 @@ def main() -> None:
             print(f"whole process `reinforcelab train CartPole-v1 --preset fast-cartpole --stop-reward 475 "
                   f"--eval-episodes 100` {label}: median {median(times):.2f} s over {len(times)} seeds "
                   f"({', '.join(f'{t:.2f}' for t in times)})")
+    if args.throughput_envs and "fast" in args.methods:
+        rates = throughput(args.throughput_envs, args.throughput_steps, 3)
+        print(f"fast mode training throughput with {args.throughput_envs} envs ({args.throughput_steps:,} env steps "
+              f"from scratch, counted steps / wall time incl. updates): median {median(rates):,.0f} steps/s "
+              f"over {len(rates)} seeds")
     if args.plot:
         plot(traces, methods, args.plot)
         print(f"plot: {args.plot}")
