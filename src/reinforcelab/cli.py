@@ -7,7 +7,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -36,6 +36,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 # Errors a user can cause; reported as one line, no traceback.
 USER_ERRORS = (EnvError, CheckpointError, RunFolderError, HubError, VideoError, PlotError, KeyError, ValueError,
                FileNotFoundError)
+
+HubEndpoint = Annotated[Optional[str], typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")]
+HubToken = Annotated[Optional[str], typer.Option(help="Hub token for private repos (default: saved login or HF_TOKEN).")]
 
 ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
 
@@ -149,8 +152,8 @@ def evaluate(
     seed: Optional[int] = typer.Option(None, help="Seed for the env resets and the action sampling."),
     max_t: Optional[int] = typer.Option(None, help="Step cap per episode (default: the run's max_t)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
-    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
+    endpoint: HubEndpoint = None,
+    token: HubToken = None,
 ) -> None:
     """Evaluate a trained agent with the course protocol (mean and population std of returns)."""
     try:
@@ -176,8 +179,8 @@ def record_cmd(
     fps: int = typer.Option(30, help="Frames per second."),
     seed: Optional[int] = typer.Option(None, help="Seed for the env reset and the action sampling."),
     deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
-    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
+    endpoint: HubEndpoint = None,
+    token: HubToken = None,
 ) -> None:
     """Record a replay video of a trained agent (frames = steps + 1 per episode)."""
     try:
@@ -212,7 +215,7 @@ def push(
     run: Path = typer.Argument(..., help="The run folder to publish."),
     repo_id: str = typer.Option(..., help="Hub repo USER/NAME (created if missing)."),
     token: Optional[str] = typer.Option(None, help="Hub token with write access (default: saved login or HF_TOKEN)."),
-    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    endpoint: HubEndpoint = None,
     private: bool = typer.Option(False, help="Create the repo as private."),
     eval_episodes: int = typer.Option(10, help="Evaluation episodes for the model card (course protocol)."),
     seed: Optional[int] = typer.Option(None, help="Seed of the evaluation and the replay."),
@@ -252,8 +255,8 @@ def enjoy(
     record: Optional[Path] = typer.Option(None, help="Also record them to this .mp4/.gif file."),
     deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
     seed: Optional[int] = typer.Option(None, help="Seed for the env and the action sampling."),
-    endpoint: Optional[str] = typer.Option(None, help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
-    token: Optional[str] = typer.Option(None, help="Hub token for private repos."),
+    endpoint: HubEndpoint = None,
+    token: HubToken = None,
     allow_pickle: bool = typer.Option(
         False, help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."),
 ) -> None:
