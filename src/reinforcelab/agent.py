@@ -128,10 +128,13 @@ class Reinforce:
             env.close()
 
     # --------------------------------------------------------- save and load
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The agent's saved parts by name: the policy, and the baseline and statistics if used."""
+        parts = {"policy": self.policy, "value": self.value, "obs_norm": self.obs_norm}
+        return {name: m for name, m in parts.items() if m is not None}
+
     def tensors(self) -> dict[str, torch.Tensor]:
-        modules = {"policy": self.policy, "value": self.value, "obs_norm": self.obs_norm}
-        return {f"{name}.{k}": v for name, m in modules.items() if m is not None
-                for k, v in m.state_dict().items()}
+        return {f"{name}.{k}": v for name, m in self.modules().items() for k, v in m.state_dict().items()}
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -162,10 +165,8 @@ class Reinforce:
             raise CheckpointError(
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
                 f"{data.get('n_actions')} actions, but {config.env_id} now has [{agent.obs_dim}] and {agent.n_actions}")
-        for name in ("policy", "value", "obs_norm"):
-            module = getattr(agent, name)
-            if module is not None:
-                load_state(module, tensors, name, folder / "model.safetensors")
+        for name, module in agent.modules().items():
+            load_state(module, tensors, name, folder / "model.safetensors")
         return agent
 
     @classmethod

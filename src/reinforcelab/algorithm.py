@@ -13,11 +13,13 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from .artifacts.checkpoint import RESUME_FILE, load_state
 from .make_env import make_env, make_vector_env
 from .optim import Adam
 from .returns import discounted_returns, reward_to_go, standardize
@@ -148,7 +150,6 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.stop_reason: str | None = None
         self.interrupted = False
-        self.last_losses: dict[str, float] = {}
 
     @property
     def average_return(self) -> float:
@@ -190,12 +191,8 @@ class Trainer:
             setattr(self, name, value)
         self.recent_returns.clear()
         self.recent_returns.extend(state["recent_returns"])
-        for name in ("policy", "value", "obs_norm"):
-            module = getattr(self.agent, name)
-            if module is not None:
-                prefix = name + "."
-                module.load_state_dict({k[len(prefix):]: v for k, v in state["tensors"].items()
-                                        if k.startswith(prefix)})
+        for name, module in self.agent.modules().items():
+            load_state(module, state["tensors"], name, Path(RESUME_FILE))
         for optimizer, saved in zip(self.optimizers(), state["optimizers"]):
             optimizer.load_state_dict(saved)
         self.rng.bit_generator.state = state["rng"]
@@ -286,7 +283,6 @@ class CourseTrainer(Trainer):
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-            self.last_losses = {"policy": loss.item()}
         return [(episode.total_reward, episode.length)]
 
 
@@ -338,7 +334,6 @@ class FastTrainer(Trainer):
             self.value_optimizer.step()
         if agent.obs_norm is not None:  # new statistics apply from the next rollout on
             agent.obs_norm.update(batch.obs[:-1][batch.valid].to(agent.device))
-        self.last_losses = {k: v.item() for k, v in losses.items()}
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 
