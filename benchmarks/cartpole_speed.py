@@ -29,7 +29,8 @@ import torch
 import reinforcelab
 from reinforcelab.callbacks import Callback
 from reinforcelab.make_env import make_vector_env
-from reinforcelab.policy import CategoricalPolicy, NumpyActor
+from reinforcelab.policy import NumpyActor
+from reinforcelab.torch_nets import CategoricalPolicy, to_mlp
 from reinforcelab.reference import train_per_step
 from reinforcelab.rollout import collect_batch
 
@@ -108,7 +109,7 @@ class AgentProbe(Callback):
 
     def on_update(self, trainer, records) -> None:
         if self.probe.after_update([r.ret for r in records], trainer.episodes, trainer.env_steps,
-                                   trainer.agent.numpy_actor):
+                                   trainer.agent.actor):
             trainer.stop("benchmark done")
 
 
@@ -132,7 +133,7 @@ def run_per_step(seed: int, n_episodes: int) -> Trace:
 
     def on_episode(episode: int, length: int) -> bool:
         lengths.append(length)
-        return probe.after_update([float(length)], episode, sum(lengths), lambda: NumpyActor(policy))
+        return probe.after_update([float(length)], episode, sum(lengths), lambda: NumpyActor(to_mlp(policy)))
 
     start = time.perf_counter()
     saved_threads = torch.get_num_threads()

@@ -3,13 +3,13 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium.vector import AutoresetMode
 
 import reinforcelab
-from reinforcelab.algorithm import episode_ids, fast_losses, per_episode_standardize
+from reinforcelab.fast_update import advantages, batch_returns, episode_ids, per_episode_standardize
 from reinforcelab.make_env import make_vector_env
-from reinforcelab.optim import Adam
+from reinforcelab.nets import MLP
+from reinforcelab.optim import NumpyAdam
 from reinforcelab.returns import reward_to_go, standardize
 from reinforcelab.rollout import collect_batch
 
@@ -89,17 +89,17 @@ def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t):
     expected = expected_episodes(lengths, k, max_t)
     assert sorted(zip(batch.episode_returns, batch.episode_lengths)) == sorted((r, n) for _, r, n in expected)
     for i in range(envs.num_envs):
-        counted = batch.valid[:, i].numpy()
-        obs = batch.obs[:-1, i].numpy()[counted]
+        counted = batch.valid[:, i]
+        obs = batch.obs[:-1, i][counted]
         # Counted steps are exactly the first steps of each counted episode, in order, no dead steps.
         want = [(e, s) for j, (env, _, n) in enumerate(expected) if env == i
                 for e in [sum(1 for x in expected[:j] if x[0] == i)] for s in range(n)]
         assert [tuple(map(int, o)) for o in obs] == want
-        ends = batch.episode_end[:, i].numpy()
+        ends = batch.episode_end[:, i]
         assert ends[counted].sum() == sum(1 for env, _, _ in expected if env == i)
         assert not ends[~counted].any()
     assert batch.env_steps == sum(n for _, _, n in expected)
-    assert batch.rewards[~batch.valid].abs().sum() == 0
+    assert np.abs(batch.rewards[~batch.valid]).sum() == 0
 
 
 def test_next_step_dead_step_is_masked():
@@ -114,8 +114,8 @@ def test_truncation_flags_and_cap():
     envs = ScriptedVectorEnv([[3], [9]], truncate=[(0, 0)])
     batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 5, 1)
     # env 0 truncated by the env at step 3; env 1 cut by the max_t cap at 5.
-    assert batch.truncated[:, 0].nonzero().flatten().tolist() == [2]
-    assert batch.truncated[:, 1].nonzero().flatten().tolist() == [4]
+    assert batch.truncated[:, 0].nonzero()[0].tolist() == [2]
+    assert batch.truncated[:, 1].nonzero()[0].tolist() == [4]
     assert batch.episode_lengths == [3, 5]
 
 
@@ -128,17 +128,17 @@ def test_cartpole_vector_batch_matches_single_env_replay():
     single = gym.make("CartPole-v1").unwrapped
     returns = []
     for i in range(6):
-        valid = batch.valid[:, i].numpy()
+        valid = batch.valid[:, i]
         steps = np.flatnonzero(valid)
-        ends = set(np.flatnonzero(batch.episode_end[:, i].numpy()).tolist())
+        ends = set(np.flatnonzero(batch.episode_end[:, i]).tolist())
         start = True
         for t in steps:
             if start:  # CartPole's state is its observation: start the single env from it
                 single.reset()
-                single.state = batch.obs[t, i].numpy().astype(np.float64)
+                single.state = batch.obs[t, i].astype(np.float64)
                 ep_return, start = 0.0, False
             obs, reward, terminated, _, _ = single.step(int(batch.actions[t, i]))
-            np.testing.assert_allclose(obs, batch.obs[t + 1, i].numpy(), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(obs, batch.obs[t + 1, i], rtol=1e-6, atol=1e-6)
             assert reward == batch.rewards[t, i]
             ep_return += reward
             if t in ends:
@@ -152,16 +152,15 @@ def test_cartpole_vector_batch_matches_single_env_replay():
 
 
 def test_per_episode_standardize_matches_the_course_per_episode():
-    ends = torch.tensor([[False, False], [True, False], [False, True], [True, False]])
-    valid = torch.tensor([[True, True], [True, True], [True, True], [True, False]])
-    values = torch.tensor([[1.0, 5.0], [2.0, 7.0], [4.0, 0.0], [8.0, 0.0]])
+    ends = np.array([[False, False], [True, False], [False, True], [True, False]])
+    valid = np.array([[True, True], [True, True], [True, True], [True, False]])
+    values = np.array([[1.0, 5.0], [2.0, 7.0], [4.0, 0.0], [8.0, 0.0]])
     ids = episode_ids(valid, ends)[valid]
-    out = per_episode_standardize(values[valid], ids)
-    full = torch.zeros_like(values)
-    full[valid] = out
-    torch.testing.assert_close(full[:2, 0], standardize(torch.tensor([1.0, 2.0])))
-    torch.testing.assert_close(full[2:, 0], standardize(torch.tensor([4.0, 8.0])))
-    torch.testing.assert_close(full[:3, 1], standardize(torch.tensor([5.0, 7.0, 0.0])))
+    full = np.zeros_like(values)
+    full[valid] = per_episode_standardize(values[valid], ids)
+    np.testing.assert_allclose(full[:2, 0], standardize(np.array([1.0, 2.0])))
+    np.testing.assert_allclose(full[2:, 0], standardize(np.array([4.0, 8.0])))
+    np.testing.assert_allclose(full[:3, 1], standardize(np.array([5.0, 7.0, 0.0])))
 
 
 def small_fast_agent(**kw):
@@ -172,63 +171,69 @@ def small_fast_agent(**kw):
 
 def batch_for(agent, seed=0):
     envs = make_vector_env("CartPole-v1", 8)
-    actor = agent.numpy_actor()
+    actor = agent.actor()
     rng = np.random.default_rng(seed)
     return collect_batch(envs, lambda o: actor.act_batch(o, rng), 500, 1, seed=seed)
 
 
 @pytest.mark.parametrize("norm", ["batch", "episode", "none"])
 def test_return_normalisation_options(norm):
-    agent = small_fast_agent(return_norm=norm, gamma=1.0)
-    batch = batch_for(agent)
-    loss = fast_losses(agent, batch)["policy"]
-    # Recompute by hand: per-episode reward-to-go, normalised as asked.
-    obs, acts, advs = [], [], []
-    for i in range(8):
-        v = batch.valid[:, i]
-        g = torch.as_tensor(reward_to_go(batch.rewards[v, i].numpy(), 1.0), dtype=torch.float32)
-        advs.append(standardize(g) if norm == "episode" else g)
-        obs.append(batch.obs[:-1, i][v])
-        acts.append(batch.actions[:, i][v])
-    adv = torch.cat(advs)
+    batch = batch_for(small_fast_agent())
+    adv = np.zeros(batch.valid.shape)
+    adv[batch.valid] = advantages(batch, batch_returns(batch, 1.0, None), None, norm)
+    # Recompute by hand: each episode's reward-to-go, normalised as asked.
+    by_hand = [reward_to_go(batch.rewards[batch.valid[:, i], i], 1.0) for i in range(8)]
+    if norm == "episode":
+        by_hand = [standardize(g) for g in by_hand]
     if norm == "batch":
-        adv = standardize(adv)
-    lp = agent.policy.log_probs(torch.cat(obs), torch.cat(acts))
-    # Same terms, different order: compare the means.
-    torch.testing.assert_close(loss, -(lp * adv).mean(), atol=1e-5, rtol=1e-4)
+        everything = np.concatenate(by_hand)
+        by_hand = [(g - everything.mean()) / (everything.std(ddof=1) + np.finfo(np.float32).eps) for g in by_hand]
+    for i, expected in enumerate(by_hand):
+        np.testing.assert_allclose(adv[batch.valid[:, i], i], expected, rtol=1e-5, atol=1e-5)
+
+
+def value_loss(agent, batch):
+    returns = batch_returns(batch, agent.config.gamma, None)
+    v = agent.value.forward(batch.obs[:-1][batch.valid].T)[0]
+    return 0.5 * np.mean((v - returns) ** 2)
 
 
 def test_value_baseline_learns_and_is_saved(tmp_path):
     agent = small_fast_agent(baseline="value", value_lr=0.01)
     batch = batch_for(agent)
-    first = fast_losses(agent, batch)["value"].item()
+    first = value_loss(agent, batch)
     agent.learn(total_env_steps=8000)
-    assert fast_losses(agent, batch)["value"].item() < first
+    assert value_loss(agent, batch) < first
     agent.save(tmp_path / "v")
     loaded = reinforcelab.load(tmp_path / "v")
-    for a, b in zip(agent.value.parameters(), loaded.value.parameters()):
-        assert torch.equal(a, b)
+    for a, b in zip(agent.value.parameters(), loaded.value.parameters(), strict=True):
+        assert np.array_equal(a, b)
 
 
-def test_entropy_bonus_enters_the_loss():
-    a = small_fast_agent(entropy_coef=0.0)
-    b = small_fast_agent(entropy_coef=0.5)
-    batch = batch_for(a)
-    la, lb = fast_losses(a, batch), fast_losses(b, batch)
-    torch.testing.assert_close(lb["policy"], la["policy"] - 0.5 * la["entropy"])
+def test_entropy_bonus_keeps_the_policy_more_random():
+    def mean_entropy(agent):
+        logits = agent.policy.forward(batch.obs[:-1][batch.valid].T)
+        p = np.exp(logits - logits.max(0))
+        p /= p.sum(0)
+        return float(-(p * np.log(p + 1e-12)).sum(0).mean())
+
+    plain, bonus = small_fast_agent(lr=0.05), small_fast_agent(lr=0.05, entropy_coef=1.0)
+    batch = batch_for(plain)
+    for agent in (plain, bonus):
+        agent.learn(total_env_steps=6000)
+    assert mean_entropy(bonus) > mean_entropy(plain) + 0.05
 
 
 def test_gradient_clipping_bounds_the_step(monkeypatch):
     agent = small_fast_agent(max_grad_norm=1e-3, lr=1.0)
     seen = []
-    original = Adam.step
+    original = NumpyAdam.step
 
-    def spy(self, *args, **kwargs):
-        grads = [p.grad for p in self.params if p.grad is not None]
-        seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
-        return original(self, *args, **kwargs)
+    def spy(self, grads):
+        seen.append(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads)))
+        return original(self, grads)
 
-    monkeypatch.setattr(Adam, "step", spy)
+    monkeypatch.setattr(NumpyAdam, "step", spy)
     agent.learn(total_env_steps=500)
     assert seen and max(seen) <= 1e-3 * (1 + 1e-4)
 
@@ -236,44 +241,41 @@ def test_gradient_clipping_bounds_the_step(monkeypatch):
 def test_observation_normalisation_is_saved_and_used_at_inference(tmp_path):
     agent = small_fast_agent(normalize_obs=True)
     agent.learn(total_env_steps=2000)
-    assert agent.obs_norm.count > 0 and not torch.allclose(agent.obs_norm.var, torch.ones(4, dtype=torch.float64))
+    assert agent.obs_norm.count > 0 and not np.allclose(agent.obs_norm.var, np.ones(4))
     agent.save(tmp_path / "n")
     loaded = reinforcelab.load(tmp_path / "n")
-    torch.testing.assert_close(loaded.obs_norm.mean, agent.obs_norm.mean)
+    np.testing.assert_array_equal(loaded.obs_norm.mean, agent.obs_norm.mean)
+    assert loaded.obs_norm.count == agent.obs_norm.count
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     assert (loaded.predict(obs, deterministic=True) == agent.predict(obs, deterministic=True)).all()
-    # Both inference paths apply the statistics: logits are those of the normalised input.
-    expected = agent.policy(agent.obs_norm(torch.as_tensor(obs))).detach().numpy()
-    np.testing.assert_allclose(agent.numpy_actor().logits(obs).T, expected, rtol=1e-4, atol=1e-5)
-    assert not np.allclose(agent.policy(torch.as_tensor(obs)).detach().numpy(), expected)
-    assert agent.obs_norm(torch.as_tensor(obs * 1e6)).abs().max() <= agent.obs_norm.clip
+    # Acting applies the statistics: logits are those of the normalised input.
+    normalized = np.clip((obs - agent.obs_norm.mean) / np.sqrt(agent.obs_norm.var + agent.obs_norm.eps), -10, 10)
+    expected = agent.policy.forward(normalized.T.astype(np.float32))
+    np.testing.assert_allclose(agent.actor().logits(obs), expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(agent.policy.forward(obs.T), expected)
+    assert np.abs(agent.obs_norm(obs * 1e6)).max() <= agent.obs_norm.clip
 
 
 def test_truncation_bootstrap_adds_the_value_of_the_last_state():
     envs = ScriptedVectorEnv([[3]], truncate=[(0, 0)])
     batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 100, 1)
-    agent = reinforcelab.Reinforce("CartPole-v1", device="cpu", mode="fast", baseline="value",
-                                   truncation="bootstrap", return_norm="none", gamma=0.5, seed=0)
-    agent.policy = reinforcelab.policy.CategoricalPolicy(2, 2, (4,))
-    agent.value = reinforcelab.policy.ValueBaseline(2, (4,))
-    with torch.no_grad():
-        v = agent.value(batch.obs[:, 0])
-    g_last = batch.rewards[2, 0] + 0.5 * v[3]
-    g = [batch.rewards[0, 0] + 0.5 * (batch.rewards[1, 0] + 0.5 * g_last), batch.rewards[1, 0] + 0.5 * g_last, g_last]
-    expected_value_loss = 0.5 * ((v[:3] - torch.stack(g)) ** 2).mean()
-    torch.testing.assert_close(fast_losses(agent, batch)["value"], expected_value_loss)
-    agent_terminal = reinforcelab.Reinforce("CartPole-v1", device="cpu", mode="fast", baseline="value",
-                                            truncation="terminal", return_norm="none", gamma=0.5, seed=0)
-    agent_terminal.policy, agent_terminal.value = agent.policy, agent.value
-    assert not torch.allclose(fast_losses(agent_terminal, batch)["value"], expected_value_loss)
+    value = MLP.random(2, (4,), 1, np.random.default_rng(0))
+    v = value.forward(batch.obs[:, 0].T)[0].astype(np.float64)
+    r = batch.rewards[:, 0]
+    g_last = r[2] + 0.5 * v[3]
+    expected = [r[0] + 0.5 * (r[1] + 0.5 * g_last), r[1] + 0.5 * g_last, g_last]
+    bootstrapped = batch_returns(batch, 0.5, lambda obs: value.forward(obs.T)[0])
+    np.testing.assert_allclose(bootstrapped, expected, rtol=1e-6)
+    terminal = batch_returns(batch, 0.5, None)
+    np.testing.assert_allclose(terminal, [r[0] + 0.5 * r[1] + 0.25 * r[2], r[1] + 0.5 * r[2], r[2]])
 
 
 def test_fast_mode_is_reproducible():
     a, b = small_fast_agent(), small_fast_agent()
     a.learn()
     b.learn()
-    for x, y in zip(a.tensors().values(), b.tensors().values()):
-        assert torch.equal(x, y)
+    for x, y in zip(a.weights().values(), b.weights().values(), strict=True):
+        assert np.array_equal(x, y)
 
 
 def test_fast_preset_learns_quickly():

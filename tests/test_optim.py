@@ -1,7 +1,7 @@
 import torch
 
-from reinforcelab.optim import Adam
-from reinforcelab.policy import CategoricalPolicy
+from reinforcelab.torch_optim import Adam
+from reinforcelab.torch_nets import CategoricalPolicy
 
 
 def test_adam_is_bit_identical_to_torch_adam():

@@ -14,8 +14,7 @@ def test_course_pixelcopter_preset_runs_the_course_loop(tmp_path):
     config = preset("course-pixelcopter").replace(seed=0, n_episodes=30)
     result = train_run(config, tmp_path / "pc", progress=False)
     assert result.summary["train_episodes"] == 30
-    linears = [m for m in result.agent.policy.net if isinstance(m, __import__("torch").nn.Linear)]
-    assert [tuple(m.weight.shape) for m in linears] == [(64, 7), (128, 64), (2, 128)]
+    assert [w.shape for w, _ in result.agent.policy.layers] == [(64, 7), (128, 64), (2, 128)]
     # Returns are whole multiples of the game's rewards (-5 on death, +1 per column or block).
     assert all(float(r).is_integer() for r in result.evaluation.returns)
 

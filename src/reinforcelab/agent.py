@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from . import __version__
 from .artifacts.checkpoint import CheckpointError, load_state, read_config, read_weights, save_checkpoint
 from .config import TrainConfig, preset as get_preset
 from .evaluation import EvalResult, evaluate_policy
-from .make_env import make_env, space_summary
-from .obs_norm import RunningObsNorm
-from .policy import CategoricalPolicy, NumpyActor, ValueBaseline
+from .make_env import make_env, make_vector_env, space_summary
+from .nets import MLP, ObsNorm
+from .policy import NumpyActor
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: str) -> str:
+    """``auto``: CUDA when an NVIDIA driver is loaded and torch can use it, else the CPU. The driver
+    check comes first so that a CPU-only machine never pays torch's import just to ask."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        if not os.path.exists("/proc/driver/nvidia/version"):
+            return "cpu"
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be auto, cpu or cuda[:N]; got {device!r}")
+    return device
 
 
 class Reinforce:
@@ -39,7 +47,8 @@ class Reinforce:
         env_id: Gymnasium environment id (defaults to the preset's or the config's).
         preset: name of a preset in :data:`reinforcelab.config.PRESETS`.
         config: a full :class:`TrainConfig` (instead of ``preset``).
-        device: ``"auto"`` (CUDA for fast mode when present), ``"cpu"`` or ``"cuda"``.
+        device: where fast mode updates: ``"auto"`` (CUDA when present), ``"cpu"`` (numpy) or
+            ``"cuda"`` (torch). Course mode and acting always run on the CPU.
         **overrides: any :class:`TrainConfig` field, e.g. ``seed=0``, ``lr=5e-3``.
     """
 
@@ -60,34 +69,35 @@ class Reinforce:
         env = make_env(self.config.env_id, **self.config.env_kwargs)
         self.obs_dim, self.n_actions = space_summary(env)
         env.close()
-        # Course mode acts one observation at a time in numpy; the GPU would only add transfers.
-        self.device = torch.device("cpu") if self.config.mode == "course" else resolve_device(device)
-        if self.config.seed is not None:
-            torch.manual_seed(self.config.seed)
+        # Course mode acts and updates one short episode at a time: the GPU would only add transfers.
+        self.device = "cpu" if self.config.mode == "course" else resolve_device(device)
         cfg = self.config
-        self.policy = CategoricalPolicy(self.obs_dim, self.n_actions, cfg.hidden_sizes).to(self.device)
-        self.value = ValueBaseline(self.obs_dim, cfg.hidden_sizes).to(self.device) if cfg.baseline == "value" else None
-        self.obs_norm = RunningObsNorm(self.obs_dim).to(self.device) if cfg.normalize_obs else None
+        seed = cfg.seed
+        # Separate streams for the initial weights and for predict(); training has its own.
+        init_rng = np.random.default_rng(None if seed is None else [seed, 2])
+        self.policy = MLP.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
+        self.value = MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng) if cfg.baseline == "value" else None
+        self.obs_norm = ObsNorm(self.obs_dim) if cfg.normalize_obs else None
+        self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
         self.trainer = None  # set by learn(); holds optimizer and RNG state between calls
 
     # ----------------------------------------------------------------- acting
-    def policy_input(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.obs_norm(obs) if self.obs_norm is not None else obs
+    def observation_normalizer(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The current input normalisation (a frozen snapshot), or None without one."""
+        return self.obs_norm.frozen() if self.obs_norm is not None else None
 
     def predict(self, obs: np.ndarray, deterministic: bool = False) -> int | np.ndarray:
         """The action for one observation (an int) or for a batch of them (an int64 array)."""
-        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
-        single = obs_t.ndim == 1
-        if obs_t.shape[-1] != self.obs_dim or obs_t.ndim > 2:
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
             raise ValueError(f"expected an observation of shape ({self.obs_dim},) or a batch "
-                             f"(n, {self.obs_dim}); got {tuple(obs_t.shape)}")
-        actions = self.policy.act(self.policy_input(obs_t.reshape(-1, self.obs_dim)), deterministic)
-        actions = actions.cpu().numpy()
-        return int(actions[0]) if single else actions
+                             f"(n, {self.obs_dim}); got {tuple(obs.shape)}")
+        actions = self.actor().act_batch(obs.reshape(-1, self.obs_dim), self.predict_rng, deterministic)
+        return int(actions[0]) if obs.ndim == 1 else actions
 
-    def numpy_actor(self) -> NumpyActor:
-        """A fast single-observation actor holding a snapshot of the current weights."""
-        return NumpyActor(self.policy, None if self.obs_norm is None else self.obs_norm.numpy_fn())
+    def actor(self) -> NumpyActor:
+        """A snapshot of the current policy that picks actions (take a new one after updates)."""
+        return NumpyActor(self.policy, self.observation_normalizer())
 
     # -------------------------------------------------------------- training
     def learn(self, callbacks: Sequence[Any] = (), **limits: Any) -> "Reinforce":
@@ -118,23 +128,24 @@ class Reinforce:
         ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by ``seed``."""
         n_episodes = n_episodes or self.config.eval_episodes
         max_t = max_t or self.config.max_t
-        actor = self.numpy_actor()
+        actor = self.actor()
         rng = np.random.default_rng(seed)
-        env = make_env(self.config.env_id, **self.config.env_kwargs)
+        envs = make_vector_env(self.config.env_id, n_episodes, **self.config.env_kwargs)
         try:
-            return evaluate_policy(lambda o: actor.act(o, rng, deterministic), env, self.config.env_id,
-                                   n_episodes, max_t, seed, deterministic)
+            return evaluate_policy(lambda obs: actor.act_batch(obs, rng, deterministic), envs, self.config.env_id,
+                                   max_t, seed, deterministic)
         finally:
-            env.close()
+            envs.close()
 
     # --------------------------------------------------------- save and load
-    def modules(self) -> dict[str, torch.nn.Module]:
+    def nets(self) -> dict[str, MLP | ObsNorm]:
         """The agent's saved parts by name: the policy, and the baseline and statistics if used."""
         parts = {"policy": self.policy, "value": self.value, "obs_norm": self.obs_norm}
         return {name: m for name, m in parts.items() if m is not None}
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {f"{name}.{k}": v for name, m in self.modules().items() for k, v in m.state_dict().items()}
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every saved array by its name in model.safetensors (views, not copies)."""
+        return {f"{name}.{k}": v for name, m in self.nets().items() for k, v in m.state_dict().items()}
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -147,7 +158,7 @@ class Reinforce:
 
     def save(self, folder: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` (weights only, no pickle) into ``folder``."""
-        save_checkpoint(Path(folder), self.config_json(), self.tensors())
+        save_checkpoint(Path(folder), self.config_json(), self.weights())
         return Path(folder)
 
     @classmethod
@@ -159,14 +170,14 @@ class Reinforce:
             config = TrainConfig.from_dict(data["config"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{folder / 'config.json'} has an invalid \"config\" entry: {exc}") from exc
-        tensors = read_weights(folder)
+        weights = read_weights(folder)
         agent = cls(config=config, device=device)
         if [agent.obs_dim] != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
             raise CheckpointError(
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
                 f"{data.get('n_actions')} actions, but {config.env_id} now has [{agent.obs_dim}] and {agent.n_actions}")
-        for name, module in agent.modules().items():
-            load_state(module, tensors, name, folder / "model.safetensors")
+        for name, net in agent.nets().items():
+            load_state(net, weights, name, folder / "model.safetensors")
         return agent
 
     @classmethod
@@ -184,12 +195,9 @@ class Reinforce:
             raise CheckpointError(f"{folder} has neither model.safetensors nor a pickled model")
         config, layers = load_course_pickle(folder, pickles[0])
         agent = cls(config=config, device=device)
-        linears = [m for m in agent.policy.net if isinstance(m, torch.nn.Linear)]
-        if [tuple(l.weight.shape) for l in linears] != [tuple(w.shape) for w, _ in layers]:
+        if [w.shape for w, _ in agent.policy.layers] != [tuple(w.shape) for w, _ in layers]:
             raise CheckpointError(f"{pickles[0]} layer shapes do not fit {config.env_id}")
-        with torch.no_grad():
-            for linear, (w, b) in zip(linears, layers):
-                linear.weight.copy_(w)
-                linear.bias.copy_(b)
+        agent.policy.load_state_dict({k: v for i, (w, b) in enumerate(layers)
+                                      for k, v in ((f"net.{2 * i}.weight", w), (f"net.{2 * i}.bias", b))})
         return agent
 

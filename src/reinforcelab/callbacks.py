@@ -141,7 +141,7 @@ class StopOnEvaluation(Callback):
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
-        actor = trainer.agent.numpy_actor()
+        actor = trainer.agent.actor()
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), trainer.config.max_t, 1,
                               seed=self.seed if self.first else None)
         self.first = False

@@ -1,4 +1,8 @@
-"""The course's evaluation protocol: n episodes, sampled actions by default, capped at max_t."""
+"""The course's evaluation protocol: n episodes, sampled actions by default, capped at max_t.
+
+The n episodes run side by side in a vector env (one sub-env each) rather than one after another:
+the same protocol, n times fewer Python-level steps.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from .rollout import collect_episode
+from .rollout import collect_batch
 
 
 @dataclass
@@ -39,19 +43,14 @@ class EvalResult:
 
 
 def evaluate_policy(
-    act: Callable[[np.ndarray], int],
-    env: gym.Env,
+    act_batch: Callable[[np.ndarray], np.ndarray],
+    envs: gym.vector.VectorEnv,
     env_id: str,
-    n_episodes: int = 10,
     max_t: int = 1000,
     seed: int | None = None,
     deterministic: bool = False,
 ) -> EvalResult:
-    """Play ``n_episodes`` with ``act`` on ``env``; the first reset is seeded, later ones continue."""
-    returns, lengths = [], []
-    for i in range(n_episodes):
-        episode = collect_episode(env, act, max_t, seed=seed if i == 0 else None)
-        returns.append(episode.total_reward)
-        lengths.append(episode.length)
-    return EvalResult(env_id=env_id, returns=returns, lengths=lengths,
+    """One episode per sub-env of ``envs`` with ``act_batch`` ([n, obs_dim] -> [n] actions)."""
+    batch = collect_batch(envs, act_batch, max_t, episodes_per_env=1, seed=seed)
+    return EvalResult(env_id=env_id, returns=batch.episode_returns, lengths=batch.episode_lengths,
                       deterministic=deterministic, seed=seed)

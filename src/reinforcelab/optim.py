@@ -1,54 +1,44 @@
-"""Adam, written out: the same arithmetic as ``torch.optim.Adam`` on CPU, without its start-up cost.
-
-``torch.optim`` imports ``torch._dynamo`` the first time an optimizer is built, which costs about
-two seconds: more than fast mode needs to solve CartPole. This class performs the operations of
-torch's single-tensor Adam step (no weight decay, no amsgrad) in the same order, so results are
-bit-identical (tested), and its state dict has the same layout.
-"""
+"""Adam for numpy arrays: the arithmetic of ``torch.optim.Adam`` (no weight decay, no amsgrad)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-import torch
+import numpy as np
 
 
-class Adam:
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
+class NumpyAdam:
+    """Updates the given arrays in place from gradients passed to ``step``."""
+
+    def __init__(self, params: list[np.ndarray], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.params = list(params)
+        self.params = params
         self.lr, self.betas, self.eps = lr, betas, eps
-        self.state = [
-            {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for p in self.params
-        ]
+        self.step_count = 0
+        self.exp_avg = [np.zeros_like(p) for p in params]
+        self.exp_avg_sq = [np.zeros_like(p) for p in params]
 
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grads: list[np.ndarray]) -> None:
         beta1, beta2 = self.betas
-        for p, s in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            s["step"] += 1
-            s["exp_avg"].lerp_(p.grad, 1 - beta1)
-            s["exp_avg_sq"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            step = float(s["step"])
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            denom = (s["exp_avg_sq"].sqrt() / bias_correction2_sqrt).add_(self.eps)
-            p.addcdiv_(s["exp_avg"], denom, value=-(self.lr / bias_correction1))
+        self.step_count += 1
+        bias_correction1 = 1 - beta1**self.step_count
+        bias_correction2_sqrt = (1 - beta2**self.step_count) ** 0.5
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            m += (g - m) * (1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * g * g
+            denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
+            p -= (self.lr / bias_correction1) * (m / denom)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "state": [{k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for s in self.state]}
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "step": self.step_count,
+                "exp_avg": [m.copy() for m in self.exp_avg], "exp_avg_sq": [v.copy() for v in self.exp_avg_sq]}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
-        if len(saved["state"]) != len(self.params):
-            raise ValueError(f"optimizer state holds {len(saved['state'])} parameters, the model {len(self.params)}")
+        shapes = [p.shape for p in self.params]
+        if [m.shape for m in saved["exp_avg"]] != shapes:
+            raise ValueError(f"optimizer state holds shapes {[m.shape for m in saved['exp_avg']]}, the model {shapes}")
         self.lr, self.betas, self.eps = saved["lr"], tuple(saved["betas"]), saved["eps"]
-        self.state = [{k: (v.to(p.device).clone() if torch.is_tensor(v) else v) for k, v in s.items()}
-                      for s, p in zip(saved["state"], self.params)]
+        self.step_count = saved["step"]
+        self.exp_avg = [m.copy() for m in saved["exp_avg"]]
+        self.exp_avg_sq = [v.copy() for v in saved["exp_avg_sq"]]

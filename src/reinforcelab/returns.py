@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
-import torch
+
+Array = TypeVar("Array")  # a numpy array or a torch tensor
 
 # The course adds float32 machine epsilon to the standard deviation.
 EPS = float(np.finfo(np.float32).eps)
@@ -20,15 +23,16 @@ def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return returns
 
 
-def standardize(returns: torch.Tensor) -> torch.Tensor:
-    """(G - mean) / (std + eps) with the unbiased std, as the course does.
+def standardize(returns: Array) -> Array:
+    """(G - mean) / (std + eps) with the unbiased std, as the course does (numpy or torch, 1-D).
 
     A single return has no spread (its unbiased std is undefined and the course gets NaN); it carries
     no signal relative to itself, so its standardised value is defined as 0.
     """
-    if returns.numel() < 2:
-        return torch.zeros_like(returns)
-    return (returns - returns.mean()) / (returns.std() + EPS)
+    if len(returns) < 2:
+        return returns * 0
+    std = returns.std(ddof=1) if isinstance(returns, np.ndarray) else returns.std()
+    return (returns - returns.mean()) / (std + EPS)
 
 
 def discounted_returns(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium.vector import AutoresetMode
 
 
@@ -70,12 +69,12 @@ class Batch:
     NEXT_STEP autoreset, has ``valid`` false.
     """
 
-    obs: torch.Tensor  # [T + 1, N, obs_dim] float32, raw observations (s_T: after the last step)
-    actions: torch.Tensor  # [T, N] int64
-    rewards: torch.Tensor  # [T, N] float32, 0 where not valid
-    valid: torch.Tensor  # [T, N] bool: a real step of a counted episode
-    episode_end: torch.Tensor  # [T, N] bool: the last step of a counted episode
-    truncated: torch.Tensor  # [T, N] bool: an episode end by time limit or the max_t cap
+    obs: np.ndarray  # [T + 1, N, obs_dim] float32, raw observations (s_T: after the last step)
+    actions: np.ndarray  # [T, N] int64
+    rewards: np.ndarray  # [T, N] float64, 0 where not valid
+    valid: np.ndarray  # [T, N] bool: a real step of a counted episode
+    episode_end: np.ndarray  # [T, N] bool: the last step of a counted episode
+    truncated: np.ndarray  # [T, N] bool: an episode end by time limit or the max_t cap
     episode_returns: list[float]  # in start order (see episode_totals)
     episode_lengths: list[int]
 
@@ -133,12 +132,12 @@ def collect_batch(
     rewards[~valid] = 0.0
     returns, lengths = episode_totals(rewards, valid, episode_end)
     return Batch(
-        obs=torch.as_tensor(np.stack(obs_list), dtype=torch.float32),
-        actions=torch.as_tensor(np.stack(action_list), dtype=torch.int64),
-        rewards=torch.as_tensor(rewards, dtype=torch.float32),
-        valid=torch.as_tensor(valid),
-        episode_end=torch.as_tensor(episode_end),
-        truncated=torch.as_tensor(episode_end & ~terminated & (truncated | cut)),
+        obs=np.stack(obs_list).astype(np.float32, copy=False),
+        actions=np.stack(action_list).astype(np.int64, copy=False),
+        rewards=rewards,
+        valid=valid,
+        episode_end=episode_end,
+        truncated=episode_end & ~terminated & (truncated | cut),
         episode_returns=returns,
         episode_lengths=lengths,
     )

@@ -169,7 +169,7 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
     from .make_env import make_env
 
     check_video_support(out)
-    actor = agent.numpy_actor()
+    actor = agent.actor()
     rng = np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -22,6 +23,12 @@ class CheckpointError(ValueError):
     """A folder or file that is not a readable reinforcelab checkpoint."""
 
 
+class HasState(Protocol):
+    def state_dict(self) -> dict[str, np.ndarray]: ...
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
+
+
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
@@ -32,12 +39,12 @@ def write_json(path: Path, data: Any) -> None:
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def save_checkpoint(folder: Path, config_json: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+def save_checkpoint(folder: Path, config_json: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
     """Write config.json and model.safetensors into ``folder`` (each replaced atomically)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json})
-    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    contiguous = {k: v.copy(order="C") for k, v in weights.items()}  # ascontiguousarray would make 0-d 1-d
     _atomic_write(folder / MODEL_FILE, lambda p: save_file(contiguous, str(p), metadata=WEIGHTS_METADATA))
 
 
@@ -61,7 +68,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     return data
 
 
-def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+def read_weights(folder: Path) -> dict[str, np.ndarray]:
     path = Path(folder) / MODEL_FILE
     if not path.is_file():
         raise CheckpointError(f"{Path(folder)} has no {MODEL_FILE}")
@@ -71,10 +78,10 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it is corrupt or truncated") from exc
 
 
-def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path) -> None:
-    """Load ``prefix.*`` tensors into ``module``, naming what is missing or mismatched."""
-    state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-    expected = module.state_dict()
+def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path) -> None:
+    """Load ``prefix.*`` arrays into ``net``, naming what is missing or mismatched."""
+    state = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
+    expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
@@ -88,16 +95,20 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
             problems.append("shape mismatch for " + ", ".join(
                 f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
         raise CheckpointError(f"{path} does not match its config.json: {'; '.join(problems)}")
-    module.load_state_dict(state)
+    net.load_state_dict(state)
 
 
-RESUME_FILE = "resume.pt"
+RESUME_FILE = "resume.pkl"
 
 
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
     """Training state for ``train --resume`` (optimizer, RNG and env state). A local pickle: it is
     never part of what is shared."""
-    _atomic_write(Path(folder) / RESUME_FILE, lambda p: torch.save(state, p))
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    _atomic_write(Path(folder) / RESUME_FILE, write)
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:
@@ -105,7 +116,8 @@ def load_resume_state(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)")
     try:
-        # Our own run folder's file; it holds a pickled env, so weights_only cannot be used.
-        return torch.load(path, weights_only=False)
+        # Our own run folder's file (it holds a pickled env); never one downloaded or shared.
+        with open(path, "rb") as f:
+            return pickle.load(f)
     except Exception as exc:  # a truncated or foreign file
         raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc

@@ -1,0 +1,174 @@
+"""The numpy networks: hand-written gradients equal torch autograd; acting, Adam and statistics."""
+
+import numpy as np
+import pytest
+import torch
+
+import reinforcelab
+from reinforcelab.fast_update import NumpyFastUpdate, clip_grad_norm, policy_gradient, value_gradient
+from reinforcelab.make_env import make_vector_env
+from reinforcelab.nets import MLP, ObsNorm
+from reinforcelab.optim import NumpyAdam
+from reinforcelab.policy import NumpyActor
+from reinforcelab.rollout import collect_batch
+from reinforcelab.torch_losses import TorchFastUpdate, policy_loss
+from reinforcelab.torch_nets import as_torch
+
+
+def random_mlp(in_dim, hidden, out_dim, seed=0):
+    return MLP.random(in_dim, hidden, out_dim, np.random.default_rng(seed))
+
+
+def torch_grads(module):
+    return [p.grad.numpy() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("hidden,entropy_coef", [((16,), 0.0), ((64, 64), 0.01), ((8, 5, 3), 0.5)])
+def test_policy_gradient_equals_autograd(hidden, entropy_coef):
+    rng = np.random.default_rng(1)
+    net = random_mlp(6, hidden, 3)
+    x = rng.normal(size=(500, 6)).astype(np.float32)
+    actions = rng.integers(0, 3, 500)
+    adv = rng.normal(size=500).astype(np.float32)
+    module = as_torch(net.copy())
+    policy_loss(module, torch.from_numpy(x), torch.from_numpy(actions), torch.from_numpy(adv), entropy_coef).backward()
+    ours = policy_gradient(net, x.T, actions, adv, entropy_coef)
+    for a, b in zip(ours, torch_grads(module), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_value_gradient_equals_autograd():
+    rng = np.random.default_rng(2)
+    net = random_mlp(4, (32, 32), 1)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    returns = rng.normal(size=300) * 50
+    module = as_torch(net.copy(), "value")
+    (0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()).backward()
+    ours = value_gradient(net, net.forward_keep(x.T), returns)
+    for a, b in zip(ours, torch_grads(module), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_saturated_policy_gives_finite_gradients():
+    net = random_mlp(4, (16,), 2)
+    net.layers[-1][0][:] = 0
+    net.layers[-1][1][:] = [200.0, -200.0]  # softmax underflows to exactly 0 for action 1
+    grads = policy_gradient(net, np.zeros((4, 3), np.float32), np.array([0, 1, 1]), np.ones(3, np.float32), 0.1)
+    assert all(np.isfinite(g).all() for g in grads)
+
+
+def test_clip_grad_norm_matches_torch():
+    grads = [np.full((3, 4), 2.0, np.float32), np.full(3, -1.0, np.float32)]
+    tensors = [torch.tensor(g) for g in grads]
+    params = [torch.zeros_like(t, requires_grad=True) for t in tensors]
+    for p, t in zip(params, tensors):
+        p.grad = t.clone()
+    torch.nn.utils.clip_grad_norm_(params, 0.5)
+    clip_grad_norm(grads, 0.5)
+    for g, p in zip(grads, params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6)
+    small = [np.full(2, 0.1, np.float32)]
+    clip_grad_norm(small, 0.5)
+    assert np.array_equal(small[0], np.full(2, 0.1, np.float32))  # under the limit: untouched
+
+
+def test_numpy_adam_matches_torch_adam():
+    rng = np.random.default_rng(3)
+    params = [rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=5).astype(np.float32)]
+    ref = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    ours, theirs = NumpyAdam(params, lr=0.05), torch.optim.Adam(ref, lr=0.05)
+    for _ in range(20):
+        grads = [rng.normal(size=p.shape).astype(np.float32) for p in params]
+        ours.step(grads)
+        for r, g in zip(ref, grads):
+            r.grad = torch.from_numpy(g.copy())
+        theirs.step()
+    for p, r in zip(params, ref):
+        np.testing.assert_allclose(p, r.detach().numpy(), rtol=1e-6, atol=1e-7)
+    saved = ours.state_dict()
+    other = NumpyAdam([p.copy() for p in params], lr=1.0)
+    other.load_state_dict(saved)
+    assert other.lr == 0.05 and other.step_count == 20
+    with pytest.raises(ValueError, match="shapes"):
+        NumpyAdam([np.zeros(2, np.float32)]).load_state_dict(saved)
+
+
+def test_obs_norm_merges_batches_like_one_big_batch():
+    rng = np.random.default_rng(4)
+    data = rng.normal(3.0, 2.0, size=(1000, 3))
+    norm = ObsNorm(3)
+    for chunk in np.array_split(data, 7):
+        norm.update(chunk)
+    np.testing.assert_allclose(norm.mean, data.mean(0))
+    np.testing.assert_allclose(norm.var, data.var(0))
+    assert norm.count == 1000
+    out = norm(data * 1e6)
+    assert out.dtype == np.float32 and np.abs(out).max() <= norm.clip
+
+
+def test_sampling_follows_the_policy_distribution():
+    net = random_mlp(2, (8,), 3)
+    net.layers[-1][0][:] = 0
+    net.layers[-1][1][:] = np.log([0.2, 0.3, 0.5])
+    actor, rng = NumpyActor(net), np.random.default_rng(0)
+    freq = np.bincount([actor.act(np.zeros(2), rng) for _ in range(20000)], minlength=3) / 20000
+    np.testing.assert_allclose(freq, [0.2, 0.3, 0.5], atol=0.015)
+    freq_batch = np.bincount(actor.act_batch(np.zeros((20000, 2)), rng), minlength=3) / 20000
+    np.testing.assert_allclose(freq_batch, [0.2, 0.3, 0.5], atol=0.015)
+    assert (actor.act_batch(np.zeros((4, 2)), rng, deterministic=True) == 2).all()
+    assert actor.act(np.zeros(2), rng, deterministic=True) == 2
+
+
+def test_actor_is_a_snapshot_and_matches_torch():
+    net = random_mlp(7, (64, 128), 2)
+    obs = np.random.default_rng(1).normal(size=(5, 7)).astype(np.float32)
+    actor = NumpyActor(net)
+    expected = as_torch(net)(torch.from_numpy(obs)).detach().numpy()
+    np.testing.assert_allclose(actor.logits(obs).T, expected, rtol=1e-5, atol=1e-6)
+    net.layers[0][0][:] = 0  # later updates do not change a snapshot
+    np.testing.assert_allclose(actor.logits(obs).T, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_as_torch_shares_memory_on_the_cpu():
+    net = random_mlp(4, (16,), 2)
+    module = as_torch(net)
+    with torch.no_grad():
+        next(module.parameters()).add_(1.0)
+    np.testing.assert_array_equal(net.layers[0][0], next(module.parameters()).detach().numpy())
+
+
+def test_predict_single_and_batch():
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=0)
+    single = agent.predict(np.zeros(4, dtype=np.float32))
+    assert isinstance(single, int) and single in (0, 1)
+    batch = agent.predict(np.zeros((5, 4), dtype=np.float32), deterministic=True)
+    assert batch.shape == (5,) and batch.dtype == np.int64
+    assert len(set(batch.tolist())) == 1  # greedy: same obs, same action
+    with pytest.raises(ValueError, match="shape"):
+        agent.predict(np.zeros(3))
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"return_norm": "episode", "entropy_coef": 0.05, "max_grad_norm": 0.5},
+    {"baseline": "value", "truncation": "bootstrap", "normalize_obs": True, "return_norm": "none"},
+])
+def test_numpy_update_equals_the_torch_update(options):
+    """Fast mode's numpy engine and its torch engine (CUDA's) make the same Adam steps."""
+    agents = [reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0, device="cpu",
+                                     num_envs=8, **options) for _ in range(2)]
+    envs = make_vector_env("CartPole-v1", 8)
+    actor, rng = agents[0].actor(), np.random.default_rng(0)
+    batch = collect_batch(envs, lambda o: actor.act_batch(o, rng), 15, 1, seed=0)  # the cap forces truncations
+    assert batch.truncated.any()
+    for agent in agents:
+        if agent.obs_norm is not None:
+            agent.obs_norm.update(batch.obs[0])
+    updates = [NumpyFastUpdate(agents[0]), TorchFastUpdate(agents[1])]
+    for _ in range(3):
+        for update in updates:
+            update(batch)
+    for (name, a), b in zip(agents[0].weights().items(), agents[1].weights().values(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
+    assert not np.allclose(agents[0].policy.layers[0][0],
+                           reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0).policy.layers[0][0])
