@@ -172,3 +172,13 @@ def test_numpy_update_equals_the_torch_update(options):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
     assert not np.allclose(agents[0].policy.layers[0][0],
                            reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0).policy.layers[0][0])
+
+
+def test_device_choice():
+    assert reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="cpu").device == "cpu"
+    assert reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", device="auto").device == "cpu"
+    with pytest.raises(ValueError, match="device must be"):
+        reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="cuda")

@@ -27,8 +27,14 @@ def resolve_device(device: str) -> str:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+    if device == "cpu":
+        return device
+    if device != "cuda" and not device.startswith("cuda:"):
         raise ValueError(f"device must be auto, cpu or cuda[:N]; got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'")
     return device
 
 

@@ -70,6 +70,8 @@ class Trainer:
         self.config = agent.config
         self.episodes = 0
         self.env_steps = 0
+        # Sub-env steps simulated, counted or not (fast mode's batches also step finished sub-envs).
+        self.simulated_env_steps = 0
         self.updates = 0
         self.wall_seconds = 0.0
         self.recent_returns: deque[float] = deque(maxlen=100)
@@ -102,7 +104,7 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "counters": {"episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
-                         "wall_seconds": self.wall_seconds},
+                         "wall_seconds": self.wall_seconds, "simulated_env_steps": self.simulated_env_steps},
             "recent_returns": list(self.recent_returns),
             "weights": {k: v.copy() for k, v in self.agent.weights().items()},
             "optimizers": [o.state_dict() for o in self.optimizers()],
@@ -212,6 +214,7 @@ class CourseTrainer(Trainer):
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
                                   seed=self.reset_seed)
         self.reset_seed = None  # later resets continue the env's own random stream
+        self.simulated_env_steps += episode.length
         loss = course_loss(self.policy, episode, self.config.gamma)
         if loss is not None:
             self.optimizer.zero_grad()
@@ -250,6 +253,7 @@ class FastTrainer(Trainer):
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
                               cfg.episodes_per_env, seed=self.reset_seed)
         self.reset_seed = None
+        self.simulated_env_steps += batch.valid.size
         self.update(batch)
         if agent.obs_norm is not None:  # new statistics apply from the next rollout on
             agent.obs_norm.update(batch.obs[:-1][batch.valid])

@@ -160,13 +160,13 @@ def count_steps(
         starts[2:] = done[:-2]
     else:
         starts[1:] = done[:-1]
-    last_start = np.maximum.accumulate(np.where(starts, t, 0), axis=0)
+    last_start = accumulate_rows(np.maximum, np.where(starts, t, 0))
     position = t - last_start + 1
-    episode_index = np.cumsum(done, axis=0) - done  # episodes ended before this step
+    episode_index = accumulate_rows(np.add, done.astype(np.int32)) - done  # episodes ended before this step
     cut = (position == max_t) & ~done & ~dead
     # Once a cap cuts an episode, nothing later in that sub-env counts.
-    cut_before = np.cumsum(cut, axis=0) - cut
-    valid = ~dead & (episode_index < episodes_per_env) & (cut_before == 0) & (position <= max_t)
+    cut_before = accumulate_rows(np.logical_or, cut) & ~cut
+    valid = ~dead & (episode_index < episodes_per_env) & ~cut_before & (position <= max_t)
     episode_end = valid & (done | cut)
     return valid, episode_end, cut & valid
 
@@ -178,8 +178,8 @@ def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarr
     Not in the order they finished: short episodes finish first, so the last 100 finished of a batch
     would be its longest ones, and a "last 100 episodes" average would be biased upwards.
     """
-    reward_sum = np.cumsum(rewards, axis=0)
-    step_sum = np.cumsum(valid, axis=0)
+    reward_sum = accumulate_rows(np.add, rewards)
+    step_sum = accumulate_rows(np.add, valid.astype(np.int32))
     # Episode ends env by env (each env's in time order) to difference consecutive cumulative sums.
     env_idx, t_idx = np.nonzero(episode_end.T)
     ret_cum, len_cum = reward_sum[t_idx, env_idx], step_sum[t_idx, env_idx]
@@ -190,3 +190,13 @@ def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarr
     rank = np.arange(len(env_idx)) - np.maximum.accumulate(np.where(first, np.arange(len(env_idx)), 0))
     order = np.lexsort((env_idx, rank))  # start order: by episode number within its env, then env
     return ret[order].tolist(), length[order].astype(int).tolist()
+
+
+def accumulate_rows(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+    """``ufunc.accumulate(x, axis=0)``, one row at a time: for a [T, N] block with large N this is
+    several times faster than numpy's own accumulate along the first axis."""
+    out = np.empty_like(x)
+    out[0] = x[0]
+    for t in range(1, len(x)):
+        ufunc(out[t - 1], x[t], out=out[t])
+    return out
