@@ -5,7 +5,9 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.fast_update import NumpyFastUpdate, clip_grad_norm, policy_gradient, value_gradient
+from reinforcelab.fast_update import (
+    NumpyFastUpdate, add_into, chunks, clip_grad_norm, policy_gradient, value_gradient,
+)
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP, ObsNorm
 from reinforcelab.optim import NumpyAdam
@@ -44,9 +46,27 @@ def test_value_gradient_equals_autograd():
     returns = rng.normal(size=300) * 50
     module = as_torch(net.copy(), "value")
     (0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()).backward()
-    ours = value_gradient(net, net.forward_keep(x.T), returns)
+    ours = value_gradient(net, x.T, returns)
     for a, b in zip(ours, torch_grads(module), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_chunked_gradients_add_up_to_the_whole_batch():
+    rng = np.random.default_rng(5)
+    policy, value = random_mlp(4, (256,), 2), random_mlp(4, (256,), 1, seed=1)
+    n = 10_000
+    x = rng.normal(size=(4, n)).astype(np.float32)
+    actions, adv, returns = rng.integers(0, 2, n), rng.normal(size=n).astype(np.float32), rng.normal(size=n)
+    parts = chunks(n, policy)
+    assert len(parts) == 3  # 4 MiB of 256-unit activations: 4096 samples per chunk
+    whole_p = policy_gradient(policy, x, actions, adv, 0.1)
+    whole_v = value_gradient(value, x, returns)
+    chunked_p = chunked_v = None
+    for c in parts:
+        chunked_p = add_into(chunked_p, policy_gradient(policy, x[:, c], actions[c], adv[c], 0.1, n))
+        chunked_v = add_into(chunked_v, value_gradient(value, x[:, c], returns[c], n))
+    for a, b in zip(whole_p + whole_v, chunked_p + chunked_v, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
 def test_saturated_policy_gives_finite_gradients():

@@ -40,7 +40,7 @@ def per_episode_standardize(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-    """Discounted returns [S] of the counted steps, in ``batch.obs[:-1][batch.valid]`` order.
+    """Discounted returns [S] of the counted steps, in ``batch.counted(batch.obs[:-1])`` order.
 
     ``value_at`` (raw observations [m, obs_dim] -> values [m]) bootstraps truncated episodes:
     G_T = r_T + gamma * V(s_T). Without it a truncation ends the return like a termination.
@@ -51,7 +51,7 @@ def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], n
         bootstrap = np.zeros(batch.rewards.shape)
         bootstrap[t, n] = gamma * np.asarray(value_at(batch.obs[t + 1, n]), dtype=np.float64)
     returns = discounted_returns(batch.rewards, batch.episode_end, gamma, bootstrap)
-    return returns[batch.valid]
+    return batch.counted(returns)
 
 
 def advantages(batch: Batch, returns: np.ndarray, values: np.ndarray | None, return_norm: str) -> np.ndarray:
@@ -61,13 +61,17 @@ def advantages(batch: Batch, returns: np.ndarray, values: np.ndarray | None, ret
     if return_norm == "batch":
         adv = standardize(adv)
     elif return_norm == "episode":
-        adv = per_episode_standardize(adv, episode_ids(batch.valid, batch.episode_end)[batch.valid])
+        adv = per_episode_standardize(adv, batch.counted(episode_ids(batch.valid, batch.episode_end)))
     return adv.astype(np.float32)
 
 
 def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.ndarray,
-                    entropy_coef: float) -> list[np.ndarray]:
-    """Gradients of -mean(A * log pi(a|s)) - entropy_coef * mean(H(pi(.|s))) for inputs x [obs_dim, S]."""
+                    entropy_coef: float, n_total: int | None = None) -> list[np.ndarray]:
+    """Gradients of -mean(A * log pi(a|s)) - entropy_coef * mean(H(pi(.|s))) for inputs x [obs_dim, S].
+
+    With ``n_total``, x is one chunk of a batch that size: the sums are divided by n_total, so the
+    chunks' gradients add up to the batch's.
+    """
     activations = policy.forward_keep(x)
     logits = activations[-1]
     shifted = logits - logits.max(0)
@@ -80,14 +84,30 @@ def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.nda
     if entropy_coef:
         entropy = -(pi * log_pi).sum(0)
         grad += entropy_coef * pi * (log_pi + entropy)
-    grad /= len(actions)
+    grad /= n_total or len(actions)
     return policy.backward(activations, grad)
 
 
-def value_gradient(value: MLP, activations: list[np.ndarray], returns: np.ndarray) -> list[np.ndarray]:
-    """Gradients of 0.5 * mean((V(s) - G)^2), from the forward pass that produced the baseline."""
+def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray, n_total: int | None = None) -> list[np.ndarray]:
+    """Gradients of 0.5 * mean((V(s) - G)^2) for inputs x [obs_dim, S] (``n_total``: as above)."""
+    activations = value.forward_keep(x)
     v = activations[-1][0]
-    return value.backward(activations, ((v - returns) / len(returns))[None, :].astype(np.float32))
+    return value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
+
+
+def chunks(n: int, net: MLP) -> list[slice]:
+    """Slices of a batch whose activations take about 4 MiB: a chunk's forward and backward passes
+    then stay in the CPU cache, which made the update twice as fast as one pass over everything."""
+    size = max(1024, (4 << 20) // (4 * max(w.shape[0] for w, _ in net.layers)))
+    return [slice(lo, lo + size) for lo in range(0, n, size)]
+
+
+def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np.ndarray]:
+    if total is None:
+        return grads
+    for t, g in zip(total, grads):
+        t += g
+    return total
 
 
 def clip_grad_norm(grads: list[np.ndarray], max_norm: float) -> None:
@@ -113,21 +133,28 @@ class NumpyFastUpdate:
         agent, cfg = self.agent, self.agent.config
         normalize = agent.observation_normalizer()
         inputs = (lambda obs: obs.T) if normalize is None else (lambda obs: normalize(obs).T)
-        x = inputs(batch.obs[:-1][batch.valid])
-        grads = []
-        values = value_activations = None
+        x = inputs(batch.counted(batch.obs[:-1]))
+        actions = batch.counted(batch.actions)
+        n = len(actions)
+        values = None
         if agent.value is not None:
             bootstrap = cfg.truncation == "bootstrap"
             value_at = (lambda obs: agent.value.forward(inputs(obs))[0]) if bootstrap else None
             returns = batch_returns(batch, cfg.gamma, value_at)
-            value_activations = agent.value.forward_keep(x)
-            values = value_activations[-1][0]
+            values = np.concatenate([agent.value.forward(x[:, c])[0] for c in chunks(n, agent.value)])
         else:
             returns = batch_returns(batch, cfg.gamma, None)
         adv = advantages(batch, returns, values, cfg.return_norm)
-        grads.append(policy_gradient(agent.policy, x, batch.actions[batch.valid], adv, cfg.entropy_coef))
+        policy_grads = None
+        for c in chunks(n, agent.policy):
+            policy_grads = add_into(policy_grads, policy_gradient(agent.policy, x[:, c], actions[c], adv[c],
+                                                                  cfg.entropy_coef, n))
+        grads = [policy_grads]
         if agent.value is not None:
-            grads.append(value_gradient(agent.value, value_activations, returns))
+            value_grads = None
+            for c in chunks(n, agent.value):
+                value_grads = add_into(value_grads, value_gradient(agent.value, x[:, c], returns[c], n))
+            grads.append(value_grads)
         for optimizer, g in zip(self.optimizers, grads):
             if cfg.max_grad_norm is not None:
                 clip_grad_norm(g, cfg.max_grad_norm)

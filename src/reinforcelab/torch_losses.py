@@ -60,7 +60,7 @@ class TorchFastUpdate:
     def __call__(self, batch: Batch) -> None:
         agent, cfg = self.agent, self.agent.config
         normalize = agent.observation_normalizer() or (lambda obs: obs)
-        obs = self.tensor(normalize(batch.obs[:-1][batch.valid]))
+        obs = self.tensor(normalize(batch.counted(batch.obs[:-1])))
         values = None
         with torch.no_grad():
             value_at = None
@@ -73,7 +73,7 @@ class TorchFastUpdate:
             values = v.detach().cpu().numpy()
             losses.append(0.5 * (v - self.tensor(returns.astype(np.float32))).square().mean())
         adv = self.tensor(advantages(batch, returns, values, cfg.return_norm))
-        losses.append(policy_loss(self.policy, obs, self.tensor(batch.actions[batch.valid]), adv, cfg.entropy_coef))
+        losses.append(policy_loss(self.policy, obs, self.tensor(batch.counted(batch.actions)), adv, cfg.entropy_coef))
         for optimizer in self.optimizers:
             optimizer.zero_grad()
         sum(losses).backward()
