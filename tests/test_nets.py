@@ -139,6 +139,21 @@ def test_sampling_follows_the_policy_distribution():
     assert actor.act(np.zeros(2), rng, deterministic=True) == 2
 
 
+def test_two_action_sampling_follows_the_policy():
+    net = random_mlp(3, (8,), 2)
+    obs = np.random.default_rng(2).normal(size=(4, 3)).astype(np.float32) * 3
+    logits = net.forward(obs.T)
+    p1 = np.exp(logits[1]) / np.exp(logits).sum(0)
+    actor, rng = NumpyActor(net), np.random.default_rng(0)
+    freq = np.mean([actor.act_batch(obs, rng) for _ in range(20000)], axis=0)
+    np.testing.assert_allclose(freq, p1, atol=0.015)
+    saturated = random_mlp(3, (8,), 2)
+    saturated.layers[-1][0][:] = 0
+    saturated.layers[-1][1][:] = [500.0, -500.0]  # exp(l0 - l1) overflows without the clamp
+    with np.errstate(over="raise"):
+        assert not NumpyActor(saturated).act_batch(obs, rng).any()
+
+
 def test_actor_is_a_snapshot_and_matches_torch():
     net = random_mlp(7, (64, 128), 2)
     obs = np.random.default_rng(1).normal(size=(5, 7)).astype(np.float32)
