@@ -103,6 +103,7 @@ def chunks(n: int, net: MLP) -> list[slice]:
 
 
 def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np.ndarray]:
+    """Sum per-chunk gradients: ``total += grads`` in place (the first chunk's arrays are reused)."""
     if total is None:
         return grads
     for t, g in zip(total, grads):
