@@ -88,3 +88,15 @@ def test_learn_continues_where_it_stopped():
     agent.learn()
     agent.learn(n_episodes=15)
     assert agent.trainer.episodes == 15
+
+
+def test_saturated_policy_gives_finite_log_probs():
+    policy = CategoricalPolicy(4, 2, (16,))
+    with torch.no_grad():
+        policy.net[-1].bias.copy_(torch.tensor([200.0, -200.0]))  # softmax underflows to exactly 0
+        policy.net[-1].weight.zero_()
+    lp = policy.log_probs(torch.zeros(3, 4), torch.tensor([0, 1, 1]))
+    assert torch.isfinite(lp).all()
+    assert lp[0] == 0 and lp[1] < -300
+    lp.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in policy.parameters())
