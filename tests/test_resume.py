@@ -59,7 +59,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, mode):
 
 
 class SnapshotResumeStateAt(Callback):
-    """Copies resume.pt right after the periodic checkpoint at update ``n``."""
+    """Copies resume.pkl right after the periodic checkpoint at update ``n``."""
 
     def __init__(self, folder, n):
         self.folder, self.n = folder, n
