@@ -9,34 +9,28 @@ import reinforcelab
 from reinforcelab.torch_losses import course_loss
 from reinforcelab.torch_nets import CategoricalPolicy
 from reinforcelab.reference import act_step, per_step_loss
-from reinforcelab.rollout import Episode
+from reinforcelab.rollout import Episode, collect_episode
 
 
-def play_per_step(policy, seed, gamma):
+def play_per_step(policy, seed):
     """One episode the course's way: log-probs collected step by step with autograd."""
     torch.manual_seed(seed)
-    env = gym.make("CartPole-v1")
-    obs, _ = env.reset(seed=seed)
-    saved, rewards, observations, actions = [], [], [], []
-    for _ in range(1000):
+    saved = []
+
+    def act(obs):
         action, log_prob = act_step(policy, obs)
-        observations.append(obs)
-        actions.append(action)
         saved.append(log_prob)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(reward)
-        if terminated or truncated:
-            break
-    episode = Episode(np.asarray(observations, dtype=np.float32), np.asarray(actions),
-                      np.asarray(rewards), terminated, truncated)
-    return saved, rewards, episode
+        return action
+
+    episode = collect_episode(gym.make("CartPole-v1"), act, 1000, seed=seed)
+    return saved, episode.rewards.tolist(), episode
 
 
 @pytest.mark.parametrize("seed,gamma,hidden", [(0, 1.0, (16,)), (3, 0.99, (64, 128)), (7, 0.9, (16,))])
 def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
     torch.manual_seed(100 + seed)
     policy = CategoricalPolicy(4, 2, hidden)
-    saved, rewards, episode = play_per_step(policy, seed, gamma)
+    saved, rewards, episode = play_per_step(policy, seed)
     assert episode.length > 5
 
     policy.zero_grad()

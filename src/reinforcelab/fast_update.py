@@ -15,7 +15,7 @@ import numpy as np
 from .nets import MLP
 from .optim import NumpyAdam
 from .returns import discounted_returns, standardize
-from .rollout import Batch
+from .rollout import Batch, accumulate_rows
 
 if TYPE_CHECKING:
     from .agent import Reinforce
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def episode_ids(valid: np.ndarray, episode_end: np.ndarray) -> np.ndarray:
     """[T, N] index of the episode each step belongs to (unique across envs)."""
-    ends_before = np.cumsum(episode_end, axis=0, dtype=np.int64) - episode_end
+    ends_before = accumulate_rows(np.add, episode_end.astype(np.int64)) - episode_end
     per_env = int(episode_end.sum(0).max(initial=0)) + 1
     return ends_before + np.arange(valid.shape[1]) * per_env
 

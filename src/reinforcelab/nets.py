@@ -55,15 +55,8 @@ class MLP:
         return MLP([(w.copy(), b.copy()) for w, b in self.layers])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Outputs [out, n] for inputs [in, n] (float32)."""
-        for weight, bias in self.layers[:-1]:
-            x = weight @ x
-            x += bias[:, None]
-            np.maximum(x, 0.0, out=x)
-        weight, bias = self.layers[-1]
-        x = weight @ x
-        x += bias[:, None]
-        return x
+        """Outputs [out, n] for inputs [in, n]."""
+        return self.forward_keep(x)[-1]
 
     def forward_keep(self, x: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for inputs [in, n] (the inputs first, the outputs last): what

@@ -13,14 +13,9 @@ EPS = float(np.finfo(np.float32).eps)
 
 
 def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """G_t = r_t + gamma * G_{t+1} for one episode, computed backwards in O(T), in float64."""
-    rewards = np.asarray(rewards, dtype=np.float64)
-    returns = np.empty_like(rewards)
-    running = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
+    """G_t = r_t + gamma * G_{t+1} for one episode, in float64: one env of ``discounted_returns``."""
+    rewards = np.asarray(rewards, dtype=np.float64).reshape(-1, 1)
+    return discounted_returns(rewards, np.zeros(rewards.shape, dtype=bool), gamma)[:, 0]
 
 
 def standardize(returns: Array) -> Array:
