@@ -28,11 +28,11 @@ import torch
 
 import reinforcelab
 from reinforcelab.callbacks import Callback
+from reinforcelab.evaluation import evaluate_policy
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.policy import NumpyActor
-from reinforcelab.torch_nets import CategoricalPolicy, to_mlp
 from reinforcelab.reference import train_per_step
-from reinforcelab.rollout import collect_batch
+from reinforcelab.torch_nets import CategoricalPolicy, to_mlp
 
 TARGET = 475.0
 EVAL_EPISODES = 100
@@ -65,9 +65,9 @@ class Evaluator:
 
     def __call__(self, actor: NumpyActor) -> float:
         start = time.perf_counter()
-        batch = collect_batch(self.envs, lambda o: actor.act_batch(o, self.rng), 1000, 1, seed=self.seed)
+        result = evaluate_policy(lambda o: actor.act_batch(o, self.rng), self.envs, "CartPole-v1", 1000, self.seed)
         self.seconds += time.perf_counter() - start
-        return float(np.mean(batch.episode_returns))
+        return result.mean_reward
 
 
 class Probe:

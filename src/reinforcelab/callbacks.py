@@ -136,17 +136,17 @@ class StopOnEvaluation(Callback):
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
         import time
 
-        from .rollout import collect_batch
+        from .evaluation import evaluate_policy
 
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
         actor = trainer.agent.actor()
-        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), trainer.config.max_t, 1,
-                              seed=self.seed if self.first else None)
+        result = evaluate_policy(lambda obs: actor.act_batch(obs, self.rng), self.envs, trainer.config.env_id,
+                                 trainer.config.max_t, seed=self.seed if self.first else None)
         self.first = False
         self.eval_seconds += time.perf_counter() - start
-        mean = float(sum(batch.episode_returns) / len(batch.episode_returns))
+        mean = result.mean_reward
         entry = (trainer.updates, trainer.env_steps, trainer.wall_seconds, mean)
         self.history.append(entry)
         if mean >= self.reward:
