@@ -11,7 +11,7 @@ from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP
 from reinforcelab.optim import NumpyAdam
 from reinforcelab.returns import reward_to_go, standardize
-from reinforcelab.rollout import collect_batch
+from reinforcelab.rollout import RolloutStorage, collect_batch
 
 
 class ScriptedVectorEnv(gym.vector.VectorEnv):
@@ -117,6 +117,22 @@ def test_truncation_flags_and_cap():
     assert batch.truncated[:, 0].nonzero()[0].tolist() == [2]
     assert batch.truncated[:, 1].nonzero()[0].tolist() == [4]
     assert batch.episode_lengths == [3, 5]
+
+
+def test_reused_storage_gives_the_same_batches_as_fresh_arrays():
+    """Batches collected into one reused storage (as training does) equal freshly allocated ones,
+    also when a later batch needs more rows than the storage holds."""
+    reused, fresh = make_vector_env("CartPole-v1", 5), make_vector_env("CartPole-v1", 5)
+    storage = RolloutStorage()
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
+    for i, (max_t, k) in enumerate([(30, 1), (20, 2), (200, 2)]):
+        seed = 4 if i == 0 else None
+        a = collect_batch(reused, lambda o: rng_a.integers(0, 2, len(o)), max_t, k, seed=seed, storage=storage)
+        b = collect_batch(fresh, lambda o: rng_b.integers(0, 2, len(o)), max_t, k, seed=seed)
+        for name in ("obs", "actions", "rewards", "valid", "episode_end", "truncated"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert (a.episode_returns, a.episode_lengths) == (b.episode_returns, b.episode_lengths)
+    assert len(storage.arrays["obs"]) == 2 * (200 + 1) + 1
 
 
 def test_cartpole_vector_batch_matches_single_env_replay():

@@ -22,7 +22,7 @@ import numpy as np
 from .artifacts.checkpoint import RESUME_FILE, load_state
 from .fast_update import fast_update_for
 from .make_env import make_env, make_vector_env
-from .rollout import collect_batch, collect_episode
+from .rollout import RolloutStorage, collect_batch, collect_episode
 
 if TYPE_CHECKING:
     from .agent import Reinforce
@@ -231,6 +231,7 @@ class FastTrainer(Trainer):
         cfg = self.config
         self.envs = make_vector_env(cfg.env_id, cfg.num_envs, **cfg.env_kwargs)
         self.update = fast_update_for(agent)
+        self.storage = RolloutStorage()
         self.rng = np.random.default_rng(cfg.seed)
         self.reset_seed = cfg.seed
 
@@ -251,7 +252,7 @@ class FastTrainer(Trainer):
         cfg, agent = self.config, self.agent
         actor = agent.actor()
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
-                              cfg.episodes_per_env, seed=self.reset_seed)
+                              cfg.episodes_per_env, seed=self.reset_seed, storage=self.storage)
         self.reset_seed = None
         self.simulated_env_steps += batch.valid.size
         self.update(batch)

@@ -95,10 +95,11 @@ def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray, n_total: int 
     return value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
 
 
-def chunks(n: int, net: MLP) -> list[slice]:
-    """Slices of a batch whose activations take about 4 MiB: a chunk's forward and backward passes
-    then stay in the CPU cache, which made the update twice as fast as one pass over everything."""
-    size = max(1024, (4 << 20) // (4 * max(w.shape[0] for w, _ in net.layers)))
+def chunks(n: int, size: int = 16_384) -> list[slice]:
+    """Slices of a batch to run forward and backward one at a time. Measured on CartPole's 16-unit
+    and Pixelcopter's 64-unit networks, both were fastest at about 16k samples: whole-batch
+    temporaries of many megabytes were each time fresh memory (page faults), and far smaller
+    chunks pay numpy's per-call overhead too often."""
     return [slice(lo, lo + size) for lo in range(0, n, size)]
 
 
@@ -142,18 +143,18 @@ class NumpyFastUpdate:
             bootstrap = cfg.truncation == "bootstrap"
             value_at = (lambda obs: agent.value.forward(inputs(obs))[0]) if bootstrap else None
             returns = batch_returns(batch, cfg.gamma, value_at)
-            values = np.concatenate([agent.value.forward(x[:, c])[0] for c in chunks(n, agent.value)])
+            values = np.concatenate([agent.value.forward(x[:, c])[0] for c in chunks(n)])
         else:
             returns = batch_returns(batch, cfg.gamma, None)
         adv = advantages(batch, returns, values, cfg.return_norm)
         policy_grads = None
-        for c in chunks(n, agent.policy):
+        for c in chunks(n):
             policy_grads = add_into(policy_grads, policy_gradient(agent.policy, x[:, c], actions[c], adv[c],
                                                                   cfg.entropy_coef, n))
         grads = [policy_grads]
         if agent.value is not None:
             value_grads = None
-            for c in chunks(n, agent.value):
+            for c in chunks(n):
                 value_grads = add_into(value_grads, value_gradient(agent.value, x[:, c], returns[c], n))
             grads.append(value_grads)
         for optimizer, g in zip(self.optimizers, grads):

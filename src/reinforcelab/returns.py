@@ -51,10 +51,8 @@ def discounted_returns(
     rewards = np.asarray(rewards, dtype=np.float64)
     if bootstrap is not None:
         rewards = rewards + bootstrap
-    carry = gamma * ~np.asarray(episode_end)
-    returns = np.empty_like(rewards)
-    running = np.zeros(rewards.shape[1:], dtype=np.float64)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = rewards[t] + carry[t] * running
-        returns[t] = running
+    carry = np.where(episode_end, 0.0, gamma)
+    returns = rewards.copy()
+    for t in range(len(returns) - 2, -1, -1):  # G_t = r_t + gamma * G_{t+1}, restarting after ends
+        returns[t] += carry[t] * returns[t + 1]
     return returns

@@ -67,7 +67,8 @@ class Batch:
     Each sub-env contributes exactly its first ``episodes_per_env`` complete episodes from a reset,
     so every episode in the batch is whole (Monte Carlo returns need the whole episode) and the
     batch is an unbiased sample of episodes. Everything after those episodes, and the dead steps of
-    NEXT_STEP autoreset, has ``valid`` false.
+    NEXT_STEP autoreset, has ``valid`` false. Collected into a ``RolloutStorage``, the arrays are
+    views into it: valid until the storage is used again.
     """
 
     obs: np.ndarray  # [T + 1, N, obs_dim] float32, raw observations (s_T: after the last step)
@@ -93,12 +94,33 @@ class Batch:
         return np.take(values.reshape(-1, *values.shape[2:]), self.counted_index, axis=0)
 
 
+class RolloutStorage:
+    """The [time, env] arrays that ``collect_batch`` fills, kept from one batch to the next.
+
+    A batch fills several megabytes; allocating them afresh for every batch cost more in page
+    faults than filling them. Arrays are sized for the longest possible batch, which costs no
+    memory until rows are written. A Batch holds views into the storage it was collected into,
+    so it is valid until that storage's next use.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, rows: int, row_shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """An array of at least ``rows`` rows of ``row_shape`` and ``dtype``: the kept one if it fits."""
+        a = self.arrays.get(name)
+        if a is None or len(a) < rows or a.shape[1:] != row_shape or a.dtype != dtype:
+            a = self.arrays[name] = np.empty((rows, *row_shape), dtype)
+        return a
+
+
 def collect_batch(
     envs: gym.vector.VectorEnv,
     act: Callable[[np.ndarray], np.ndarray],
     max_t: int,
     episodes_per_env: int = 1,
     seed: int | None = None,
+    storage: RolloutStorage | None = None,
 ) -> Batch:
     """Run every sub-env until it has finished ``episodes_per_env`` episodes (each capped at max_t).
 
@@ -106,44 +128,55 @@ def collect_batch(
     (NEXT_STEP: the step after an episode end is a dead step whose action is ignored; SAME_STEP: the
     reset happens inside the ending step). An episode cut by the max_t cap (not by the env) is
     still running inside the env, and a vector env cannot reset one sub-env on demand, so that
-    sub-env's share of the batch ends with it.
-
-    The stepping loop only records; which steps count is worked out afterwards over [T, N] at once.
+    sub-env's share of the batch ends with it. Pass a ``storage`` to reuse its arrays.
     """
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"unsupported autoreset mode {mode}; use NEXT_STEP or SAME_STEP")
-    next_step = mode is AutoresetMode.NEXT_STEP
     n = envs.num_envs
     obs, _ = envs.reset(seed=seed)
-    obs_list, action_list, reward_list, term_list, trunc_list = [obs], [], [], [], []
+    # A sub-env's share is at most episodes_per_env episodes of max_t steps, each followed by a dead step.
+    rows = episodes_per_env * (max_t + 1)
+    storage = storage or RolloutStorage()
+    all_obs = storage.get("obs", rows + 1, obs.shape, np.float32)
+    all_actions = storage.get("actions", rows, (n,), np.int64)
+    all_rewards = storage.get("rewards", rows, (n,), np.float64)
+    all_terminated, all_truncated, all_counted, all_cut = (storage.get(name, rows, (n,), bool)
+                                                          for name in ("terminated", "truncated", "counted", "cut"))
+    all_obs[0] = obs
+    live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
     episodes_done = np.zeros(n, dtype=np.int64)
-    steps = np.zeros(n, dtype=np.int64)  # steps into the current episode (-1 on a dead step's eve)
-    finished = np.zeros(n, dtype=bool)
-    restart = -1 if next_step else 0
-    while not finished.all():
+    # Steps into the current episode; -1 marks the dead step that follows an end under NEXT_STEP.
+    steps = np.zeros(n, dtype=np.int64)
+    restart = -1 if mode is AutoresetMode.NEXT_STEP else 0
+    T = 0
+    while live.any():
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
+        np.greater_equal(steps, 0, out=all_counted[T])
+        all_counted[T] &= live
         done = terminated | truncated
         steps += 1
-        finished |= (steps >= max_t) & ~done  # cut by the cap: this sub-env's share ends
+        cut = (steps >= max_t) & ~done  # the cap ends an episode the env has not ended
         steps[done] = restart
         episodes_done += done
-        finished |= episodes_done >= episodes_per_env
-        obs_list.append(obs)
-        action_list.append(actions)
-        reward_list.append(rewards)
-        term_list.append(terminated)
-        trunc_list.append(truncated)
+        live &= ~cut & (episodes_done < episodes_per_env)
+        all_obs[T + 1] = obs
+        all_actions[T] = actions
+        all_rewards[T] = rewards
+        all_terminated[T] = terminated
+        all_truncated[T] = truncated
+        all_cut[T] = cut
+        T += 1
 
-    terminated, truncated = np.stack(term_list), np.stack(trunc_list)
-    rewards = np.stack(reward_list).astype(np.float64)
-    valid, episode_end, cut = count_steps(terminated, truncated, next_step, max_t, episodes_per_env)
-    rewards[~valid] = 0.0
+    valid, cut, terminated, truncated = all_counted[:T], all_cut[:T], all_terminated[:T], all_truncated[:T]
+    episode_end = valid & (terminated | truncated | cut)
+    rewards = all_rewards[:T]
+    np.copyto(rewards, 0.0, where=~valid)
     returns, lengths = episode_totals(rewards, valid, episode_end)
     return Batch(
-        obs=np.stack(obs_list).astype(np.float32, copy=False),
-        actions=np.stack(action_list).astype(np.int64, copy=False),
+        obs=all_obs[: T + 1],
+        actions=all_actions[:T],
         rewards=rewards,
         valid=valid,
         episode_end=episode_end,
@@ -151,34 +184,6 @@ def collect_batch(
         episode_returns=returns,
         episode_lengths=lengths,
     )
-
-
-def count_steps(
-    terminated: np.ndarray, truncated: np.ndarray, next_step: bool, max_t: int, episodes_per_env: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks over [T, N]: (valid steps, last steps of counted episodes, steps cut by the max_t cap)."""
-    T, n = terminated.shape
-    done = terminated | truncated
-    dead = np.zeros_like(done)
-    if next_step:
-        dead[1:] = done[:-1]  # the reset step after an end: action ignored, reward 0
-    # Where each episode starts, then each step's position in its episode (1-based).
-    t = np.arange(T)[:, None]
-    starts = np.zeros_like(done)
-    starts[0] = True
-    if next_step:  # the first real step follows the dead step
-        starts[2:] = done[:-2]
-    else:
-        starts[1:] = done[:-1]
-    last_start = accumulate_rows(np.maximum, np.where(starts, t, 0))
-    position = t - last_start + 1
-    episode_index = accumulate_rows(np.add, done.astype(np.int32)) - done  # episodes ended before this step
-    cut = (position == max_t) & ~done & ~dead
-    # Once a cap cuts an episode, nothing later in that sub-env counts.
-    cut_before = accumulate_rows(np.logical_or, cut) & ~cut
-    valid = ~dead & (episode_index < episodes_per_env) & ~cut_before & (position <= max_t)
-    episode_end = valid & (done | cut)
-    return valid, episode_end, cut & valid
 
 
 def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray) -> tuple[list[float], list[int]]:
