@@ -194,15 +194,19 @@ def main() -> None:
     parser.add_argument("--plot", default="benchmarks/cartpole_speed.png")
     parser.add_argument("--throughput-envs", type=int, default=1024, help="envs of the throughput run (0: skip)")
     parser.add_argument("--throughput-steps", type=int, default=4_000_000)
+    parser.add_argument("--throughput-seeds", type=int, default=5)
     args = parser.parse_args()
 
     traces: list[Trace] = []
-    peak_mb = None
+    peak_mb = rates = None
     if "fast" in args.methods:
         for seed in range(args.seeds):
             traces.append(run_agent("fast mode", seed, "fast-cartpole", {"total_env_steps": 20_000_000}))
             print(traces[-1], file=sys.stderr)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # Before the torch-based loops run: a fast-mode process never runs torch.
+        if args.throughput_envs:
+            rates = throughput(args.throughput_envs, args.throughput_steps, args.throughput_seeds)
     if "course" in args.methods:
         for seed in range(args.slow_seeds):
             traces.append(run_agent("course mode", seed, "course-cartpole", {"n_episodes": args.episodes}))
@@ -240,9 +244,9 @@ def main() -> None:
             print(f"whole process `reinforcelab train CartPole-v1 --preset fast-cartpole --stop-reward 475 "
                   f"--eval-episodes 100` {label}: median {median(times):.2f} s over {len(times)} seeds "
                   f"({', '.join(f'{t:.2f}' for t in times)})")
-    if args.throughput_envs and "fast" in args.methods:
-        rates = throughput(args.throughput_envs, args.throughput_steps, 3)
-        print(f"fast mode training throughput with {args.throughput_envs} envs, updates included, median over 3 seeds "
+    if "fast" in args.methods and rates is not None:
+        print(f"fast mode training throughput with {args.throughput_envs} envs, updates included, median over "
+              f"{args.throughput_seeds} seeds "
               f"(first {args.throughput_steps:,} trained-on env steps from scratch, then the next as many):")
         for label, values in rates.items():
             print(f"  {label}: {median(values):,.0f} env steps/s ({', '.join(f'{r:,.0f}' for r in values)})")
