@@ -81,9 +81,14 @@ def expected_episodes(lengths, k, max_t):
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
-@pytest.mark.parametrize("k,max_t", [(1, 100), (2, 100), (3, 100), (3, 5)])
-def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t):
-    lengths = [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]
+@pytest.mark.parametrize("k,max_t,lengths", [
+    (1, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+    (2, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+    (3, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+    (3, 5, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+    (2, 1000, [[300, 2], [5, 400]]),  # longer than the rows a batch starts with: its arrays grow
+])
+def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t, lengths):
     envs = ScriptedVectorEnv(lengths, mode)
     batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), max_t, k)
     expected = expected_episodes(lengths, k, max_t)
@@ -121,7 +126,7 @@ def test_truncation_flags_and_cap():
 
 def test_reused_storage_gives_the_same_batches_as_fresh_arrays():
     """Batches collected into one reused storage (as training does) equal freshly allocated ones,
-    also when a later batch needs more rows than the storage holds."""
+    also when a later batch needs more rows than the storage holds, and are views into it."""
     reused, fresh = make_vector_env("CartPole-v1", 5), make_vector_env("CartPole-v1", 5)
     storage = RolloutStorage()
     rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
@@ -132,7 +137,7 @@ def test_reused_storage_gives_the_same_batches_as_fresh_arrays():
         for name in ("obs", "actions", "rewards", "valid", "episode_end", "truncated"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert (a.episode_returns, a.episode_lengths) == (b.episode_returns, b.episode_lengths)
-    assert len(storage.arrays["obs"]) == 2 * (200 + 1) + 1
+        assert np.shares_memory(a.obs, storage.arrays["obs"]) and np.shares_memory(a.valid, storage.arrays["counted"])
 
 
 def test_cartpole_vector_batch_matches_single_env_replay():

@@ -98,20 +98,25 @@ class RolloutStorage:
     """The [time, env] arrays that ``collect_batch`` fills, kept from one batch to the next.
 
     A batch fills several megabytes; allocating them afresh for every batch cost more in page
-    faults than filling them. Arrays are sized for the longest possible batch, which costs no
-    memory until rows are written. A Batch holds views into the storage it was collected into,
-    so it is valid until that storage's next use.
+    faults than filling them. The arrays grow (doubling) when a batch runs longer than any before.
+    A Batch holds views into the storage it was collected into, so it is valid until that
+    storage's next use.
     """
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, rows: int, row_shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        """An array of at least ``rows`` rows of ``row_shape`` and ``dtype``: the kept one if it fits."""
-        a = self.arrays.get(name)
-        if a is None or len(a) < rows or a.shape[1:] != row_shape or a.dtype != dtype:
-            a = self.arrays[name] = np.empty((rows, *row_shape), dtype)
-        return a
+    def reserve(self, rows: int, layout: dict[str, tuple[tuple[int, ...], type]]) -> dict[str, np.ndarray]:
+        """For each name's (row shape, dtype), an array of at least ``rows`` rows that keeps the
+        rows it held."""
+        for name, (row_shape, dtype) in layout.items():
+            old = self.arrays.get(name)
+            if old is None or old.shape[1:] != row_shape or old.dtype != dtype:
+                self.arrays[name] = np.empty((rows, *row_shape), dtype)
+            elif len(old) < rows:
+                self.arrays[name] = np.empty((max(rows, 2 * len(old)), *row_shape), dtype)
+                self.arrays[name][: len(old)] = old
+        return self.arrays
 
 
 def collect_batch(
@@ -135,15 +140,13 @@ def collect_batch(
         raise ValueError(f"unsupported autoreset mode {mode}; use NEXT_STEP or SAME_STEP")
     n = envs.num_envs
     obs, _ = envs.reset(seed=seed)
-    # A sub-env's share is at most episodes_per_env episodes of max_t steps, each followed by a dead step.
-    rows = episodes_per_env * (max_t + 1)
     storage = storage or RolloutStorage()
-    all_obs = storage.get("obs", rows + 1, obs.shape, np.float32)
-    all_actions = storage.get("actions", rows, (n,), np.int64)
-    all_rewards = storage.get("rewards", rows, (n,), np.float64)
-    all_terminated, all_truncated, all_counted, all_cut = (storage.get(name, rows, (n,), bool)
-                                                          for name in ("terminated", "truncated", "counted", "cut"))
-    all_obs[0] = obs
+    layout = {"obs": (obs.shape, np.float32), "actions": ((n,), np.int64), "rewards": ((n,), np.float64),
+              **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")}}
+    # Room for the longest possible batch (a sub-env's share is at most episodes_per_env episodes of
+    # max_t steps, each followed by a dead step) or for 256 steps if less; more when needed.
+    a = storage.reserve(min(episodes_per_env * (max_t + 1), 256) + 1, layout)
+    a["obs"][0] = obs
     live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
     episodes_done = np.zeros(n, dtype=np.int64)
     # Steps into the current episode; -1 marks the dead step that follows an end under NEXT_STEP.
@@ -151,32 +154,34 @@ def collect_batch(
     restart = -1 if mode is AutoresetMode.NEXT_STEP else 0
     T = 0
     while live.any():
+        if T + 1 == len(a["obs"]):
+            a = storage.reserve(2 * (T + 1), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        np.greater_equal(steps, 0, out=all_counted[T])
-        all_counted[T] &= live
+        counted = np.greater_equal(steps, 0, out=a["counted"][T])  # a real step (not a dead one) ...
+        counted &= live  # ... of a sub-env whose share is not over
         done = terminated | truncated
         steps += 1
-        cut = (steps >= max_t) & ~done  # the cap ends an episode the env has not ended
+        cut = np.greater_equal(steps, max_t, out=a["cut"][T])  # the cap ends an episode ...
+        cut &= ~done  # ... the env has not ended
         steps[done] = restart
         episodes_done += done
         live &= ~cut & (episodes_done < episodes_per_env)
-        all_obs[T + 1] = obs
-        all_actions[T] = actions
-        all_rewards[T] = rewards
-        all_terminated[T] = terminated
-        all_truncated[T] = truncated
-        all_cut[T] = cut
+        a["obs"][T + 1] = obs
+        a["actions"][T] = actions
+        a["rewards"][T] = rewards
+        a["terminated"][T] = terminated
+        a["truncated"][T] = truncated
         T += 1
 
-    valid, cut, terminated, truncated = all_counted[:T], all_cut[:T], all_terminated[:T], all_truncated[:T]
+    valid, cut, terminated, truncated = a["counted"][:T], a["cut"][:T], a["terminated"][:T], a["truncated"][:T]
     episode_end = valid & (terminated | truncated | cut)
-    rewards = all_rewards[:T]
+    rewards = a["rewards"][:T]
     np.copyto(rewards, 0.0, where=~valid)
     returns, lengths = episode_totals(rewards, valid, episode_end)
     return Batch(
-        obs=all_obs[: T + 1],
-        actions=all_actions[:T],
+        obs=a["obs"][: T + 1],
+        actions=a["actions"][:T],
         rewards=rewards,
         valid=valid,
         episode_end=episode_end,
