@@ -322,3 +322,31 @@ def test_episodes_are_listed_in_start_order_not_finish_order():
     envs = ScriptedVectorEnv([[5, 1], [1, 1], [3, 2]], AutoresetMode.SAME_STEP)
     batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), 100, 2)
     assert batch.episode_lengths == [5, 1, 3, 1, 1, 2]
+
+
+def test_training_runs_blas_and_torch_on_one_thread_and_restores_them():
+    """Tiny networks must not pay for thread pools: while training, numpy's BLAS (both modes) and
+    torch (course mode) run on one thread; the caller's settings come back afterwards."""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from reinforcelab.callbacks import Callback
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    seen = []
+
+    class Look(Callback):
+        def on_update(self, trainer, records):
+            seen.append((trainer.config.mode, blas_threads(), torch.get_num_threads()))
+            trainer.stop("looked")
+
+    with threadpool_limits(2, user_api="blas"):
+        before = (blas_threads(), torch.get_num_threads())
+        assert before[0] and max(before[0]) == 2
+        for preset in ("fast-cartpole", "course-cartpole"):
+            reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=0, device="cpu").learn([Look()])
+        assert (blas_threads(), torch.get_num_threads()) == before
+    assert seen[0][:2] == ("fast", [1] * len(before[0]))
+    assert seen[1] == ("course", [1] * len(before[0]), 1)
