@@ -46,7 +46,7 @@ def test_value_gradient_equals_autograd():
     returns = rng.normal(size=300) * 50
     module = as_torch(net.copy(), "value")
     (0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()).backward()
-    ours = value_gradient(net, x.T, returns)
+    ours, _ = value_gradient(net, x.T, returns)
     for a, b in zip(ours, torch_grads(module), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -60,11 +60,11 @@ def test_chunked_gradients_add_up_to_the_whole_batch():
     parts = chunks(n, 4096)
     assert [(c.start, c.stop) for c in parts] == [(0, 4096), (4096, 8192), (8192, 12288)]
     whole_p = policy_gradient(policy, x, actions, adv, 0.1)
-    whole_v = value_gradient(value, x, returns)
+    whole_v, _ = value_gradient(value, x, returns)
     chunked_p = chunked_v = None
     for c in parts:
         chunked_p = add_into(chunked_p, policy_gradient(policy, x[:, c], actions[c], adv[c], 0.1, n))
-        chunked_v = add_into(chunked_v, value_gradient(value, x[:, c], returns[c], n))
+        chunked_v = add_into(chunked_v, value_gradient(value, x[:, c], returns[c], n)[0])
     for a, b in zip(whole_p + whole_v, chunked_p + chunked_v, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 

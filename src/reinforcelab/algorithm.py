@@ -263,7 +263,7 @@ class FastTrainer(Trainer):
         self.simulated_env_steps += batch.valid.size
         self.update(batch)
         if agent.obs_norm is not None:  # new statistics apply from the next rollout on
-            agent.obs_norm.update(batch.counted(batch.obs[:-1]))
+            agent.obs_norm.update(batch.counted_obs)
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 

@@ -40,7 +40,7 @@ def per_episode_standardize(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-    """Discounted returns [S] of the counted steps, in ``batch.counted(batch.obs[:-1])`` order.
+    """Discounted returns [S] of the counted steps, in ``batch.counted_obs`` order.
 
     ``value_at`` (raw observations [m, obs_dim] -> values [m]) bootstraps truncated episodes:
     G_T = r_T + gamma * V(s_T). Without it a truncation ends the return like a termination.
@@ -88,11 +88,14 @@ def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.nda
     return policy.backward(activations, grad)
 
 
-def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray, n_total: int | None = None) -> list[np.ndarray]:
-    """Gradients of 0.5 * mean((V(s) - G)^2) for inputs x [obs_dim, S] (``n_total``: as above)."""
+def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray,
+                   n_total: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Gradients of 0.5 * mean((V(s) - G)^2) for inputs x [obs_dim, S] (``n_total``: as above), and
+    the values V(s) [S] that the same forward pass computed (the baseline of the advantages)."""
     activations = value.forward_keep(x)
     v = activations[-1][0]
-    return value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
+    grads = value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
+    return grads, v
 
 
 def chunks(n: int, size: int = 16_384) -> list[slice]:
@@ -135,15 +138,20 @@ class NumpyFastUpdate:
         agent, cfg = self.agent, self.agent.config
         normalize = agent.observation_normalizer()
         inputs = (lambda obs: obs.T) if normalize is None else (lambda obs: normalize(obs).T)
-        x = inputs(batch.counted(batch.obs[:-1]))
+        x = inputs(batch.counted_obs)
         actions = batch.counted(batch.actions)
         n = len(actions)
-        values = None
+        values = value_grads = None
         if agent.value is not None:
             bootstrap = cfg.truncation == "bootstrap"
             value_at = (lambda obs: agent.value.forward(inputs(obs))[0]) if bootstrap else None
             returns = batch_returns(batch, cfg.gamma, value_at)
-            values = np.concatenate([agent.value.forward(x[:, c])[0] for c in chunks(n)])
+            values = []
+            for c in chunks(n):
+                chunk_grads, chunk_values = value_gradient(agent.value, x[:, c], returns[c], n)
+                value_grads = add_into(value_grads, chunk_grads)
+                values.append(chunk_values)
+            values = np.concatenate(values)
         else:
             returns = batch_returns(batch, cfg.gamma, None)
         adv = advantages(batch, returns, values, cfg.return_norm)
@@ -151,12 +159,7 @@ class NumpyFastUpdate:
         for c in chunks(n):
             policy_grads = add_into(policy_grads, policy_gradient(agent.policy, x[:, c], actions[c], adv[c],
                                                                   cfg.entropy_coef, n))
-        grads = [policy_grads]
-        if agent.value is not None:
-            value_grads = None
-            for c in chunks(n):
-                value_grads = add_into(value_grads, value_gradient(agent.value, x[:, c], returns[c], n))
-            grads.append(value_grads)
+        grads = [policy_grads] if value_grads is None else [policy_grads, value_grads]
         for optimizer, g in zip(self.optimizers, grads):
             if cfg.max_grad_norm is not None:
                 clip_grad_norm(g, cfg.max_grad_norm)

@@ -93,6 +93,12 @@ class Batch:
         gathered by index (over ten times faster than a boolean mask over two axes)."""
         return np.take(values.reshape(-1, *values.shape[2:]), self.counted_index, axis=0)
 
+    @functools.cached_property
+    def counted_obs(self) -> np.ndarray:
+        """The observations s_t of the counted steps [S, obs_dim] (the update and the observation
+        statistics both need them)."""
+        return self.counted(self.obs[:-1])
+
 
 class RolloutStorage:
     """The [time, env] arrays that ``collect_batch`` fills, kept from one batch to the next.

@@ -60,7 +60,7 @@ class TorchFastUpdate:
     def __call__(self, batch: Batch) -> None:
         agent, cfg = self.agent, self.agent.config
         normalize = agent.observation_normalizer() or (lambda obs: obs)
-        obs = self.tensor(normalize(batch.counted(batch.obs[:-1])))
+        obs = self.tensor(normalize(batch.counted_obs))
         values = None
         with torch.no_grad():
             value_at = None
