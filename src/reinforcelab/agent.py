@@ -203,7 +203,6 @@ class Reinforce:
         agent = cls(config=config, device=device)
         if [w.shape for w, _ in agent.policy.layers] != [tuple(w.shape) for w, _ in layers]:
             raise CheckpointError(f"{pickles[0]} layer shapes do not fit {config.env_id}")
-        agent.policy.load_state_dict({k: v for i, (w, b) in enumerate(layers)
-                                      for k, v in ((f"net.{2 * i}.weight", w), (f"net.{2 * i}.bias", b))})
+        agent.policy.load_state_dict(MLP([(np.asarray(w), np.asarray(b)) for w, b in layers]).state_dict())
         return agent
 
