@@ -36,7 +36,7 @@ def outputs(nb, kind: str) -> list:
 def test_notebook_runs_top_to_bottom(tmp_path):
     nb = load_render_script().execute(tmp_path, quick=True, timeout=300)  # a failing cell raises here
 
-    assert len(outputs(nb, "image/png")) >= 6  # the explanatory plots and both learning curves
+    assert len(outputs(nb, "image/png")) >= 7  # explanatory plots, learning curves, evaluations
     videos = [o for o in outputs(nb, "text/html") if "<video" in o["data"]["text/html"]]
     assert len(videos) == 2  # CartPole and Pixelcopter replays, embedded
     table = outputs(nb, "text/markdown")[-1]["data"]["text/markdown"]
