@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -308,6 +309,19 @@ def test_push_to_hub_uploads_to_the_hub(course, hub_server, monkeypatch):
     assert url == f"{hub_server.endpoint}/me/cartpole"
     assert set(hub_server.files("me/cartpole")) - {".gitattributes"} == set(HUB_FILES)
 
+
+
+def test_a_failed_upload_keeps_the_folder_and_says_how_to_retry(course, hub_server):
+    from reinforcelab.artifacts.hub import HubUploadError
+
+    hp = {**CARTPOLE_HP, "n_evaluation_episodes": 2}
+    with pytest.raises(HubUploadError) as info:
+        push_to_hub("me/cartpole", course["Policy"](4, 2, 16), hp, gym.make("CartPole-v1"), token="bad",
+                    endpoint=hub_server.endpoint, video_max_steps=5)
+    assert info.value.kind == "auth"
+    assert sorted(p.name for p in info.value.folder.iterdir()) == sorted(HUB_FILES)
+    assert "hf upload me/cartpole" in info.value.retry_command
+    shutil.rmtree(info.value.folder.parent)
 
 class TanhPolicy(torch.nn.Module):
     """Linear layers that chain, but not with a ReLU: the saved MLP would act differently."""

@@ -25,6 +25,7 @@ you use it; ``import reinforcelab`` does not.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 from collections import deque
@@ -162,8 +163,6 @@ def _render_env(env: gym.Env) -> tuple[gym.Env, bool]:
     if env.spec is None:
         raise ValueError("the env does not render RGB frames and has no spec to make a copy that does; create it "
                          "with gymnasium.make(env_id, render_mode=\"rgb_array\")")
-    import os
-
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders off-screen on a headless machine
     return gym.make(env.spec, render_mode="rgb_array"), True
 
@@ -297,6 +296,9 @@ def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str,
     check_repo_id(repo_id)
     _check_at_least_one(video_max_steps=video_max_steps)
     agent = _agent_from_policy(model, hyperparameters, seed)
+    states: list[np.ndarray] = []
+    _episode_returns(eval_env, model, 50, 1, seed, states)  # a few real states to check the weights on
+    _check_same_policy(agent, model, states)
     mean_reward, std_reward = evaluate_agent(eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed)
     results = {
         "env_id": agent.config.env_id, "mean_reward": mean_reward, "std_reward": std_reward,
@@ -305,9 +307,6 @@ def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str,
     }
     folder = Path(dry_run) if dry_run is not None else Path(tempfile.mkdtemp(prefix="reinforcelab-hub-")) / "hub"
     with tempfile.TemporaryDirectory() as tmp:
-        states: list[np.ndarray] = []
-        _episode_returns(eval_env, model, 50, 1, seed, states)  # a few real states to check the weights on
-        _check_same_policy(agent, model, states)
         run = agent.save(Path(tmp) / "run")
         video = record_video(eval_env, model, Path(tmp) / "replay.mp4", video_fps, video_max_steps, seed)["path"]
         write_hub_folder(run, folder, results, repo_id, video=video, overwrite=True, endpoint=endpoint)
