@@ -336,4 +336,4 @@ def test_evaluate_a_missing_repo_names_it(hub_server, in_tmp, monkeypatch):
 def test_error_messages_print_user_text_verbatim(name, in_tmp):
     # Paths are not rich markup: runs/[exp] must not turn into "runs/", and [/x] must not crash.
     output = user_error(invoke("evaluate", f"runs/{name}"))
-    assert f"runs/{name} is not a folder" in output
+    assert f"no such run folder: runs/{name}" in output

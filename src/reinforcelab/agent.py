@@ -18,6 +18,12 @@ from .nets import MLP, ObsNorm
 from .policy import NumpyActor
 
 
+def check_count(name: str, value: int) -> None:
+    """A number of episodes or steps: an integer of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+
+
 def resolve_device(device: str) -> str:
     """``auto``: CUDA when an NVIDIA driver is loaded and torch can use it, else the CPU. The driver
     check comes first so that a CPU-only machine never pays torch's import just to ask."""
@@ -132,8 +138,10 @@ class Reinforce:
     ) -> EvalResult:
         """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions unless
         ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by ``seed``."""
-        n_episodes = n_episodes or self.config.eval_episodes
-        max_t = max_t or self.config.max_t
+        n_episodes = self.config.eval_episodes if n_episodes is None else n_episodes
+        max_t = self.config.max_t if max_t is None else max_t
+        check_count("n_episodes", n_episodes)
+        check_count("max_t", max_t)
         actor = self.actor()
         rng = np.random.default_rng(seed)
         envs = make_vector_env(self.config.env_id, n_episodes, **self.config.env_kwargs)

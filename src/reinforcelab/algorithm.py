@@ -7,7 +7,6 @@ Course mode updates through torch autograd (imported only then); fast mode in nu
 from __future__ import annotations
 
 import contextlib
-import pickle
 import signal
 import threading
 import time
@@ -19,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .artifacts.checkpoint import RESUME_FILE, load_state
+from .artifacts.checkpoint import CheckpointError, load_state
+from .artifacts.files import RESUME_FILE
 from .fast_update import fast_update_for
 from .make_env import make_env, make_vector_env
 from .rollout import RolloutStorage, collect_batch, collect_episode
+from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
 
 if TYPE_CHECKING:
     from .agent import Reinforce
@@ -37,6 +38,10 @@ class EpisodeRecord:
     length: int
     env_steps: int
     wall_seconds: float
+
+
+class TrainingDiverged(RuntimeError):
+    """An update left non-finite weights (NaN or inf); the run folder keeps the last finite checkpoint."""
 
 
 # ------------------------------------------------------------------------- training loop
@@ -77,6 +82,9 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.stop_reason: str | None = None
         self.interrupted = False
+        self.diverged = False
+        # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
+        self.seed_entropy = root_entropy(self.config.seed)
 
     @property
     def average_return(self) -> float:
@@ -93,12 +101,9 @@ class Trainer:
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
 
-    # Resume state: everything that decides what training does next. It holds a pickled env, so
-    # it is for the local run folder only, never for sharing.
+    # Resume state: everything that decides what training does next. It is pickled (optimizer
+    # state, RNG state), so it is for the local run folder only, never for sharing.
     def optimizers(self) -> list[Any]:
-        raise NotImplementedError
-
-    def env_state(self) -> Any:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -109,11 +114,12 @@ class Trainer:
             "weights": {k: v.copy() for k, v in self.agent.weights().items()},
             "optimizers": [o.state_dict() for o in self.optimizers()],
             "rng": self.rng.bit_generator.state,
-            "env": pickle.dumps(self.env_state()),
-            "reset_seed": self.reset_seed,
+            "seed_entropy": self.seed_entropy,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "seed_entropy" not in state:
+            raise CheckpointError(f"this {RESUME_FILE} was written by an older reinforcelab and cannot be resumed")
         for name, value in state["counters"].items():
             setattr(self, name, value)
         self.recent_returns.clear()
@@ -123,11 +129,14 @@ class Trainer:
         for optimizer, saved in zip(self.optimizers(), state["optimizers"]):
             optimizer.load_state_dict(saved)
         self.rng.bit_generator.state = state["rng"]
-        self.set_env_state(pickle.loads(state["env"]))
-        self.reset_seed = state["reset_seed"]
+        self.seed_entropy = state["seed_entropy"]
 
-    def set_env_state(self, env: Any) -> None:
-        raise NotImplementedError
+    def reset_seeds(self, n: int) -> list[int]:
+        """Env-reset seeds of the next update's ``n`` episodes (or sub-envs)."""
+        return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
+
+    def weights_finite(self) -> bool:
+        return all(np.isfinite(w).all() for w in self.agent.weights().values())
 
     def threads(self) -> contextlib.AbstractContextManager:
         """numpy's BLAS on one thread while training. For networks this small a second thread gained
@@ -148,6 +157,10 @@ class Trainer:
                 while self.stop_reason is None and self.budget_left():
                     finished = self.step()
                     self.updates += 1
+                    if not self.weights_finite():  # nothing of this update is recorded or saved
+                        self.diverged = True
+                        self.stop(f"diverged: update {self.updates} left non-finite weights")
+                        break
                     self.wall_seconds = offset + time.perf_counter() - start
                     records = self.record(finished)
                     for cb in callbacks:
@@ -162,6 +175,10 @@ class Trainer:
             self.stop("budget reached")
         for cb in callbacks:
             cb.on_training_end(self)
+        if self.diverged:
+            raise TrainingDiverged(
+                f"training diverged: update {self.updates} produced NaN or infinite weights (try a smaller "
+                "learning rate, or max_grad_norm); the agent's weights are unusable")
 
     def record(self, finished: list[tuple[float, int]]) -> list[EpisodeRecord]:
         records = []
@@ -185,20 +202,12 @@ class CourseTrainer(Trainer):
         self.policy = as_torch(agent.policy)  # shares the agent's arrays: updates land there
         self.optimizer = Adam(self.policy.parameters(), lr=self.config.lr)
         self.rng = np.random.default_rng(self.config.seed)
-        self.reset_seed = self.config.seed
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
 
     def optimizers(self) -> list[Any]:
         return [self.optimizer]
-
-    def env_state(self) -> Any:
-        return self.env
-
-    def set_env_state(self, env: Any) -> None:
-        self.env.close()
-        self.env = env
 
     @contextlib.contextmanager
     def threads(self) -> Iterator[None]:
@@ -218,8 +227,7 @@ class CourseTrainer(Trainer):
 
         actor = self.agent.actor()
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
-                                  seed=self.reset_seed)
-        self.reset_seed = None  # later resets continue the env's own random stream
+                                  seed=self.reset_seeds(1)[0])
         self.simulated_env_steps += episode.length
         loss = course_loss(self.policy, episode, self.config.gamma)
         if loss is not None:
@@ -239,7 +247,6 @@ class FastTrainer(Trainer):
         self.update = fast_update_for(agent)
         self.storage = RolloutStorage()
         self.rng = np.random.default_rng(cfg.seed)
-        self.reset_seed = cfg.seed
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
@@ -247,19 +254,12 @@ class FastTrainer(Trainer):
     def optimizers(self) -> list[Any]:
         return self.update.optimizers
 
-    def env_state(self) -> Any:
-        return self.envs
-
-    def set_env_state(self, envs: Any) -> None:
-        self.envs.close()
-        self.envs = envs
-
     def step(self) -> list[tuple[float, int]]:
         cfg, agent = self.config, self.agent
         actor = agent.actor()
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
-                              cfg.episodes_per_env, seed=self.reset_seed, storage=self.storage)
-        self.reset_seed = None
+                              cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
+                              storage=self.storage)
         self.simulated_env_steps += batch.valid.size
         self.update(batch)
         if agent.obs_norm is not None:  # new statistics apply from the next rollout on

@@ -131,20 +131,21 @@ class StopOnEvaluation(Callback):
         self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
-        self.first = True
 
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
         import time
 
         from .evaluation import evaluate_policy
+        from .seeding import EARLY_STOP_RESETS, episode_seeds
 
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
         actor = trainer.agent.actor()
+        # Fresh episodes at every evaluation, drawn from the run's seed and the update number.
+        reset_seeds = episode_seeds(trainer.seed_entropy, self.n_episodes, EARLY_STOP_RESETS, trainer.updates)
         result = evaluate_policy(lambda obs: actor.act_batch(obs, self.rng), self.envs, trainer.config.env_id,
-                                 trainer.config.max_t, seed=self.seed if self.first else None)
-        self.first = False
+                                 trainer.config.max_t, seed=self.seed, reset_seeds=reset_seeds)
         self.eval_seconds += time.perf_counter() - start
         mean = result.mean_reward
         entry = (trainer.updates, trainer.env_steps, trainer.wall_seconds, mean)
@@ -174,7 +175,8 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def on_training_end(self, trainer: "Trainer") -> None:
-        self.save(trainer)
+        if not trainer.diverged:  # keep the last finite checkpoint
+            self.save(trainer)
 
     def save(self, trainer: "Trainer") -> None:
         from .artifacts.checkpoint import save_resume_state

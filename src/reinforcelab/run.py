@@ -6,19 +6,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .agent import Reinforce
-from .artifacts.checkpoint import CONFIG_FILE, FORMAT, write_json
+from .agent import Reinforce, check_count
+from .artifacts.checkpoint import FORMAT, write_json
+from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
 from .config import TrainConfig
-from .evaluation import EvalResult
-
-METRICS_FILE = "metrics.csv"
-RESULTS_FILE = "results.json"
+from .evaluation import EvalResult, evaluation_seeds
 
 
 class RunFolderError(ValueError):
@@ -32,16 +29,25 @@ def is_run_folder(path: Path) -> bool:
         return False
 
 
-def prepare_out(out: Path, overwrite: bool) -> None:
-    """Create ``out``; an existing non-empty folder is replaced only with ``overwrite``, and only if
-    it is a run folder (so a mistyped path never deletes unrelated files)."""
+def prepare_out(out: Path, overwrite: bool) -> bool:
+    """Create ``out`` and return whether it was created. An existing non-empty folder is reused only
+    with ``overwrite`` and only if it is a run folder; then the files a run writes are removed and
+    anything else in it (a user's notes) is kept."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise RunFolderError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
         if not is_run_folder(out):
             raise RunFolderError(f"{out} exists and is not a reinforcelab run folder; refusing to overwrite it")
-        shutil.rmtree(out)
+        remove_run_files(out)
+        return False
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def remove_run_files(out: Path) -> None:
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def default_out(config: TrainConfig, root: Path = Path("runs")) -> Path:
@@ -83,12 +89,27 @@ def train_run(
         checkpoint_every: save model and resume state every this many updates (default: every
             100 in course mode, 10 in fast mode); they are also saved at the end and on Ctrl-C.
     """
+    from .algorithm import make_trainer
+
     out = Path(out)
-    agent = Reinforce(config=config, device=device)  # validates env id and spaces before touching disk
-    prepare_out(out, overwrite)
-    agent.save(out)  # the folder is loadable from the start
+    if stop_eval_episodes is not None:
+        check_count("stop_eval_episodes", stop_eval_episodes)
+    if checkpoint_every is not None:
+        check_count("checkpoint_every", checkpoint_every)
     options = {"stop_reward": stop_reward, "stop_eval_episodes": stop_eval_episodes,
                "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10)}
+    # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
+    # before the folder is touched.
+    agent = Reinforce(config=config, device=device)
+    agent.trainer = make_trainer(agent)
+    created = prepare_out(out, overwrite)
+    try:  # from here on the folder is complete and resumable from step 0
+        Checkpoint(out, 0, options).save(agent.trainer)
+    except BaseException:  # Ctrl-C included: leave nothing half made behind
+        remove_run_files(out)
+        if created:
+            out.rmdir()
+        raise
     return _train(agent, out, options, progress, extra_callbacks)
 
 
@@ -170,12 +191,15 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
     from .make_env import make_env
 
     check_video_support(out)
+    check_count("episodes", episodes)
+    max_steps = agent.config.max_t if max_steps is None else max_steps
+    check_count("max_steps", max_steps)
     actor = agent.actor()
     rng = np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
-    try:
+    try:  # the episodes start as an evaluation with this seed does: distinct levels, seeded or not
         return record_video(lambda o: actor.act(o, rng, deterministic), env, out, episodes=episodes,
-                            max_steps=max_steps or agent.config.max_t, fps=fps, seed=seed)
+                            max_steps=max_steps, fps=fps, seed=evaluation_seeds(seed, episodes))
     finally:
         env.close()
 
