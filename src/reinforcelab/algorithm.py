@@ -153,7 +153,8 @@ class Trainer:
         start = time.perf_counter()
         offset = self.wall_seconds
         try:
-            with self.threads(), StopOnSignal() as ctrl_c:
+            # A diverging update overflows before the check below reports it: no warnings on the way.
+            with self.threads(), StopOnSignal() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
                 while self.stop_reason is None and self.budget_left():
                     finished = self.step()
                     self.updates += 1

@@ -152,6 +152,17 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+#: The fields each mode uses (the others do not apply to it).
+COMMON_FIELDS = ("env_id", "mode", "hidden_sizes", "lr", "gamma", "max_t", "eval_episodes", "seed", "env_kwargs")
+MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "course": (*COMMON_FIELDS, "n_episodes", "print_every"),
+    "fast": (*COMMON_FIELDS, "num_envs", "episodes_per_env", "total_env_steps", "rollout_max_t", "return_norm",
+             "baseline", "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation"),
+}
+
+#: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
+COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
+
 # The course's hyperparameters (HF Deep RL course, Unit 4).
 PRESETS: dict[str, TrainConfig] = {
     "course-cartpole": TrainConfig(

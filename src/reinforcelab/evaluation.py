@@ -38,6 +38,11 @@ class EvalResult:
     def std_reward(self) -> float:
         return float(np.std(self.returns))  # population std (ddof=0), as the course
 
+    @property
+    def score(self) -> float:
+        """mean - std: the number the course's pass bar is set on."""
+        return self.mean_reward - self.std_reward
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(mean_reward=self.mean_reward, std_reward=self.std_reward,

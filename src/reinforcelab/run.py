@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .agent import Reinforce, check_count
+from .algorithm import TrainingDiverged
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
@@ -158,7 +159,10 @@ def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
     callbacks.append(Checkpoint(out, options["checkpoint_every"], options))
     callbacks += extra_callbacks or []
 
-    agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
+    try:
+        agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(f"{exc}. {out} keeps the last finite checkpoint") from exc
     trainer = agent.trainer
     evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
     summary = {
@@ -202,6 +206,55 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
                             max_steps=max_steps, fps=fps, seed=evaluation_seeds(seed, episodes))
     finally:
         env.close()
+
+
+class NoWindowError(RuntimeError):
+    """No window can be opened here (no display, or pygame cannot reach it)."""
+
+
+def has_display() -> bool:
+    """Whether a window could be shown: always on macOS and Windows, with X11 or Wayland elsewhere."""
+    import os
+    import sys
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def watch(agent: Reinforce, episodes: int = 3, seed: int | None = None, deterministic: bool = False,
+          max_steps: int | None = None) -> tuple[list[float], list[int]]:
+    """Play ``episodes`` episodes in a window (``render_mode="human"``; Gymnasium shows envs that only
+    render frames, such as Pixelcopter, through its HumanRendering wrapper) and return their returns
+    and lengths. The episodes start as an evaluation with this seed does."""
+    import warnings
+
+    import numpy as np
+
+    from .make_env import make_env
+    from .rollout import collect_episode
+
+    check_count("episodes", episodes)
+    if not has_display():
+        raise NoWindowError("no display found (DISPLAY is not set)")
+    actor = agent.actor()
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():  # Gymnasium's note that it wraps the env in HumanRendering
+        warnings.simplefilter("ignore")
+        env = make_env(agent.config.env_id, render_mode="human", **agent.config.env_kwargs)
+    returns, lengths = [], []
+    try:
+        for episode_seed in evaluation_seeds(seed, episodes):
+            try:
+                episode = collect_episode(env, lambda o: actor.act(o, rng, deterministic),
+                                          max_steps or agent.config.max_t, seed=episode_seed)
+            except Exception as exc:  # pygame reports an unusable display only when it draws
+                if type(exc).__name__ == "error" and type(exc).__module__.startswith("pygame"):
+                    raise NoWindowError(f"could not open a window ({exc})") from exc
+                raise
+            returns.append(episode.total_reward)
+            lengths.append(episode.length)
+    finally:
+        env.close()
+    return returns, lengths
 
 
 def plot_run(runs: list[Path], out: Path, window: int = 100, x: str | None = None) -> Path:

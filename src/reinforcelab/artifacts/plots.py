@@ -204,6 +204,19 @@ def plot_learning_curves(
         PlotError: no runs, a folder without metrics.csv, an empty metrics.csv, runs of different
             envs, a bad ``window`` or ``x``.
     """
+    out_path = Path(out_path)
+    fig = learning_curve_figure(run_dirs, window, title, x)
+    fmt = out_path.suffix.lstrip(".").lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
+    # Light PNG compression: the default level spends a tenth of a second for a few kB.
+    options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
+
+
+def learning_curve_figure(run_dirs: str | Path | Sequence[str | Path], window: int = 100, title: str | None = None,
+                          x: XAxis = "episode"):
+    """The matplotlib Figure that ``plot_learning_curves`` saves (same arguments)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend needed
 
     if x not in X_LABELS:
@@ -282,11 +295,4 @@ def plot_learning_curves(
     if x == "env_steps":
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4), useMathText=True)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
-
-    out_path = Path(out_path)
-    fmt = out_path.suffix.lstrip(".").lower() or "png"
-    if fmt not in fig.canvas.get_supported_filetypes():
-        raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
-    # Light PNG compression: the default level spends a tenth of a second for a few kB.
-    options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
-    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
+    return fig
