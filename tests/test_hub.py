@@ -231,10 +231,14 @@ def test_export_rejects_bad_inputs(run, tmp_path):
         write_hub_folder(run, tmp_path / "b", incomplete, REPO)
     with pytest.raises(ValueError, match="USER/NAME"):
         write_hub_folder(run, tmp_path / "c", results_for(), "not a repo id")
-    (run / "model.safetensors").write_bytes(PICKLE)  # a pickle wearing a safetensors name
+    weights = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(weights[:-4])  # truncated: the header promises more data
     with pytest.raises(HubExportError, match="not a safetensors file"):
         write_hub_folder(run, tmp_path / "d", results_for(), REPO)
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    (run / "model.safetensors").write_bytes(PICKLE)  # a pickle wearing a safetensors name
+    with pytest.raises(HubExportError, match="not a safetensors file"):
+        write_hub_folder(run, tmp_path / "e", results_for(), REPO)
+    assert not any((tmp_path / n).exists() for n in "abcde")
 
 
 def test_manifest_lists_the_upload_and_lives_outside_it(hub_folder, tmp_path):

@@ -7,12 +7,15 @@ write the ``model-index`` layout the Hub reads for leaderboards; the body is our
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checkpoint import CONFIG_FILE, MODEL_FILE
 from .errors import HubExportError
 from .layout import HYPERPARAMETERS_FILE, RESULTS_FILE
 from .repo import resolve_endpoint
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCardData
 
 LIBRARY_NAME = "reinforcelab"
 COURSE_URL = "https://huggingface.co/learn/deep-rl-course/unit4/introduction"
@@ -85,7 +88,7 @@ def course_hyperparameters(config_json: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def card_metadata(repo_id: str, env_id: str, mean: float, std: float):
+def card_metadata(repo_id: str, env_id: str, mean: float, std: float) -> ModelCardData:
     """The card's front matter as a ``huggingface_hub.ModelCardData``: library, tags, and one
     ``model-index`` result (task ``reinforcement-learning``, dataset ``env_id``, metric
     ``mean_reward`` valued ``"<mean> +/- <std>"``, not verified), the convention RL publishers use."""
