@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,7 +84,7 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
     run = Path(run)
     agent = Reinforce.load(run)
     evaluation = agent.evaluate(eval_episodes, seed=seed)
-    with tempfile.TemporaryDirectory(prefix="reinforcelab-push-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="reinforcelab-replay-") as scratch:
         replay = Path(record_replay(agent, Path(scratch) / VIDEO_FILE, seed=seed)["path"]) if video else None
 
         def write_folder(folder: Path) -> tuple[str, ...]:
@@ -91,29 +92,34 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
                                      endpoint=endpoint)
             return tuple(p.name for p in files)
 
-        if dry_run is not None:
-            folder = Path(dry_run)
-            files = write_folder(folder)
-            manifest = manifest_path_for(folder)
-            write_manifest(folder, manifest, repo_id, endpoint=endpoint, private=private)
-            return PublishResult(repo_id, evaluation, files, folder=folder, manifest=manifest)
+        if dry_run is None:
+            url, files = _upload_staged(write_folder, repo_id, token, endpoint, private)
+            return PublishResult(repo_id, evaluation, files, url=url)
+        folder = Path(dry_run)
+        files = write_folder(folder)
+        manifest = manifest_path_for(folder)
+        write_manifest(folder, manifest, repo_id, endpoint=endpoint, private=private)
+        return PublishResult(repo_id, evaluation, files, folder=folder, manifest=manifest)
 
-        # Staged outside the run folder, and outside `scratch`, so it can outlive a failed upload.
-        stage = Path(tempfile.mkdtemp(prefix="reinforcelab-push-"))
-        keep_stage = False
-        try:
-            folder = stage / repo_id.split("/")[1]
-            files = write_folder(folder)
-            try:
-                url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
-            except HubUploadError as exc:
-                keep_stage = True
-                raise HubUploadError(
-                    f"{exc}\nThat folder is a temporary copy kept for this retry; delete it afterwards. "
-                    "Publishing the run again rebuilds it.",
-                    kind=exc.kind, repo_id=exc.repo_id, endpoint=exc.endpoint, folder=exc.folder,
-                    retry_command=exc.retry_command) from exc.__cause__
-        finally:
-            if not keep_stage:
-                shutil.rmtree(stage, ignore_errors=True)
-    return PublishResult(repo_id, evaluation, files, url=url)
+
+def _upload_staged(write_folder: Callable[[Path], tuple[str, ...]], repo_id: str, token: str | None,
+                   endpoint: str | None, private: bool) -> tuple[str, tuple[str, ...]]:
+    """Write the upload folder into a new temporary folder and upload it; return the repo URL and
+    the file names. The temporary folder is deleted, unless the upload fails: then it is what the
+    retry command of the ``HubUploadError`` sends."""
+    stage = Path(tempfile.mkdtemp(prefix="reinforcelab-push-"))
+    try:
+        folder = stage / repo_id.split("/")[1]
+        files = write_folder(folder)
+        url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
+    except HubUploadError as exc:
+        raise HubUploadError(
+            f"{exc}\nThat folder is a temporary copy kept for this retry; delete it afterwards. "
+            "Publishing the run again rebuilds it.",
+            kind=exc.kind, repo_id=exc.repo_id, endpoint=exc.endpoint, folder=exc.folder,
+            retry_command=exc.retry_command) from exc.__cause__
+    except BaseException:  # anything else (a bad folder, Ctrl-C): leave nothing behind
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    return url, files
