@@ -275,28 +275,28 @@ def push(
     video: bool = typer.Option(True, help="Record replay.mp4 for the card."),
 ) -> None:
     """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
-    from .artifacts.hub import check_repo_id, upload, write_hub_folder, write_manifest
+    import shlex
+
+    from .artifacts.hub import HubUploadError, publish_run
 
     try:
-        check_repo_id(repo_id)
-        agent = Reinforce.load(run)
-        evaluation = agent.evaluate(eval_episodes, seed=seed)
-        results = evaluation.to_dict()
-        folder = dry_run or run / "hub"
-        with tempfile.TemporaryDirectory() as tmp:  # the run's own replay.mp4 stays as it is
-            replay = Path(record_replay(agent, Path(tmp) / "replay.mp4", seed=seed)["path"]) if video else None
-            files = write_hub_folder(run, folder, results, repo_id, video=replay, overwrite=True, endpoint=endpoint)
-        console.print(f"evaluation: {evaluation.mean_reward:.2f} +/- {evaluation.std_reward:.2f} "
-                      f"over {eval_episodes} episodes; Hub folder {folder}: {', '.join(p.name for p in files)}")
-        if dry_run is not None:
-            manifest = dry_run.parent / f"{dry_run.name}-manifest.json"
-            write_manifest(dry_run, manifest, repo_id, endpoint=endpoint, private=private)
-            console.print(f"dry run: nothing uploaded; manifest {manifest}")
-            return
-        url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
+        result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,
+                             eval_episodes=eval_episodes, seed=seed, video=video, dry_run=dry_run)
+    except HubUploadError as exc:
+        again = [f"reinforcelab push {shlex.quote(str(run))} --repo-id {repo_id}",
+                 f"--endpoint {shlex.quote(endpoint)}" if endpoint else "", "--private" if private else "",
+                 f"--eval-episodes {eval_episodes}" if eval_episodes != 10 else "",
+                 f"--seed {seed}" if seed is not None else "", "" if video else "--no-video"]
+        fail(f"{exc}\nTo publish the run again: {' '.join(a for a in again if a)}")
     except USER_ERRORS as exc:
         fail(str(exc))
-    console.print(f"pushed to {url}")
+    ev = result.evaluation
+    console.print(f"evaluation: {ev.mean_reward:.2f} +/- {ev.std_reward:.2f} over {eval_episodes} episodes; "
+                  f"files: {', '.join(result.files)}")
+    if result.dry_run:
+        console.print(f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}")
+    else:
+        console.print(f"pushed to {result.url}")
 
 
 @app.command()
