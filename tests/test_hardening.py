@@ -168,7 +168,7 @@ def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(tmp_pa
     (["train", "CartPole-v1", "--episodes", "0"], "--episodes"),
     (["train", "CartPole-v1", "--max-t", "0"], "--max-t"),
     (["train", "CartPole-v1", "--gamma", "1.5"], "--gamma"),
-    (["train", "CartPole-v1", "--set", "entropy_coef=-0.1"], "--set entropy_coef"),
+    (["train", "CartPole-v1", "--set", "entropy_coef=-0.1"], "entropy_coef"),
     (["train", "CartPole-v1", "--stop-reward", "nan"], "--stop-reward"),
     (["train", "CartPole-v1", "--hidden", "16,x"], "--hidden"),
 ])
@@ -344,3 +344,13 @@ def test_presets_table_shows_only_the_fields_of_each_mode():
     assert "course-cartpole" in course and "n_episodes" in course and "num_envs" not in course
     assert "fast-pixelcopter" in fast and "total_env_steps" in fast and "n_episodes" not in fast
     assert "print_every" not in fast
+
+
+# ----------------------------------------------------------------------------- 4. hyperparameters
+def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run, tmp_path):
+    result = invoke("push", cartpole_run, "--repo-id", "me/cp", "--dry-run", tmp_path / "hub", "--no-video",
+                    "--eval-episodes", 3)
+    assert result.exit_code == 0, result.output
+    trained = json.loads((cartpole_run / "results.json").read_text())["training"]["train_episodes"]
+    hyperparameters = json.loads((tmp_path / "hub" / "hyperparameters.json").read_text())
+    assert trained > 100 and hyperparameters["n_training_episodes"] == trained

@@ -41,7 +41,7 @@ def is_local_path(path_or_repo: str | Path) -> bool:
     """True unless ``path_or_repo`` can only be a Hub repo id: it exists, starts with ``.``, ``/``
     or ``~``, its parent folder exists (``runs/cp00`` when ``runs/`` does), or it does not have the
     Hub's ``USER/NAME`` form."""
-    from .artifacts.hub import REPO_ID_PATTERN
+    from .artifacts.hub.repo import REPO_ID_PATTERN
 
     text = str(path_or_repo)
     path = Path(text).expanduser()

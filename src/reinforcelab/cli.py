@@ -6,7 +6,6 @@ import dataclasses
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +14,6 @@ import typer
 from rich.console import Console
 
 from . import load as load_agent
-from .agent import Reinforce
 from .artifacts.checkpoint import CheckpointError
 from .artifacts.hub import HubError
 from .artifacts.plots import PlotError

@@ -50,22 +50,25 @@ def check_results(results: dict[str, Any]) -> None:
             raise HubExportError(f"results[{key!r}] is not a number: {results[key]!r}") from exc
 
 
-def course_hyperparameters(config_json: dict[str, Any]) -> dict[str, Any]:
+def course_hyperparameters(config_json: dict[str, Any], trained_episodes: int | None = None) -> dict[str, Any]:
     """The course's hyperparameter dict for a run's ``config.json``, then our extra fields.
 
     Course keys: ``h_size`` (first hidden width), ``n_training_episodes``,
     ``n_evaluation_episodes``, ``max_t``, ``gamma``, ``lr``, ``env_id``, ``state_space``,
     ``action_space``. Extra keys: ``mode``, ``hidden_sizes``, ``seed``, ``print_every``,
-    ``library_version``, the fast-mode fields when ``mode == "fast"`` (where
-    ``n_training_episodes`` is unused: fast mode trains for ``total_env_steps``), and
-    ``env_kwargs`` when set.
+    ``library_version``, the fast-mode fields when ``mode == "fast"``, and ``env_kwargs`` when set.
+
+    ``n_training_episodes`` is ``trained_episodes`` when known (the run's results.json says how
+    many episodes it trained); otherwise the course-mode budget, and None in fast mode, which
+    trains for ``total_env_steps`` and finishes as many episodes as fit in them.
     """
     try:
         config = config_json["config"]
         shape = list(config_json["observation_shape"])
+        budget = config["n_episodes"] if config["mode"] == "course" else None
         params: dict[str, Any] = {
             "h_size": int(config["hidden_sizes"][0]),
-            "n_training_episodes": config["n_episodes"],
+            "n_training_episodes": budget if trained_episodes is None else int(trained_episodes),
             "n_evaluation_episodes": config["eval_episodes"],
             "max_t": config["max_t"],
             "gamma": config["gamma"],
@@ -124,7 +127,8 @@ def _default_loading_snippet(repo_id: str, env_id: str) -> str:
 
 def model_card(repo_id: str, config_json: dict[str, Any], results: dict[str, Any],
                video: str | None = None, endpoint: str | None = None, *,
-               architecture: str | None = None, loading_snippet: str | None = None) -> str:
+               architecture: str | None = None, loading_snippet: str | None = None,
+               trained_episodes: int | None = None) -> str:
     """The README.md of a Hub folder: YAML front matter, then a human-readable card.
 
     Args:
@@ -142,7 +146,7 @@ def model_card(repo_id: str, config_json: dict[str, Any], results: dict[str, Any
     check_results(results)
     env_id = config_json.get("env_id", results["env_id"])
     mean, std = float(results["mean_reward"]), float(results["std_reward"])
-    params = course_hyperparameters(config_json)
+    params = course_hyperparameters(config_json, trained_episodes)
     n_eval = int(results["n_evaluation_episodes"])
     deterministic = bool(results.get("deterministic", False))
     if architecture is None:

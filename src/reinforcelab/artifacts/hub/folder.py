@@ -61,9 +61,10 @@ def write_hub_folder(run_dir: str | Path, out_dir: str | Path, results: dict[str
             raise HubExportError(f"video {video} does not exist")
         if video.suffix.lower() != ".mp4":
             raise HubExportError(f"video {video} is not an .mp4 file")
-    hyperparameters = course_hyperparameters(config_json)
+    trained = trained_episodes(run_dir)
+    hyperparameters = course_hyperparameters(config_json, trained)
     card = model_card(repo_id, config_json, results, VIDEO_FILE if video else None, endpoint,
-                      architecture=architecture, loading_snippet=loading_snippet)
+                      architecture=architecture, loading_snippet=loading_snippet, trained_episodes=trained)
     if out_dir.exists() and not out_dir.is_dir():
         raise HubExportError(f"{out_dir} exists and is not a folder")
 
@@ -82,6 +83,14 @@ def write_hub_folder(run_dir: str | Path, out_dir: str | Path, results: dict[str
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return sorted(out_dir / p.name for p in out_dir.iterdir())
+
+
+def trained_episodes(run_dir: Path) -> int | None:
+    """The number of episodes the run trained, from its results.json (None if it has none)."""
+    try:
+        return int(json.loads((run_dir / RESULTS_FILE).read_text())["training"]["train_episodes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _new_folder_beside(path: Path, role: str) -> Path:

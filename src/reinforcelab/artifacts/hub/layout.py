@@ -7,13 +7,9 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from ..checkpoint import CONFIG_FILE, MODEL_FILE
+from ..files import CONFIG_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, README_FILE, RESULTS_FILE, VIDEO_FILE
 from .errors import HubExportError
 
-HYPERPARAMETERS_FILE = "hyperparameters.json"
-RESULTS_FILE = "results.json"
-README_FILE = "README.md"
-VIDEO_FILE = "replay.mp4"
 #: Every file an export may write; nothing else is ever put in a Hub folder.
 HUB_FILES = (MODEL_FILE, CONFIG_FILE, HYPERPARAMETERS_FILE, RESULTS_FILE, README_FILE, VIDEO_FILE)
 
