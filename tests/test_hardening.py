@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import reinforcelab
-from reinforcelab.algorithm import TrainingDiverged, make_trainer
+from reinforcelab.trainers import TrainingDiverged
 from reinforcelab.artifacts.checkpoint import CheckpointError, load_resume_state
 from reinforcelab.artifacts.plots import learning_curve_figure
 from reinforcelab.callbacks import Callback
@@ -97,7 +97,7 @@ def test_fixed_random_policy_unseeded_evaluation_returns_are_not_all_equal():
 def test_training_batches_and_early_stop_use_fresh_levels():
     def trainer_for(**options):
         agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset="fast-pixelcopter", num_envs=8, **options)
-        return make_trainer(agent)
+        return agent.make_trainer()
 
     trainer = trainer_for(env_kwargs={"render_mode": "rgb_array"})
     batch0 = levels(trainer.envs, vector_reset_seed(trainer.envs, trainer.reset_seeds(8)))
@@ -235,7 +235,7 @@ def test_ctrl_c_while_setting_up_leaves_nothing_behind(tmp_path, monkeypatch):
     def interrupted(agent):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("reinforcelab.algorithm.make_trainer", interrupted)
+    monkeypatch.setattr("reinforcelab.agent.Reinforce.make_trainer", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_run(preset("fast-cartpole"), tmp_path / "never", progress=False)
     assert not (tmp_path / "never").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .agent import Reinforce  # noqa: E402
 from .config import PRESETS, TrainConfig, preset  # noqa: E402
@@ -18,12 +18,13 @@ if _register_envs is not None:
 
 
 def load(path_or_repo, endpoint: str | None = None, token: str | None = None, allow_pickle: bool = False,
-         device: str = "auto") -> Reinforce:
+         device: str = "auto", policy=None) -> Reinforce:
     """Rebuild an agent from a run folder, or from a Hub repo ``"USER/NAME"``.
 
     From the Hub only ``*.json`` and ``*.safetensors`` files are downloaded. A repo whose model is
     only a pickle is refused unless ``allow_pickle=True`` (unpickling can run arbitrary code).
-    Anything that could be a local path is one (see ``is_local_path``): a mistyped run folder gets
+    ``policy``: the module to load a torch policy's weights into, when its class cannot be imported
+    here (one defined in a notebook). Anything that could be a local path is one (see ``is_local_path``): a mistyped run folder gets
     "no such run folder" instead of a query to the Hub.
     """
     from .artifacts.checkpoint import CheckpointError
@@ -31,10 +32,10 @@ def load(path_or_repo, endpoint: str | None = None, token: str | None = None, al
 
     if not is_local_path(path_or_repo):
         folder = download_agent(str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle)
-        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device)
+        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device, policy=policy)
     if not Path(path_or_repo).expanduser().exists():
         raise CheckpointError(f"no such run folder: {path_or_repo}")
-    return Reinforce.load(Path(path_or_repo).expanduser(), device=device)
+    return Reinforce.load(Path(path_or_repo).expanduser(), device=device, policy=policy)
 
 
 def is_local_path(path_or_repo: str | Path) -> bool:

@@ -6,13 +6,14 @@ Each hook receives the trainer; ``on_update`` also gets the episodes that finish
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .algorithm import EpisodeRecord
+from .trainers import EpisodeRecord
 
 if TYPE_CHECKING:
-    from .algorithm import Trainer
+    from .trainers import Trainer
 
 
 class Callback:
@@ -141,7 +142,7 @@ class StopOnEvaluation(Callback):
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
-        actor = trainer.agent.actor()
+        actor = trainer.parts.actor()
         # Fresh episodes at every evaluation, drawn from the run's seed and the update number.
         reset_seeds = episode_seeds(trainer.seed_entropy, self.n_episodes, EARLY_STOP_RESETS, trainer.updates)
         result = evaluate_policy(lambda obs: actor.act_batch(obs, self.rng), self.envs, trainer.config.env_id,
@@ -165,9 +166,11 @@ class Checkpoint(Callback):
     Put it after MetricsCSV so metrics.csv never lags behind the saved state.
     """
 
-    def __init__(self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, folder: str | Path, every: int, save_model: Callable[[Path], Any],
+                 run_options: dict[str, Any] | None = None) -> None:
         self.folder = Path(folder)
         self.every = every
+        self.save_model = save_model  # writes config.json and model.safetensors (Reinforce.save)
         self.run_options = run_options or {}
 
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
@@ -181,5 +184,5 @@ class Checkpoint(Callback):
     def save(self, trainer: "Trainer") -> None:
         from .artifacts.checkpoint import save_resume_state
 
-        trainer.agent.save(self.folder)
+        self.save_model(self.folder)
         save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})

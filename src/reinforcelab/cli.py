@@ -18,7 +18,7 @@ from .artifacts.checkpoint import CheckpointError
 from .artifacts.hub import HubError
 from .artifacts.plots import PlotError
 from .artifacts.video import VideoError
-from .algorithm import TrainingDiverged
+from .trainers import TrainingDiverged
 from .config import COURSE_BARS, MODE_FIELDS, PRESETS, ConfigError, TrainConfig, preset as get_preset
 from .make_env import EnvError
 from .run import (NoWindowError, RunFolderError, default_out, plot_run, record_replay, resume_run, train_run,

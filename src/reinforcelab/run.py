@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .agent import Reinforce, check_count
-from .algorithm import TrainingDiverged
+from .trainers import TrainingDiverged
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
@@ -80,8 +80,12 @@ def train_run(
     checkpoint_every: int | None = None,
     extra_callbacks: list[Callback] | None = None,
     device: str = "auto",
+    policy: dict[str, Any] | None = None,
 ) -> RunResult:
     """Train an agent into the run folder ``out`` and evaluate it with the course protocol.
+
+    ``policy``: your own torch policy, as the ``Reinforce`` arguments ``{"policy": module or
+    class, "policy_kwargs": ..., "policy_output": ...}`` (default: the built-in MLP).
 
     Args:
         stop_reward: stop early at this score: in course mode when the 100-episode training
@@ -90,8 +94,6 @@ def train_run(
         checkpoint_every: save model and resume state every this many updates (default: every
             100 in course mode, 10 in fast mode); they are also saved at the end and on Ctrl-C.
     """
-    from .algorithm import make_trainer
-
     out = Path(out)
     if stop_eval_episodes is not None:
         check_count("stop_eval_episodes", stop_eval_episodes)
@@ -101,11 +103,11 @@ def train_run(
                "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10)}
     # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
     # before the folder is touched.
-    agent = Reinforce(config=config, device=device)
-    agent.trainer = make_trainer(agent)
+    agent = Reinforce(config=config, device=device, **(policy or {}))
+    agent.trainer = agent.make_trainer()
     created = prepare_out(out, overwrite)
     try:  # from here on the folder is complete and resumable from step 0
-        Checkpoint(out, 0, options).save(agent.trainer)
+        Checkpoint(out, 0, agent.save, options).save(agent.trainer)
     except BaseException:  # Ctrl-C included: leave nothing half made behind
         remove_run_files(out)
         if created:
@@ -114,21 +116,21 @@ def train_run(
     return _train(agent, out, options, progress, extra_callbacks)
 
 
-def resume_run(out: Path, progress: bool = True, device: str = "auto", **budget: Any) -> RunResult:
+def resume_run(out: Path, progress: bool = True, device: str = "auto", policy: Any = None,
+               **budget: Any) -> RunResult:
     """Continue an interrupted (or finished) run where its last checkpoint left it.
 
     ``budget`` may raise ``n_episodes`` / ``total_env_steps``. With the same budget, an
     interrupted-and-resumed run ends with the same weights and metrics as an uninterrupted one.
     """
-    from .algorithm import make_trainer
     from .artifacts.checkpoint import load_resume_state
 
     out = Path(out)
     state = load_resume_state(out)
-    agent = Reinforce.load(out, device=device)
+    agent = Reinforce.load(out, device=device, policy=policy)
     if budget:
         agent.config = agent.config.replace(**{k: v for k, v in budget.items() if v is not None})
-    agent.trainer = make_trainer(agent)
+    agent.trainer = agent.make_trainer()
     agent.trainer.load_state_dict(state)
     _truncate_metrics(out / METRICS_FILE, agent.trainer.episodes)
     return _train(agent, out, state["run_options"], progress, None)
@@ -156,7 +158,7 @@ def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
             callbacks.append(evaluator)
         else:
             callbacks.append(StopOnTrainingAverage(stop_reward))
-    callbacks.append(Checkpoint(out, options["checkpoint_every"], options))
+    callbacks.append(Checkpoint(out, options["checkpoint_every"], agent.save, options))
     callbacks += extra_callbacks or []
 
     try:

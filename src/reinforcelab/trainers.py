@@ -1,7 +1,8 @@
-"""The REINFORCE updates and the training loops (course mode and fast mode).
+"""The training loops (course mode and fast mode) and the bookkeeping they share.
 
-Data flows one way: env(s) -> rollout -> returns -> update -> episode records -> callbacks.
-Course mode updates through torch autograd (imported only then); fast mode in numpy on the CPU.
+Data flows one way: env(s) -> rollout -> engine (returns, advantages, update) -> episode records
+-> callbacks. Course mode updates through the torch engine (torch imported only then); fast mode
+through the numpy engine on the CPU, or the torch engine for torch policies and CUDA.
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .artifacts.checkpoint import CheckpointError, load_state
 from .artifacts.files import RESUME_FILE
-from .fast_update import fast_update_for
+from .config import TrainConfig
+from .engines import fast_engine
 from .make_env import make_env, make_vector_env
+from .parts import AgentParts
 from .rollout import RolloutStorage, collect_batch, collect_episode
 from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
-
-if TYPE_CHECKING:
-    from .agent import Reinforce
 
 
 @dataclass
@@ -70,9 +70,9 @@ class StopOnSignal:
 class Trainer:
     """Bookkeeping shared by both modes; subclasses implement ``step`` (one update)."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        self.agent = agent
-        self.config = agent.config
+    def __init__(self, config: TrainConfig, parts: AgentParts) -> None:
+        self.config = config
+        self.parts = parts
         self.episodes = 0
         self.env_steps = 0
         # Sub-env steps simulated, counted or not (fast mode's batches also step finished sub-envs).
@@ -111,7 +111,7 @@ class Trainer:
             "counters": {"episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
                          "wall_seconds": self.wall_seconds, "simulated_env_steps": self.simulated_env_steps},
             "recent_returns": list(self.recent_returns),
-            "weights": {k: v.copy() for k, v in self.agent.weights().items()},
+            "weights": {k: v.copy() for k, v in self.parts.weights().items()},
             "optimizers": [o.state_dict() for o in self.optimizers()],
             "rng": self.rng.bit_generator.state,
             "seed_entropy": self.seed_entropy,
@@ -124,8 +124,8 @@ class Trainer:
             setattr(self, name, value)
         self.recent_returns.clear()
         self.recent_returns.extend(state["recent_returns"])
-        for name, net in self.agent.nets().items():
-            load_state(net, state["weights"], name, Path(RESUME_FILE))
+        for name, part in self.parts.named().items():
+            load_state(part, state["weights"], name, Path(RESUME_FILE))
         for optimizer, saved in zip(self.optimizers(), state["optimizers"]):
             optimizer.load_state_dict(saved)
         self.rng.bit_generator.state = state["rng"]
@@ -136,15 +136,28 @@ class Trainer:
         return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
 
     def weights_finite(self) -> bool:
-        return all(np.isfinite(w).all() for w in self.agent.weights().values())
+        return all(np.isfinite(w).all() for w in self.parts.weights().values())
 
-    def threads(self) -> contextlib.AbstractContextManager:
-        """numpy's BLAS on one thread while training. For networks this small a second thread gained
-        nothing on CartPole (7% on Pixelcopter's 64x64 networks), and between the many tiny
-        products it busy-waits: two fast-mode trainings side by side on 2 cores each ran 3x slower."""
+    @contextlib.contextmanager
+    def threads(self) -> Iterator[None]:
+        """numpy's BLAS (and torch, when the engine uses it) on one thread while training. For networks
+        this small a second thread gained nothing on CartPole (7% on Pixelcopter's 64x64 networks),
+        and between the many tiny products it busy-waits: two fast-mode trainings side by side on 2
+        cores each ran 3x slower."""
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(1, user_api="blas")
+        with threadpool_limits(1, user_api="blas"):
+            if not self.engine.uses_torch:
+                yield
+                return
+            import torch
+
+            saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(saved)
 
     def run(self, callbacks: list[Any]) -> None:
         self.stop_reason = None
@@ -194,79 +207,56 @@ class Trainer:
 class CourseTrainer(Trainer):
     """The course's loop: play one episode, make one Adam update on it, repeat."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        from .torch_nets import as_torch
-        from .torch_optim import Adam
+    def __init__(self, config: TrainConfig, parts: AgentParts) -> None:
+        from .engines.torch_engine import TorchEngine
 
-        super().__init__(agent)
-        self.env = make_env(self.config.env_id, **self.config.env_kwargs)
-        self.policy = as_torch(agent.policy)  # shares the agent's arrays: updates land there
-        self.optimizer = Adam(self.policy.parameters(), lr=self.config.lr)
-        self.rng = np.random.default_rng(self.config.seed)
+        super().__init__(config, parts)
+        self.env = make_env(config.env_id, **config.env_kwargs)
+        # On the CPU: the built-in MLP's torch view shares its arrays, so updates land there.
+        self.engine = TorchEngine(parts.policy, None, None, config, "cpu")
+        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
 
     def optimizers(self) -> list[Any]:
-        return [self.optimizer]
-
-    @contextlib.contextmanager
-    def threads(self) -> Iterator[None]:
-        """A 16-unit network runs fastest on one thread: extra threads only add synchronisation."""
-        import torch
-
-        saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with super().threads():
-                yield
-        finally:
-            torch.set_num_threads(saved)
+        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
-        from .torch_losses import course_loss
-
-        actor = self.agent.actor()
+        actor = self.parts.actor()
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
                                   seed=self.reset_seeds(1)[0])
         self.simulated_env_steps += episode.length
-        loss = course_loss(self.policy, episode, self.config.gamma)
-        if loss is not None:
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+        self.engine.course_update(episode)
         return [(episode.total_reward, episode.length)]
 
 
 class FastTrainer(Trainer):
     """Batched REINFORCE: whole episodes from ``num_envs`` vector envs per update."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        super().__init__(agent)
-        cfg = self.config
-        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, **cfg.env_kwargs)
-        self.update = fast_update_for(agent)
+    def __init__(self, config: TrainConfig, parts: AgentParts, device: str = "cpu") -> None:
+        super().__init__(config, parts)
+        self.envs = make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
+        self.engine = fast_engine(parts.policy, parts.value, parts.obs_norm, config, device)
         self.storage = RolloutStorage()
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
 
     def optimizers(self) -> list[Any]:
-        return self.update.optimizers
+        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
-        cfg, agent = self.config, self.agent
-        actor = agent.actor()
+        cfg = self.config
+        actor = self.parts.actor()
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
                               cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
                               storage=self.storage)
         self.simulated_env_steps += batch.valid.size
-        self.update(batch)
-        if agent.obs_norm is not None:  # new statistics apply from the next rollout on
-            agent.obs_norm.update(batch.counted_obs)
+        self.engine.update(batch)
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 
-def make_trainer(agent: "Reinforce") -> Trainer:
-    return CourseTrainer(agent) if agent.config.mode == "course" else FastTrainer(agent)
+def make_trainer(config: TrainConfig, parts: AgentParts, device: str = "cpu") -> Trainer:
+    return CourseTrainer(config, parts) if config.mode == "course" else FastTrainer(config, parts, device)
