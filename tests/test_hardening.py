@@ -143,10 +143,11 @@ def test_plot_of_several_runs_shows_each_run_to_its_end(tmp_path):
 
 
 # ----------------------------------------------------------------------------- 5. any discrete env
-@pytest.mark.parametrize("preset_name, budget", [("fast-cartpole", {"total_env_steps": 12_000}),
-                                                 ("course-cartpole", {"n_episodes": 4})])
-def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(tmp_path, preset_name, budget):
-    config = preset(preset_name).replace(env_id="Acrobot-v1", seed=3, num_envs=8, max_t=300)
+@pytest.mark.parametrize("preset_name, options", [("fast-cartpole", {"total_env_steps": 12_000, "num_envs": 8}),
+                                                  ("course-cartpole", {"n_episodes": 4})])
+def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(tmp_path, preset_name, options):
+    budget = {k: v for k, v in options.items() if k != "num_envs"}
+    config = preset(preset_name).replace(env_id="Acrobot-v1", seed=3, max_t=300, **options)
     whole = train_run(config.replace(**budget), tmp_path / "whole", progress=False)
     half = {k: v // 2 for k, v in budget.items()}
     train_run(config.replace(**half), tmp_path / "part", progress=False)
@@ -354,3 +355,13 @@ def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run,
     trained = json.loads((cartpole_run / "results.json").read_text())["training"]["train_episodes"]
     hyperparameters = json.loads((tmp_path / "hub" / "hyperparameters.json").read_text())
     assert trained > 100 and hyperparameters["n_training_episodes"] == trained
+
+
+def test_a_mode_refuses_the_options_of_the_other_mode(in_tmp):
+    with pytest.raises(ValueError, match="baseline applies to fast mode only"):
+        reinforcelab.Reinforce(preset="course-cartpole", baseline="value", entropy_coef=0.5, normalize_obs=True)
+    line = one_line_error(invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--episodes", 10))
+    assert "--episodes applies to course mode only" in line
+    line = one_line_error(invoke("train", "CartPole-v1", "--preset", "course-cartpole", "--total-steps", 10))
+    assert "--total-steps applies to fast mode only" in line
+    assert not (in_tmp / "runs").exists()

@@ -29,12 +29,13 @@ from reinforcelab.artifacts.hub import (
     download_agent,
     find_pickles,
     is_hub_repo_id,
-    publish_run,
+
     upload,
     write_hub_folder,
     write_manifest,
 )
 from reinforcelab.config import PRESETS, TrainConfig
+from reinforcelab.publish import publish_run
 
 REPO = "learner/Reinforce-CartPole-v1"
 AGENT_FILES = {"config.json", "hyperparameters.json", "results.json", "model.safetensors"}

@@ -275,7 +275,8 @@ def push(
     """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
     import shlex
 
-    from .artifacts.hub import HubUploadError, publish_run
+    from .artifacts.hub import HubUploadError
+    from .publish import publish_run
 
     try:
         result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,

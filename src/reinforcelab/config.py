@@ -134,6 +134,17 @@ class TrainConfig:
             raise ConfigError("env_kwargs", f"must be a mapping of keyword arguments; got {self.env_kwargs!r}")
         if self.truncation == "bootstrap" and self.baseline != "value":
             raise ConfigError("truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)")
+        self.check_mode_fields()
+
+    def check_mode_fields(self) -> None:
+        """Refuse a field of the other mode set to anything but its default: it would be silently
+        ignored (course mode trains exactly as the course does; fast mode's budget is env steps)."""
+        other = "fast" if self.mode == "course" else "course"
+        budget = "n_episodes" if self.mode == "course" else "total_env_steps"
+        for f in dataclasses.fields(self):
+            if f.name not in MODE_FIELDS[self.mode] and getattr(self, f.name) != f.default:
+                raise ConfigError(f.name, f"applies to {other} mode only, and this is a {self.mode}-mode config "
+                                          f"(its budget is {budget}); choose a {other}-mode preset to use it")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -11,9 +11,9 @@ A Hub model folder follows the convention RL publishers on the Hub use (see ``de
 
 By job: ``card`` writes the model card, ``folder`` builds the upload folder from a run folder
 without any network access (and the dry-run manifest), ``client`` uploads a folder and downloads
-an agent (``"USER/NAME"`` -> a local folder that ``reinforcelab.load`` reads like a run folder),
-and ``publish`` is the whole ``push`` pipeline as one function, ``publish_run``. ``repo`` names
-repos and endpoints, ``layout`` the files, ``errors`` what can go wrong.
+an agent (``"USER/NAME"`` -> a local folder that ``reinforcelab.load`` reads like a run folder).
+``repo`` names repos and endpoints, ``layout`` the files, ``errors`` what can go wrong. The whole
+``push`` pipeline (evaluate, record, write, upload) is ``reinforcelab.publish.publish_run``.
 """
 
 from .card import LIBRARY_NAME, card_metadata, course_hyperparameters, model_card
@@ -23,15 +23,14 @@ from .errors import (HubDownloadError, HubError, HubExportError, HubUploadError,
 from .folder import write_hub_folder, write_manifest
 from .layout import (HUB_FILES, HYPERPARAMETERS_FILE, PICKLE_SUFFIXES, README_FILE, RESULTS_FILE, VIDEO_FILE,
                      find_pickles)
-from .publish import PublishResult, publish_run
 from .repo import DEFAULT_ENDPOINT, check_repo_id, hf_upload_command, is_hub_repo_id, resolve_endpoint
 
 __all__ = [
     "DEFAULT_ENDPOINT", "DOWNLOAD_PATTERNS", "HUB_FILES", "HYPERPARAMETERS_FILE", "LIBRARY_NAME", "PICKLE_SUFFIXES",
     "README_FILE", "RESULTS_FILE", "VIDEO_FILE",
     "HubDownloadError", "HubError", "HubExportError", "HubUploadError", "PickleDownloadWarning",
-    "PickleRefusedError", "PublishResult",
+    "PickleRefusedError",
     "card_metadata", "check_repo_id", "course_hyperparameters", "download_agent", "find_pickles",
-    "hf_upload_command", "is_hub_repo_id", "model_card", "publish_run", "resolve_endpoint", "upload",
+    "hf_upload_command", "is_hub_repo_id", "model_card", "resolve_endpoint", "upload",
     "write_hub_folder", "write_manifest",
 ]

@@ -109,11 +109,24 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|")
 
 
-def _default_loading_snippet(repo_id: str, env_id: str) -> str:
+def torch_loading_snippet(repo_id: str, env_id: str, policy_spec: dict[str, Any]) -> str:
+    """The card's usage code for an agent whose policy is the author's own torch module."""
+    module, _, qualname = policy_spec["class"].partition(":")
+    name = qualname.split(".")[0]
+    if policy_spec.get("kwargs") is not None and module != "__main__":
+        load = [f"from {module} import {name}  # the policy's class must be importable",
+                f'agent = reinforcelab.load("{repo_id}")  # rebuilds {qualname}(**{policy_spec["kwargs"]})']
+    else:
+        load = [f"# define (or import) the policy class {qualname} as the author did, then:",
+                f'agent = reinforcelab.load("{repo_id}", policy={name}(...))  # weights only, shapes checked']
+    return _default_loading_snippet(repo_id, env_id, load)
+
+
+def _default_loading_snippet(repo_id: str, env_id: str, load: list[str] | None = None) -> str:
     return "\n".join([
         "import gymnasium as gym",
         "import reinforcelab  # also registers Pixelcopter-PLE-v0", "",
-        f'agent = reinforcelab.load("{repo_id}")  # downloads the json files and {MODEL_FILE} only',
+        *(load or [f'agent = reinforcelab.load("{repo_id}")  # downloads the json files and {MODEL_FILE} only']),
         f'env = gym.make("{env_id}", render_mode="human")',
         "obs, info = env.reset()",
         "done = False",

@@ -8,16 +8,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from .client import upload
-from .errors import HubUploadError
-from .folder import write_hub_folder, write_manifest
-from .layout import VIDEO_FILE
-from .repo import check_repo_id
-
-if TYPE_CHECKING:
-    from ...evaluation import EvalResult
+from .agent import Reinforce
+from .artifacts.files import VIDEO_FILE
+from .artifacts.hub.card import torch_loading_snippet
+from .artifacts.hub.client import upload
+from .artifacts.hub.errors import HubUploadError
+from .artifacts.hub.folder import write_hub_folder, write_manifest
+from .artifacts.hub.repo import check_repo_id
+from .evaluation import EvalResult
+from .run import record_replay
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def manifest_path_for(folder: Path) -> Path:
 
 def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endpoint: str | None = None,
                 private: bool = False, eval_episodes: int = 10, seed: int | None = None, video: bool = True,
-                dry_run: str | Path | None = None) -> PublishResult:
+                dry_run: str | Path | None = None, policy: Any = None) -> PublishResult:
     """Publish a run folder to the Hub as the course does: evaluate, record, write the card, upload.
 
     The run folder itself is never written to. A real push stages the upload folder in a temporary
@@ -70,26 +71,30 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
         video: record one episode as replay.mp4 and show it on the card.
         dry_run: write the upload folder here, and its manifest beside it as
             ``DIR-manifest.json``, and contact nothing.
+        policy: the torch module to load the run's weights into, when its class cannot be
+            imported here (see ``reinforcelab.load``).
 
     Raises:
         ValueError: a bad argument or run folder, before anything is evaluated or written.
         HubUploadError: the upload failed (see above).
     """
-    from ...agent import Reinforce  # the one place artefacts reach up to the agent: to run it
-    from ...run import record_replay
-
     check_repo_id(repo_id)
     if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) or eval_episodes < 1:
         raise ValueError(f"eval_episodes must be a whole number >= 1, got {eval_episodes!r}")
     run = Path(run)
-    agent = Reinforce.load(run)
+    agent = Reinforce.load(run, policy=policy)
+    card = {}
+    if agent.policy.kind == "torch":  # the card shows the module and how to rebuild it
+        spec = agent.policy.spec()
+        card = {"architecture": agent.policy.describe(),
+                "loading_snippet": torch_loading_snippet(repo_id, agent.config.env_id, spec)}
     evaluation = agent.evaluate(eval_episodes, seed=seed)
     with tempfile.TemporaryDirectory(prefix="reinforcelab-replay-") as scratch:
         replay = Path(record_replay(agent, Path(scratch) / VIDEO_FILE, seed=seed)["path"]) if video else None
 
         def write_folder(folder: Path) -> tuple[str, ...]:
             files = write_hub_folder(run, folder, evaluation.to_dict(), repo_id, video=replay, overwrite=True,
-                                     endpoint=endpoint)
+                                     endpoint=endpoint, **card)
             return tuple(p.name for p in files)
 
         if dry_run is None:
