@@ -219,8 +219,10 @@ class Reinforce:
             raise CheckpointError(f"{folder / 'config.json'} has an invalid \"config\" entry: {exc}") from exc
         weights = read_weights(folder)
         spec = data.get("policy") or {"kind": "mlp"}
-        policy_kwargs = None
-        if policy is None and spec.get("kind") == "torch":
+        policy_kwargs, expected_by = None, "its config.json"
+        if policy is not None:
+            expected_by = f"the policy passed ({type(policy).__name__})"
+        elif spec.get("kind") == "torch":
             policy, policy_kwargs = rebuild_policy(spec, folder)
         output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
         agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs, policy_output=output)
@@ -229,7 +231,8 @@ class Reinforce:
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
                 f"{data.get('n_actions')} actions, but {config.env_id} now has [{agent.obs_dim}] and {agent.n_actions}")
         for name, part in agent.parts.named().items():
-            load_state(part, weights, name, folder / "model.safetensors")
+            load_state(part, weights, name, folder / "model.safetensors",
+                       expected_by if name == "policy" else "its config.json")
         return agent
 
     @classmethod

@@ -79,7 +79,8 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path) -> None:
+def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path,
+               expected_by: str = "its config.json") -> None:
     """Load ``prefix.*`` arrays into ``net``, naming what is missing or mismatched."""
     state = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
     expected = net.state_dict()
@@ -95,7 +96,7 @@ def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path:
         if wrong:
             problems.append("shape mismatch for " + ", ".join(
                 f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
-        raise CheckpointError(f"{path} does not match its config.json: {'; '.join(problems)}")
+        raise CheckpointError(f"{path} does not match {expected_by}: {'; '.join(problems)}")
     net.load_state_dict(state)
 
 
