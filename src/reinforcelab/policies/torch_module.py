@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .base import CategoricalActor, Normalizer
 
 OUTPUTS = ("auto", "logits", "probs")
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError, ValueError):
     """A policy module that cannot be used, rebuilt or loaded as asked."""
 
 
