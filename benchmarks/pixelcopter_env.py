@@ -5,13 +5,20 @@ policies: uniform random (episodes last ~7 steps, so resets dominate) and "thrus
 (~33 steps). Finished episodes are reset as a training loop would: ``reset()`` for the single
 env, next-step autoreset for the vector env. Each cell is the median over the repeats.
 
+The pixel rows (``obs_type="pixels"``, 48x48 screens) return one frame per sub-env and step,
+so their env steps/s are frames/s: RGB (3, 48, 48), grayscale (1, 48, 48) and grayscale with
+``frame_stack=4`` (4, 48, 48). The machine these run on is shared: the load average printed
+above the table says how busy it was.
+
     python benchmarks/pixelcopter_env.py
     python benchmarks/pixelcopter_env.py --num-envs 1 64 1024 4096 --repeats 5 --seconds 2
+    python benchmarks/pixelcopter_env.py --num-envs --no-single --pixel-num-envs 256 1024 --repeats 7
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -23,14 +30,19 @@ from reinforcelab.envs import register_envs
 
 ENV_ID = "Pixelcopter-PLE-v0"
 POLICIES = {"random": 0.5, "thrust p=0.1": 0.1}  # probability of action 0 (thrust)
+PIXELS = {  # row label -> env kwargs
+    "pixels RGB": dict(obs_type="pixels"),
+    "pixels grayscale": dict(obs_type="pixels", grayscale=True),
+    "pixels grayscale, frame_stack=4": dict(obs_type="pixels", grayscale=True, frame_stack=4),
+}
 
 
 def actions_for(policy: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
     return (np.random.default_rng(seed).random(shape) >= POLICIES[policy]).astype(np.int64)
 
 
-def single_env_rate(policy: str, seconds: float, seed: int) -> float:
-    env = gym.make(ENV_ID)
+def single_env_rate(policy: str, seconds: float, seed: int, **env_kwargs) -> float:
+    env = gym.make(ENV_ID, **env_kwargs)
     env.reset(seed=seed)
     actions = actions_for(policy, (200_000,), seed).tolist()
     steps, start = 0, time.perf_counter()
@@ -44,8 +56,8 @@ def single_env_rate(policy: str, seconds: float, seed: int) -> float:
             return steps / elapsed
 
 
-def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int) -> float:
-    envs = gym.make_vec(ENV_ID, num_envs=num_envs)
+def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int, **env_kwargs) -> float:
+    envs = gym.make_vec(ENV_ID, num_envs=num_envs, **env_kwargs)
     envs.reset(seed=seed)
     actions = actions_for(policy, (256, num_envs), seed)
     for a in actions[:16]:  # warm-up
@@ -61,28 +73,40 @@ def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int) -> fl
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 64, 1024], help="vector env sizes")
+    parser.add_argument("--num-envs", type=int, nargs="*", default=[1, 64, 1024], help="vector env sizes")
+    parser.add_argument(
+        "--pixel-num-envs", type=int, nargs="*", default=[256], help="vector env sizes for the pixel rows"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="measurements per cell (median reported)")
     parser.add_argument("--seconds", type=float, default=1.5, help="duration of one measurement")
-    parser.add_argument("--no-single", action="store_true", help="skip the single-env row")
+    parser.add_argument("--no-single", action="store_true", help="skip the single-env rows")
     args = parser.parse_args(argv)
     register_envs()
 
-    rows = [] if args.no_single else [("single env (gym.make)", None)]
-    rows += [(f"vector env, num_envs={n} (gym.make_vec)", n) for n in args.num_envs]
+    rows = [] if args.no_single else [("single env (gym.make)", None, {})]
+    rows += [(f"vector env, num_envs={n} (gym.make_vec)", n, {}) for n in args.num_envs]
+    if not args.no_single:
+        rows.append(("single env, pixels grayscale (gym.make)", None, PIXELS["pixels grayscale"]))
+    rows += [
+        (f"vector env, num_envs={n}, {label} (gym.make_vec)", n, kwargs)
+        for n in args.pixel_num_envs
+        for label, kwargs in PIXELS.items()
+    ]
     print(f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
-          f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__})\n")
+          f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n")
     print("| env | " + " | ".join(POLICIES) + " |")
     print("|---|" + "---:|" * len(POLICIES))
-    for label, n in rows:
+    for label, n, kwargs in rows:
         cells = []
         for policy in POLICIES:
             if n is None:
-                rates = [single_env_rate(policy, args.seconds, seed) for seed in range(args.repeats)]
+                rates = [single_env_rate(policy, args.seconds, seed, **kwargs) for seed in range(args.repeats)]
             else:
-                rates = [vector_env_rate(policy, n, args.seconds, seed) for seed in range(args.repeats)]
+                rates = [vector_env_rate(policy, n, args.seconds, seed, **kwargs) for seed in range(args.repeats)]
             cells.append(f"{statistics.median(rates):,.0f}")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":
