@@ -188,6 +188,12 @@ class _ScreenTables:
             frame = draw_frame(r, hidden_copter_y, blocks, columns)
             return frame[:, x].any(axis=1).astype(np.uint8)
 
+        def colour(rgb) -> np.ndarray:
+            return pixels.frame(np.array([[rgb]], dtype=np.uint8))[:, 0, 0]  # (C,)
+
+        self.green, self.white = colour(GREEN), colour(WHITE)
+        assert self.green[0] > 0
+
         nothing = np.zeros(r.height, dtype=np.uint8)
         # c = int(H/2 + (H/8) sin(...)) lies in [c_low, c_high].
         self.c_low = math.floor(r.terrain_mid - r.terrain_amplitude)
@@ -201,11 +207,6 @@ class _ScreenTables:
             [nothing] + [drawn_rows([(x, y)], [], x - r.block_w // 2) for y in range(r.block_y_low, r.block_y_high)]
         )
         self.block_left = _round_half_away(t.block_x) - r.block_w // 2  # by block key
-
-        def colour(rgb) -> np.ndarray:
-            return pixels.frame(np.array([[rgb]], dtype=np.uint8))[:, 0, 0]  # (C,)
-
-        self.green, self.white = colour(GREEN), colour(WHITE)
 
         # Which terrain columns cover each pixel column, per phase (the single env draws every
         # column still alive at its rounded x, as _scene lists them).
@@ -225,24 +226,46 @@ class _ScreenTables:
         xs, columns, phases = np.concatenate(xs), np.concatenate(columns), np.concatenate(phases)
         order = np.lexsort((xs, phases))
         xs, columns, phases = xs[order], columns[order], phases[order]
-        key = phases * r.width + xs
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        rank = np.arange(key.size) - np.repeat(first, np.diff(np.r_[first, key.size]))
-        self.cover = np.full((rank.max() + 1, t.phases, r.width), t.chunk_len, dtype=np.int64)
-        self.cover[rank, phases, xs] = columns
+        rank = _rank_within_runs(phases * r.width + xs)  # 0: the first column covering x
+        first = rank == 0
+        self.first_cover = np.full((t.phases, r.width), t.chunk_len, dtype=np.int64)
+        self.first_cover[phases[first], xs[first]] = columns[first]
+        # Where two chunks meet, a pixel column can show more columns. Those are few, so they
+        # are kept per phase as a short list of (x, column, weight terrain_levels**rank);
+        # padding entries add level 0 at x = 0.
+        more = ~first
+        slot = _rank_within_runs(phases[more])
+        width = slot.max() + 1 if slot.size else 0
+        self.more_x = np.zeros((t.phases, width), dtype=np.int64)
+        self.more_cover = np.full((t.phases, width), t.chunk_len, dtype=np.int64)
+        self.more_weight = np.zeros((t.phases, width), dtype=np.int64)
+        self.more_x[phases[more], slot] = xs[more]
+        self.more_cover[phases[more], slot] = columns[more]
+        self.more_weight[phases[more], slot] = len(self.terrain_rows) ** rank[more]
 
         # Every pixel column the screen can show, so that one lookup draws it: the union of up
-        # to len(cover) terrain columns and a block, at row
-        # code = ((level_0 * terrain_levels + level_1) * ...) * block_levels + block level.
+        # to rank.max() + 1 terrain columns and a block, at row
+        # code = (level_0 + level_1 * terrain_levels + ...) * block_levels + block level.
         # For big screens that table would be too large (it grows like H**4): there the block
         # is looked up on its own.
         rows = self.terrain_rows
-        for _ in range(1, len(self.cover)):
-            rows = (rows[:, None] | self.terrain_rows[None]).reshape(-1, r.height)
+        for _ in range(rank.max()):
+            rows = (rows[None, :] | self.terrain_rows[:, None]).reshape(-1, r.height)
         self.blocks_apart = rows.nbytes * len(self.block_rows) > 32 * 2**20
         if not self.blocks_apart:
             rows = (rows[:, None] | self.block_rows[None]).reshape(-1, r.height)
-        self.column_rows = rows
+        # The tables hold green's first channel, so that the lookup gives that channel directly.
+        # It is not 0 (R 120, luma 186): the first channel alone tells black from green.
+        self.column_rows = rows * self.green[0]
+        self.block_rows *= self.green[0]
+
+
+def _rank_within_runs(keys: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive keys."""
+    if keys.size == 0:
+        return keys.copy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))
 
 
 class _SubEnvRandomStates:
@@ -378,9 +401,8 @@ class PixelcopterVectorEnv(VectorEnv):
             self._pixels = PixelObservations(r, grayscale, int(frame_stack))
             self._screen_tables = _ScreenTables(r, t, self._pixels)
             self.single_observation_space = self._pixels.space
-            # The renderer's green masks, x-major (num_envs, W, H) and as screens (num_envs, H, W).
+            # The renderer's first colour channel, x-major: (num_envs, W, H).
             self._mask_x_major = np.empty((num_envs, r.width, r.height), np.uint8)
-            self._mask = np.empty((num_envs, r.height, r.width), np.uint8)
             self._frames: deque[np.ndarray] = deque()  # the last frame_stack (num_envs, C, H, W) frames
         else:
             self._pixels = None
@@ -517,49 +539,57 @@ class PixelcopterVectorEnv(VectorEnv):
         n, width, height = self.num_envs, r.width, r.height
         mask = self._mask_x_major  # (n, W, H): x-major, so each lookup copies one table row
 
-        # Terrain: the levels of the columns covering each pixel column (the sentinel: 0).
-        c = np.take(self._slot_c_flat, st.cover[:, self._phase] + self._slot_base[:, None])  # (k, n, W)
-        levels = np.clip(c - (st.c_low - 1), 0, len(st.terrain_rows) - 1)
-        code = levels[0]
-        for more in levels[1:]:  # where two chunks meet, two columns can share a pixel column
-            code = code * len(st.terrain_rows) + more
+        # The code of each pixel column (see _ScreenTables), with one more entry at the end that
+        # takes what falls off screen. First the terrain: the levels of the columns covering
+        # each pixel column (the sentinel column's c gives level 0, nothing).
+        levels = len(st.terrain_rows)
+        code = np.empty(n * width + 1, dtype=np.int64)
+        on_screen_code = code[:-1].reshape(n, width)
+        c = np.take(self._slot_c_flat, st.first_cover[self._phase] + self._slot_base[:, None])
+        np.clip(c - (st.c_low - 1), 0, levels - 1, out=on_screen_code)
+        if st.more_x.shape[1]:
+            c = np.take(self._slot_c_flat, st.more_cover[self._phase] + self._slot_base[:, None])
+            more = np.clip(c - (st.c_low - 1), 0, levels - 1) * st.more_weight[self._phase]
+            np.add.at(on_screen_code, (self._rows[:, None], st.more_x[self._phase]), more)
 
-        # Blocks: the one ahead and, while on screen, the one passed. They are always more than
-        # a block width apart (a block spawns at x >= W when the last one reaches the copter),
-        # so a pixel column shows at most one. The passed block is written first, so that a
-        # stale one (level 0) cannot hide the block ahead.
-        block_level = np.zeros(n * width + 1, dtype=np.int64)  # the last entry takes off-screen x
+        if st.blocks_apart:
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask)
+            code[:] = 0
+        else:
+            code *= len(st.block_rows)
+        # Blocks: the one ahead and, while on screen, the one passed (level 0 once gone). They
+        # are always more than a block width apart (a block spawns at x >= W when the last one
+        # reaches the copter), so a pixel column shows at most one.
         for key, level in (
             (self._passed_key, (self._passed_y - (r.block_y_low - 1)) * self._passed_alive),
             (self._block_key, self._block_y - (r.block_y_low - 1)),
         ):
             x = st.block_left[key][:, None] + np.arange(r.block_w)  # (n, block_w)
-            block_level[np.where((x >= 0) & (x < width), self._rows[:, None] * width + x, n * width)] = level[:, None]
-        block_level = block_level[:-1].reshape(n, width)
-
+            code[np.where((x >= 0) & (x < width), self._rows[:, None] * width + x, n * width)] += level[:, None]
         if st.blocks_apart:
-            np.take(st.column_rows, code, axis=0, out=mask)
-            mask |= np.take(st.block_rows, block_level, axis=0)
+            mask |= np.take(st.block_rows, on_screen_code, axis=0)
         else:
-            np.take(st.column_rows, code * len(st.block_rows) + block_level, axis=0, out=mask)
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask)
 
-        # Colour the mask: the transposing copy is the costliest step, so it is done once, on
-        # the one-byte mask, before the C colour planes are made.
-        np.copyto(self._mask, mask.transpose(0, 2, 1))
+        # The transposing copy is the costliest step: it is done once, for the first channel.
         channels = len(st.green)
         screens = np.empty((n, channels, height, width), dtype=np.uint8)
-        for k in range(channels):
-            np.multiply(self._mask, st.green[k], out=screens[:, k])
+        first = screens[:, 0]
+        np.copyto(first, mask.transpose(0, 2, 1))
+        if channels > 1:
+            drawn = (first != 0).view(np.uint8)  # 0 or 1, as bytes (no bool -> uint8 cast below)
+            for k in range(1, channels):
+                np.multiply(drawn, st.green[k], out=screens[:, k])
 
         # The copter: white on the pixels left black (everything else paints over it).
-        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None] + np.arange(r.copter_h)  # (n, copter_h)
+        plane = height * width
+        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[:, None]
         cols = r.copter_left + np.arange(r.copter_w)
-        pixel = (self._rows[:, None, None] * height + rows[:, :, None]) * width + cols  # in the mask
-        visible = (rows[:, :, None] >= 0) & (rows[:, :, None] < height)
-        pixel = pixel[visible & (self._mask.reshape(-1)[np.where(visible, pixel, 0)] == 0)]
-        env, plane_pixel = np.divmod(pixel, height * width)
-        screen_pixel = (env * channels)[:, None] * (height * width) + plane_pixel[:, None]
-        screens.reshape(-1)[screen_pixel + np.arange(channels) * (height * width)] = st.white
+        pixel = (self._rows * (channels * plane))[:, None, None] + rows * width + cols  # (n, copter_h, copter_w)
+        visible = (rows >= 0) & (rows < height)
+        flat = screens.reshape(-1)
+        pixel = pixel[visible & (flat[np.where(visible, pixel, 0)] == 0)]
+        flat[pixel[:, None] + plane * np.arange(channels)] = st.white
         return screens
 
     def _pixel_observation(self, restarted: np.ndarray | None) -> np.ndarray:
