@@ -162,21 +162,26 @@ class _ScreenTables:
     """What the batched renderer needs to draw every sub-env's screen with a few numpy calls.
 
     The screen has three colours. The terrain and the blocks share one (green) and paint over
-    the copter (white), which is a few pixels; so a screen is a green mask, coloured, then the
-    copter on the pixels left black. The mask is built one pixel column at a time: a pixel
-    column shows the terrain columns covering it (each drawn from its centre c) and maybe a
-    block (drawn from its centre y), so it is the union of rows looked up in two tables:
+    the copter (white), which is a few pixels. So the renderer draws green shapes first, then the
+    copter on the pixels left black. The green shapes are drawn one pixel column at a time: a
+    pixel column shows the terrain columns covering it (each drawn from its centre c) and maybe
+    a block (drawn from its centre y), so it is one row of a table of every such combination:
 
-    - ``terrain_rows[level]``, (levels, H) 0/1: one terrain column with c = ``c_low + level - 1``
+    - ``terrain_rows[level]``, (levels, H): one terrain column with c = ``c_low + level - 1``
       (level 0: no column);
-    - ``block_rows[level]``, (levels, H) 0/1: a block with centre y = ``block_y_low + level - 1``.
+    - ``block_rows[level]``, (levels, H): a block with centre y = ``block_y_low + level - 1``;
+    - ``column_rows[code]``, (codes, H): their unions, at code = (level of the first terrain
+      column covering the pixel column + terrain_levels * level of the second, if any, and so
+      on) * block_levels + block level. On big screens, where that table would be too large
+      (``blocks_apart``), it holds the terrain only and ``block_rows`` are looked up apart.
 
-    Both are cut out of frames drawn by ``draw_frame``, and the colours are ``GREEN`` and
-    ``WHITE`` converted by :class:`PixelObservations` as the single env converts its frames, so
-    the batched screens cannot drift from the reference renderer. Which terrain columns cover
-    which pixel column depends only on the cave phase (see :class:`_ScrollTables`):
-    ``cover[k, phase, x]`` is the k-th of them, as an index into a sub-env's
-    (2, chunk_len + 1) column array, or the sentinel chunk_len.
+    The rows are cut out of frames drawn by ``draw_frame`` and hold the first channel of
+    ``GREEN`` as :class:`PixelObservations` converts it (the single env's frames), so the
+    batched screens cannot drift from the reference renderer. Which terrain columns cover which
+    pixel column depends only on the cave phase (see :class:`_ScrollTables`):
+    ``first_cover[phase, x]`` indexes a sub-env's (2, chunk_len + 1) column array (the sentinel
+    chunk_len where none does), and the few second covers, where chunks meet, are listed per
+    phase in ``more_x``, ``more_cover``, ``more_weight``.
     """
 
     def __init__(self, rules: PixelcopterRules, tables: _ScrollTables, pixels: PixelObservations):
@@ -192,6 +197,7 @@ class _ScreenTables:
             return pixels.frame(np.array([[rgb]], dtype=np.uint8))[:, 0, 0]  # (C,)
 
         self.green, self.white = colour(GREEN), colour(WHITE)
+        # The renderer tells black from green by the first channel alone (R 120, luma 186).
         assert self.green[0] > 0
 
         nothing = np.zeros(r.height, dtype=np.uint8)
@@ -235,27 +241,23 @@ class _ScreenTables:
         # padding entries add level 0 at x = 0.
         more = ~first
         slot = _rank_within_runs(phases[more])
-        width = slot.max() + 1 if slot.size else 0
-        self.more_x = np.zeros((t.phases, width), dtype=np.int64)
-        self.more_cover = np.full((t.phases, width), t.chunk_len, dtype=np.int64)
-        self.more_weight = np.zeros((t.phases, width), dtype=np.int64)
+        most = slot.max() + 1 if slot.size else 0
+        self.more_x = np.zeros((t.phases, most), dtype=np.int64)
+        self.more_cover = np.full((t.phases, most), t.chunk_len, dtype=np.int64)
+        self.more_weight = np.zeros((t.phases, most), dtype=np.int64)
         self.more_x[phases[more], slot] = xs[more]
         self.more_cover[phases[more], slot] = columns[more]
         self.more_weight[phases[more], slot] = len(self.terrain_rows) ** rank[more]
 
-        # Every pixel column the screen can show, so that one lookup draws it: the union of up
-        # to rank.max() + 1 terrain columns and a block, at row
-        # code = (level_0 + level_1 * terrain_levels + ...) * block_levels + block level.
-        # For big screens that table would be too large (it grows like H**4): there the block
-        # is looked up on its own.
+        # Every pixel column the screen can show, so that one lookup draws it (see the class
+        # docstring). The table grows like H**4: for big screens the block stays apart.
         rows = self.terrain_rows
         for _ in range(rank.max()):
             rows = (rows[None, :] | self.terrain_rows[:, None]).reshape(-1, r.height)
         self.blocks_apart = rows.nbytes * len(self.block_rows) > 32 * 2**20
         if not self.blocks_apart:
             rows = (rows[:, None] | self.block_rows[None]).reshape(-1, r.height)
-        # The tables hold green's first channel, so that the lookup gives that channel directly.
-        # It is not 0 (R 120, luma 186): the first channel alone tells black from green.
+        # Green's first channel, so that the lookup gives the screens' first channel directly.
         self.column_rows = rows * self.green[0]
         self.block_rows *= self.green[0]
 
