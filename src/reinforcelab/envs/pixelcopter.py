@@ -180,7 +180,8 @@ class PixelObservations:
             raise ValueError(f"obs_type must be 'vector' or 'pixels', got {obs_type!r}")
         if not isinstance(grayscale, (bool, np.bool_)):
             raise ValueError(f"grayscale must be True or False, got {grayscale!r}")
-        if isinstance(frame_stack, (bool, np.bool_)) or not isinstance(frame_stack, (int, np.integer)) or frame_stack < 1:
+        is_integer = isinstance(frame_stack, (int, np.integer)) and not isinstance(frame_stack, (bool, np.bool_))
+        if not is_integer or frame_stack < 1:
             raise ValueError(f"frame_stack must be an integer >= 1, got {frame_stack!r}")
         if obs_type == "vector" and (grayscale or frame_stack != 1):
             raise ValueError(
@@ -297,6 +298,7 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
     `gym.make_vec("Pixelcopter-PLE-v0", num_envs=n)` returns the numpy-batched
     :class:`~reinforcelab.envs.pixelcopter_vector.PixelcopterVectorEnv`. Sub-env i reproduces
     this class exactly (after `reset(seed=s)`, as `reset(seed=s + i)`), with next-step autoreset.
+    It takes the same pixel options and draws every sub-env's screen at once.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
