@@ -554,8 +554,10 @@ class PixelcopterVectorEnv(VectorEnv):
             more = np.clip(c - (st.c_low - 1), 0, levels - 1) * st.more_weight[self._phase]
             np.add.at(on_screen_code, (self._rows[:, None], st.more_x[self._phase]), more)
 
+        # (Codes are in range by construction; mode="clip" spares the copy through a buffer
+        # that take(out=...) makes in the default mode="raise".)
         if st.blocks_apart:
-            np.take(st.column_rows, on_screen_code, axis=0, out=mask)
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask, mode="clip")
             code[:] = 0
         else:
             code *= len(st.block_rows)
@@ -571,7 +573,7 @@ class PixelcopterVectorEnv(VectorEnv):
         if st.blocks_apart:
             mask |= np.take(st.block_rows, on_screen_code, axis=0)
         else:
-            np.take(st.column_rows, on_screen_code, axis=0, out=mask)
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask, mode="clip")
 
         # The transposing copy is the costliest step: it is done once, for the first channel.
         channels = len(st.green)
