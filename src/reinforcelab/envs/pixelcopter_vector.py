@@ -582,8 +582,7 @@ class PixelcopterVectorEnv(VectorEnv):
         np.copyto(first, mask.transpose(0, 2, 1))
         if channels > 1:
             drawn = (first != 0).view(np.uint8)  # 0 or 1, as bytes (no bool -> uint8 cast below)
-            for k in range(1, channels):
-                np.multiply(drawn, st.green[k], out=screens[:, k])
+            np.multiply(drawn[:, None], st.green[1:, None, None], out=screens[:, 1:])
 
         # The copter: white on the pixels left black (everything else paints over it).
         plane = height * width
