@@ -3,12 +3,14 @@
 Prints a markdown table. Actions are drawn up front (so the policy costs nothing) from two
 policies: uniform random (episodes last ~7 steps, so resets dominate) and "thrust with p=0.1"
 (~33 steps). Finished episodes are reset as a training loop would: ``reset()`` for the single
-env, next-step autoreset for the vector env. Each cell is the median over the repeats.
+env, next-step autoreset for the vector env. Each cell is the median over the repeats; the
+repeats go round all the cells in turn, so that a busy spell of the machine is shared out.
 
 The pixel rows (``obs_type="pixels"``, 48x48 screens) return one frame per sub-env and step,
 so their env steps/s are frames/s: RGB (3, 48, 48), grayscale (1, 48, 48) and grayscale with
-``frame_stack=4`` (4, 48, 48). The machine these run on is shared: the load average printed
-above the table says how busy it was.
+``frame_stack=4`` (4, 48, 48). The machine these run on is shared: the load averages printed
+around the table say how busy it was (on 2 CPUs, a load above 2 means this run got less than
+a whole core).
 
     python benchmarks/pixelcopter_env.py
     python benchmarks/pixelcopter_env.py --num-envs 1 64 1024 4096 --repeats 5 --seconds 2
@@ -94,18 +96,21 @@ def main(argv: list[str] | None = None) -> None:
     ]
     print(f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
           f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n", flush=True)
+    rates: dict[tuple[int, str], list[float]] = {}
+    for seed in range(args.repeats):
+        for row, (_, n, kwargs) in enumerate(rows):
+            for policy in POLICIES:
+                if n is None:
+                    rate = single_env_rate(policy, args.seconds, seed, **kwargs)
+                else:
+                    rate = vector_env_rate(policy, n, args.seconds, seed, **kwargs)
+                rates.setdefault((row, policy), []).append(rate)
     print("| env | " + " | ".join(POLICIES) + " |")
     print("|---|" + "---:|" * len(POLICIES))
-    for label, n, kwargs in rows:
-        cells = []
-        for policy in POLICIES:
-            if n is None:
-                rates = [single_env_rate(policy, args.seconds, seed, **kwargs) for seed in range(args.repeats)]
-            else:
-                rates = [vector_env_rate(policy, n, args.seconds, seed, **kwargs) for seed in range(args.repeats)]
-            cells.append(f"{statistics.median(rates):,.0f}")
-        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    for row, (label, _, _) in enumerate(rows):
+        cells = [f"{statistics.median(rates[row, policy]):,.0f}" for policy in POLICIES]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
 
