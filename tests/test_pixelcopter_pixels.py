@@ -76,8 +76,8 @@ def test_default_observation_is_still_the_vector():
     env = gym.make(ENV_ID)
     assert env.unwrapped.obs_type == "vector"
     assert env.observation_space == gym.spaces.Box(-np.inf, np.inf, (7,), np.float32)
-    pixels = gym.make(ENV_ID, obs_type="vector")
-    assert np.array_equal(env.reset(seed=4)[0], pixels.reset(seed=4)[0])
+    explicit = gym.make(ENV_ID, obs_type="vector")
+    assert np.array_equal(env.reset(seed=4)[0], explicit.reset(seed=4)[0])
 
 
 def test_grayscale_is_bt601_luma():
@@ -191,9 +191,11 @@ def test_vector_pixels_reproduce_single_envs(grayscale, frame_stack, size, num_e
 
 
 def test_vector_pixels_over_long_immortal_episodes():
-    """Past the fourth refill (frame 1113), where the vector env's cave phases wrap around."""
-    singles = [PixelcopterEnv(obs_type="pixels", grayscale=True) for _ in range(2)]
-    envs = PixelcopterVectorEnv(num_envs=2, obs_type="pixels", grayscale=True)
+    """Past the fourth refill (frame 1113), where the vector env's cave phases wrap around. The
+    caller owns the observations: scribbling on them changes nothing that follows."""
+    kwargs = dict(obs_type="pixels", grayscale=True, frame_stack=3)
+    singles = [PixelcopterEnv(**kwargs) for _ in range(2)]
+    envs = PixelcopterVectorEnv(num_envs=2, **kwargs)
     for i, env in enumerate(singles):
         env.reset(seed=80 + i)
     envs.reset(seed=80)
@@ -204,6 +206,7 @@ def test_vector_pixels_over_long_immortal_episodes():
         obs, _, terminated, _, _ = envs.step(np.full(2, NOOP))
         for i, env in enumerate(singles):
             assert np.array_equal(obs[i], env.step(NOOP)[0]), frame
+        obs.fill(7)
     assert not terminated.any()
 
 
