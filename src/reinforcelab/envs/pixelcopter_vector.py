@@ -544,14 +544,14 @@ class PixelcopterVectorEnv(VectorEnv):
         # The code of each pixel column (see _ScreenTables), with one more entry at the end that
         # takes what falls off screen. First the terrain: the levels of the columns covering
         # each pixel column (the sentinel column's c gives level 0, nothing).
-        levels = len(st.terrain_rows)
+        terrain_levels = len(st.terrain_rows)
         code = np.empty(n * width + 1, dtype=np.int64)
         on_screen_code = code[:-1].reshape(n, width)
         c = np.take(self._slot_c_flat, st.first_cover[self._phase] + self._slot_base[:, None])
-        np.clip(c - (st.c_low - 1), 0, levels - 1, out=on_screen_code)
+        np.clip(c - (st.c_low - 1), 0, terrain_levels - 1, out=on_screen_code)
         if st.more_x.shape[1]:
             c = np.take(self._slot_c_flat, st.more_cover[self._phase] + self._slot_base[:, None])
-            more = np.clip(c - (st.c_low - 1), 0, levels - 1) * st.more_weight[self._phase]
+            more = np.clip(c - (st.c_low - 1), 0, terrain_levels - 1) * st.more_weight[self._phase]
             np.add.at(on_screen_code, (self._rows[:, None], st.more_x[self._phase]), more)
 
         # (Codes are in range by construction; mode="clip" spares the copy through a buffer
