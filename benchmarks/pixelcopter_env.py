@@ -10,7 +10,9 @@ The pixel rows (``obs_type="pixels"``, 48x48 screens) return one frame per sub-e
 so their env steps/s are frames/s: RGB (3, 48, 48), grayscale (1, 48, 48) and grayscale with
 ``frame_stack=4`` (4, 48, 48). The machine these run on is shared: the load averages printed
 around the table say how busy it was (on 2 CPUs, a load above 2 means this run got less than
-a whole core).
+a whole core). The "per CPU s" columns divide by this process's CPU time instead of the wall
+clock: they show what the code costs, and depend less on what else runs (caches are still
+shared).
 
     python benchmarks/pixelcopter_env.py
     python benchmarks/pixelcopter_env.py --num-envs 1 64 1024 4096 --repeats 5 --seconds 2
@@ -43,11 +45,12 @@ def actions_for(policy: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
     return (np.random.default_rng(seed).random(shape) >= POLICIES[policy]).astype(np.int64)
 
 
-def single_env_rate(policy: str, seconds: float, seed: int, **env_kwargs) -> float:
+def single_env_rate(policy: str, seconds: float, seed: int, **env_kwargs) -> tuple[float, float]:
+    """Env steps per second of wall-clock time and per second of this process's CPU time."""
     env = gym.make(ENV_ID, **env_kwargs)
     env.reset(seed=seed)
     actions = actions_for(policy, (200_000,), seed).tolist()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         for a in actions[steps % 100_000 : steps % 100_000 + 1000]:
             if env.step(a)[2]:
@@ -55,22 +58,23 @@ def single_env_rate(policy: str, seconds: float, seed: int, **env_kwargs) -> flo
         steps += 1000
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return steps / elapsed
+            return steps / elapsed, steps / (time.process_time() - cpu_start)
 
 
-def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int, **env_kwargs) -> float:
+def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int, **env_kwargs) -> tuple[float, float]:
+    """Sub-env steps per second of wall-clock time and per second of this process's CPU time."""
     envs = gym.make_vec(ENV_ID, num_envs=num_envs, **env_kwargs)
     envs.reset(seed=seed)
     actions = actions_for(policy, (256, num_envs), seed)
     for a in actions[:16]:  # warm-up
         envs.step(a)
-    batches, start = 0, time.perf_counter()
+    batches, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         envs.step(actions[batches % 256])
         batches += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return batches * num_envs / elapsed
+            return batches * num_envs / elapsed, batches * num_envs / (time.process_time() - cpu_start)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
           f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n", flush=True)
-    rates: dict[tuple[int, str], list[float]] = {}
+    rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for seed in range(args.repeats):
         for row, (_, n, kwargs) in enumerate(rows):
             for policy in POLICIES:
@@ -106,10 +110,14 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     rate = vector_env_rate(policy, n, args.seconds, seed, **kwargs)
                 rates.setdefault((row, policy), []).append(rate)
-    print("| env | " + " | ".join(POLICIES) + " |")
-    print("|---|" + "---:|" * len(POLICIES))
+    print("| env | " + " | ".join(POLICIES) + " | " + " | ".join(f"{p}, per CPU s" for p in POLICIES) + " |")
+    print("|---|" + "---:|" * (2 * len(POLICIES)))
     for row, (label, _, _) in enumerate(rows):
-        cells = [f"{statistics.median(rates[row, policy]):,.0f}" for policy in POLICIES]
+        cells = [
+            f"{statistics.median(rate[clock] for rate in rates[row, policy]):,.0f}"
+            for clock in (0, 1)
+            for policy in POLICIES
+        ]
         print(f"| {label} | " + " | ".join(cells) + " |")
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
