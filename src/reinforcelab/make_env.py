@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from .errors import UserError
 
-class EnvError(ValueError):
+
+class EnvError(UserError, ValueError):
     """An environment that does not exist or that REINFORCE with a categorical policy cannot drive."""
 
 
@@ -22,17 +26,33 @@ def check_env_id(env_id: str) -> None:
     raise EnvError(f"unknown environment id {env_id!r}.{hint}")
 
 
+def is_continuous(action_space: gym.Space) -> bool:
+    return isinstance(action_space, gym.spaces.Box)
+
+
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
-    if not isinstance(action_space, gym.spaces.Discrete):
+    continuous = is_continuous(action_space) and len(action_space.shape) == 1
+    if not isinstance(action_space, gym.spaces.Discrete) and not continuous:
         raise EnvError(
-            f"{env_id} has a {type(action_space).__name__} action space {action_space}; "
-            "this REINFORCE agent uses a categorical policy and needs a Discrete action space."
+            f"{env_id} has a {type(action_space).__name__} action space {action_space}; this REINFORCE agent "
+            "needs a Discrete action space (categorical policy) or a 1-D Box (Gaussian policy)."
         )
-    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) not in (1, 3):
         raise EnvError(
-            f"{env_id} has observation space {observation_space}; the MLP policy needs a flat Box "
-            "(1-D vector) observation."
+            f"{env_id} has observation space {observation_space}; the policies need a flat Box (1-D vector, "
+            "MLP) or image (C, H, W) observations (CNN)."
         )
+
+
+@contextlib.contextmanager
+def optional_dependencies(env_id: str) -> Iterator[None]:
+    """Turn Gymnasium's missing-dependency error (e.g. Box2D for LunarLander) into an EnvError that
+    says what to install."""
+    try:
+        yield
+    except gym.error.DependencyNotInstalled as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvError(f"{env_id} needs an optional package that is not installed: {detail}") from exc
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
@@ -41,13 +61,15 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     if render_mode == "rgb_array":
         # Off-screen frames need no display; without this SDL (pygame) complains on headless machines.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    with optional_dependencies(env_id):
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
     try:
         check_spaces(env_id, env.observation_space, env.action_space)
     except EnvError:
         env.close()
         raise
-    return env
+    # A Gaussian policy's samples are clipped to the bounds only on their way into the env.
+    return gym.wrappers.ClipAction(env) if is_continuous(env.action_space) else env
 
 
 def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
@@ -55,11 +77,17 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.Vec
     check_env_id(env_id)
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    with optional_dependencies(env_id):
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
-    return envs
+    return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
 
 
-def space_summary(env: gym.Env) -> tuple[int, int]:
-    """(observation size, number of actions) of a checked env."""
-    return int(np.prod(env.observation_space.shape)), int(env.action_space.n)
+def space_summary(env: gym.Env) -> tuple[tuple[int, ...], int, bool]:
+    """(observation shape, number of actions or size of the action vector, continuous?) of a checked
+    env (its action space before clipping)."""
+    space = env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
+    shape = tuple(int(d) for d in env.observation_space.shape)
+    if is_continuous(space):
+        return shape, int(space.shape[0]), True
+    return shape, int(space.n), False
