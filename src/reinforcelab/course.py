@@ -199,11 +199,47 @@ def record_video(env: gym.Env, policy: CoursePolicy, out_directory: str | Path, 
 
 
 # ----------------------------------------------------------------------------- the Hub
-def _agent_from_policy(model: torch.nn.Module, hyperparameters: dict[str, Any], seed: int | None):
-    """A reinforcelab agent holding the weights of a course-style MLP policy (Linear layers with
-    a ReLU between them), so that it saves as safetensors and loads with ``reinforcelab.load``."""
-    from . import Reinforce
+def _mlp_layers(model: torch.nn.Module) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The (weight, bias) arrays of a model made only of chained ``nn.Linear`` layers, else None."""
     from .artifacts.course_pickle import linear_weights
+
+    try:
+        layers = [(w.detach().cpu().numpy().astype(np.float32), b.detach().cpu().numpy().astype(np.float32))
+                  for w, b in linear_weights(model)]
+    except KeyError:  # a Linear layer without bias
+        return None
+    chained = all(w.shape[1] == prev.shape[0] for (prev, _), (w, _) in zip(layers, layers[1:]))
+    n_parameters = sum(p.numel() for p in model.parameters())
+    if len(layers) < 2 or not chained or n_parameters != sum(w.size + b.size for w, b in layers):
+        return None
+    return layers
+
+
+def _same_log_probs(agent, model: CoursePolicy, states: list[np.ndarray]) -> bool:
+    """Whether the built-in MLP gives the log-probabilities ``model.act`` gives, on real states.
+
+    The weights alone cannot tell a Linear-ReLU-...-Linear-softmax model from one with another
+    activation or a skipped layer; its actions can."""
+    actor = agent.actor()
+    with torch.no_grad():
+        for state in states[:: max(1, len(states) // 50)]:
+            action, log_prob = model.act(state)
+            logits = actor.logits(np.asarray(state, dtype=np.float32)[None])[:, 0].astype(np.float64)
+            ours = logits[action] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+            if not np.isclose(ours, float(log_prob.reshape(-1)[0]), atol=1e-4):
+                return False
+    return True
+
+
+def _agent_for(model: torch.nn.Module, hyperparameters: dict[str, Any], seed: int | None,
+               states: list[np.ndarray]):
+    """A reinforcelab agent holding ``model``'s weights, to save as safetensors.
+
+    A course-style MLP (Linear layers with ReLUs between them, a softmax on top) becomes the built-in
+    MLP: its Hub folder then loads anywhere, with ``reinforcelab.load`` or ``reinforcelab enjoy``,
+    without the notebook's class. Any other module is saved as its own ``state_dict`` through the
+    policy plug point; loading it needs its class (``reinforcelab.load(folder, policy=...)``)."""
+    from . import Reinforce
     from .config import TrainConfig
     from .nets import MLP
 
@@ -213,47 +249,23 @@ def _agent_from_policy(model: torch.nn.Module, hyperparameters: dict[str, Any], 
                          "(env_id, h_size, n_training_episodes, n_evaluation_episodes, max_t, gamma, lr, ...)")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch nn.Module (the course's Policy); got {type(model).__name__}")
-    try:
-        layers = [(w.detach().cpu().numpy().astype(np.float32), b.detach().cpu().numpy().astype(np.float32))
-                  for w, b in linear_weights(model)]
-    except KeyError:  # a Linear layer without bias
-        layers = []
-    chained = all(w.shape[1] == prev.shape[0] for (prev, _), (w, _) in zip(layers, layers[1:]))
-    n_parameters = sum(p.numel() for p in model.parameters())
-    if len(layers) < 2 or not chained or n_parameters != sum(w.size + b.size for w, b in layers):
-        raise ValueError(f"push_to_hub publishes MLP policies (nn.Linear layers with a ReLU between them, like the "
-                         f"course's Policy); {type(model).__name__} has other parameters or layers that do not "
-                         "chain. Save other models yourself")
+    layers = _mlp_layers(model)
+    h_size = int(hyperparameters.get("h_size", 16))
     config = TrainConfig(
-        env_id=hyperparameters["env_id"], mode="course", hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]),
+        env_id=hyperparameters["env_id"], mode="course",
+        hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]) if layers else (h_size,),
         lr=float(hyperparameters.get("lr", 1e-2)), gamma=float(hyperparameters.get("gamma", 1.0)),
         n_episodes=int(hyperparameters.get("n_training_episodes", 1)), max_t=int(hyperparameters["max_t"]),
         eval_episodes=int(hyperparameters["n_evaluation_episodes"]),
         print_every=int(hyperparameters.get("print_every", 100)), seed=seed,
     )
-    agent = Reinforce(config=config, device="cpu")
-    if [w.shape for w, _ in agent.policy.layers] != [w.shape for w, _ in layers]:
-        raise ValueError(f"the model's layers {[w.shape for w, _ in layers]} do not fit {config.env_id} "
-                         f"({agent.obs_dim} observations, {agent.n_actions} actions)")
-    agent.policy.load_state_dict(MLP(layers).state_dict())
-    return agent
-
-
-def _check_same_policy(agent, model: CoursePolicy, states: list[np.ndarray]) -> None:
-    """The exported MLP must give the log-probabilities ``model.act`` gives, on real states.
-
-    This catches a model whose forward is not Linear-ReLU-...-Linear-softmax (another activation,
-    a skipped layer), which the weights alone cannot tell."""
-    actor = agent.actor()
-    with torch.no_grad():
-        for state in states[:: max(1, len(states) // 50)]:
-            action, log_prob = model.act(state)
-            logits = actor.logits(np.asarray(state, dtype=np.float32))[:, 0].astype(np.float64)
-            ours = logits[action] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
-            if not np.isclose(ours, float(log_prob.reshape(-1)[0]), atol=1e-4):
-                raise ValueError("the saved MLP does not reproduce the model's log-probabilities: push_to_hub "
-                                 "publishes policies computing Linear -> ReLU -> ... -> Linear -> softmax, like "
-                                 "the course's Policy")
+    if layers is not None:
+        agent = Reinforce(config=config, device="cpu")
+        if [w.shape for w, _ in agent.policy.layers] == [w.shape for w, _ in layers]:
+            agent.policy.load_state_dict(MLP(layers).state_dict())
+            if _same_log_probs(agent, model, states):
+                return agent
+    return Reinforce(config=config, device="cpu", policy=model)
 
 
 def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str, Any], eval_env: gym.Env,
@@ -265,12 +277,15 @@ def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str,
     The folder is the one ``reinforcelab push`` writes: ``model.safetensors`` (the weights only,
     never a pickle), ``config.json``, ``hyperparameters.json`` (the course's keys), ``results.json``
     (with the std), ``replay.mp4`` and a ``README.md`` model card whose metadata the course's
-    leaderboard reads. ``reinforcelab.load`` and ``reinforcelab enjoy`` read it back.
+    leaderboard reads. ``reinforcelab.load`` reads it back (with ``policy=`` for a module that is
+    not a plain MLP).
 
     Args:
         repo_id: ``USER/NAME``; the repo is created if it does not exist.
-        model: the course's Policy (any MLP of ``nn.Linear`` layers with ReLUs between them and a
-            softmax on top); its ``act`` is checked against the saved weights.
+        model: the course's Policy, or any ``nn.Module`` whose forward gives action logits or
+            probabilities and whose ``act`` samples from them. A Linear-ReLU MLP like the course's
+            is saved as reinforcelab's built-in MLP (checked against ``act`` on real states), so
+            its folder loads without the class; any other module as its own ``state_dict``.
         hyperparameters: the course's dict; ``env_id``, ``max_t`` and ``n_evaluation_episodes``
             are required, ``lr``, ``gamma``, ``n_training_episodes`` are recorded.
         eval_env: the evaluation environment; the replay is recorded from it (or from an
@@ -295,10 +310,9 @@ def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str,
 
     check_repo_id(repo_id)
     _check_at_least_one(video_max_steps=video_max_steps)
-    agent = _agent_from_policy(model, hyperparameters, seed)
     states: list[np.ndarray] = []
     _episode_returns(eval_env, model, 50, 1, seed, states)  # a few real states to check the weights on
-    _check_same_policy(agent, model, states)
+    agent = _agent_for(model, hyperparameters, seed, states)
     mean_reward, std_reward = evaluate_agent(eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed)
     results = {
         "env_id": agent.config.env_id, "mean_reward": mean_reward, "std_reward": std_reward,
