@@ -14,6 +14,7 @@ from ..nets import MLP, ObsNorm
 from ..optim import NumpyAdam
 from ..returns import advantages, batch_returns
 from ..rollout import Batch
+from .chunks import chunks
 
 def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.ndarray,
                     entropy_coef: float, n_total: int | None = None) -> list[np.ndarray]:
@@ -46,14 +47,6 @@ def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray,
     v = activations[-1][0]
     grads = value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
     return grads, v
-
-
-def chunks(n: int, size: int = 16_384) -> list[slice]:
-    """Slices of a batch to run forward and backward one at a time. Measured on CartPole's 16-unit
-    and Pixelcopter's 64-unit networks, both were fastest at about 16k samples: whole-batch
-    temporaries of many megabytes were each time fresh memory (page faults), and far smaller
-    chunks pay numpy's per-call overhead too often."""
-    return [slice(lo, lo + size) for lo in range(0, n, size)]
 
 
 def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np.ndarray]:
