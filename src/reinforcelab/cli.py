@@ -103,18 +103,24 @@ def train(
         "--episodes / --total-steps may raise its budget."),
     checkpoint_every: Optional[int] = typer.Option(
         None, help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end and on Ctrl-C."),
+    tensorboard: Optional[Path] = typer.Option(
+        None, help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
+        "needs reinforcelab[tensorboard]."),
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
     try:
         if resume is not None:
+            if tensorboard is not None:
+                raise ValueError("--tensorboard applies to new runs, not to --resume")
             result = resume_run(resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps)
             config = result.agent.config
         elif env_id is None:
             raise ValueError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
             config, result = new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward,
-                                     eval_episodes, lr, gamma, hidden, max_t, set_, progress, checkpoint_every)
+                                     eval_episodes, lr, gamma, hidden, max_t, set_, progress, checkpoint_every,
+                                     tensorboard)
         written = []
         if plot and result.summary["train_episodes"] > 0:
             written.append(plot_run([result.out], result.out / "curve.png"))
@@ -133,15 +139,24 @@ def train(
 
 
 def new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward, eval_episodes, lr, gamma,
-            hidden, max_t, assignments, progress, checkpoint_every):
+            hidden, max_t, assignments, progress, checkpoint_every, tensorboard=None):
     config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
     config = apply_overrides(
         config, assignments, env_id=env_id, seed=seed, n_episodes=episodes, total_env_steps=total_steps,
         lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t,
     )
     result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
-                       stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every)
+                       stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every,
+                       extra_callbacks=tensorboard_callbacks(tensorboard))
     return config, result
+
+
+def tensorboard_callbacks(logdir: Optional[Path]) -> list:
+    if logdir is None:
+        return []
+    from .tensorboard import TensorBoardScalars  # only now: tensorboardX imports torch
+
+    return [TensorBoardScalars(logdir)]
 
 
 @app.command()
@@ -289,6 +304,10 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(130)
 
+
+from .sweep.cli import register as register_sweep  # noqa: E402  (after the app's own commands)
+
+register_sweep(app)
 
 if __name__ == "__main__":
     main()
