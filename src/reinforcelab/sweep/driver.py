@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..algorithm import StopOnSignal
 from ..artifacts.checkpoint import write_json
 from .spec import Parameter, SweepSpec, SweepSpecError, spec_from_dict
 from .trial import TrialTask, read_record
@@ -143,8 +144,15 @@ class SweepRunner:
             seconds=spec.budget.get("seconds"), stop_reward=spec.budget.get("stop_reward"),
             tensorboard_dir=str(self.tensorboard_dir) if self.tensorboard_dir else None)
 
+    def stop_point(self) -> None:
+        """Where a Ctrl-C takes effect: between Optuna writes, never inside one (an interrupted
+        journal write leaves a stale lock behind)."""
+        if self.ctrl_c.requested or self.interrupted:
+            raise KeyboardInterrupt
+
     def fill(self, ask: bool) -> None:
         while len(self.running) < self.backend.workers:
+            self.stop_point()
             while not self.pending and ask:
                 config = self.next_search_config()
                 if config is None:
@@ -159,7 +167,8 @@ class SweepRunner:
         """Run until nothing is pending or running (and, with ``ask``, Optuna has nothing left)."""
         self.fill(ask)
         while self.running:
-            done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(self.running), timeout=0.25, return_when=FIRST_COMPLETED)
+            self.stop_point()
             for future in done:
                 config, task = self.running.pop(future)
                 try:
@@ -249,28 +258,34 @@ class SweepRunner:
         self.open_study(new)
         spec = self.spec
         self.start_progress((spec.n_configs() + 1) * len(spec.seeds) + 2 * len(spec.confirm_seeds))
-        try:
-            self.add_config(ConfigRun(BASE_ID, {}, "search", spec.seeds))
-            self.drain(ask=True)
-            best = self.best_search_config()
-            if best is not None and not self.interrupted:
-                if best.config_id != BASE_ID:  # else the preset's own confirmation is the best's
-                    self.add_config(ConfigRun(CONFIRM_BEST_ID, best.params, "confirm", spec.confirm_seeds))
-                self.add_config(ConfigRun(CONFIRM_BASE_ID, {}, "confirm", spec.confirm_seeds))
-                self.drain(ask=False)
-        except KeyboardInterrupt:
-            self.interrupted = True
-            self.backend.close(cancel=True)
-        finally:
-            if self.progress is not None:
-                self.show()
-                self.progress.stop()
+        # The first Ctrl-C is noted and acted on at the next stop_point; a second one stops at once.
+        with StopOnSignal() as self.ctrl_c:
+            try:
+                self.run_stages()
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.backend.close(cancel=True)
+            finally:
+                if self.progress is not None:
+                    self.show()
+                    self.progress.stop()
         write_trials_csv(self.out, self.configs, spec)
         if self.interrupted:
             raise SweepInterrupted(f"interrupted: {self.counts['done']} finished trials are kept in {self.out}; "
                                    f"continue with: reinforcelab sweep --resume {self.out}")
         return write_report(self.out, spec, self.configs, wall_seconds=time.perf_counter() - start,
                             backend=self.backend.name)
+
+    def run_stages(self) -> None:
+        spec = self.spec
+        self.add_config(ConfigRun(BASE_ID, {}, "search", spec.seeds))
+        self.drain(ask=True)
+        best = self.best_search_config()
+        if best is not None:
+            if best.config_id != BASE_ID:  # else the preset's own confirmation is the best's
+                self.add_config(ConfigRun(CONFIRM_BEST_ID, best.params, "confirm", spec.confirm_seeds))
+            self.add_config(ConfigRun(CONFIRM_BASE_ID, {}, "confirm", spec.confirm_seeds))
+            self.drain(ask=False)
 
     def best_search_config(self) -> ConfigRun | None:
         """The complete search configuration (base preset included) with the highest mean score."""
