@@ -88,7 +88,9 @@ def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
             from ..tensorboard import TensorBoardScalars
 
             callbacks.append(TensorBoardScalars(Path(task.tensorboard_dir) / task.folder))
-        result = train_run(config, out, stop_reward=task.stop_reward, progress=False, extra_callbacks=callbacks)
+        # Checkpoints only at the end: an unfinished trial is redone from scratch, never resumed.
+        result = train_run(config, out, stop_reward=task.stop_reward, progress=False, checkpoint_every=10**9,
+                           extra_callbacks=callbacks)
         if result.summary["interrupted"]:
             return {**record, "status": "interrupted"}
         eval_start = time.perf_counter()
