@@ -192,7 +192,8 @@ class InterruptAfter:
 
     def __init__(self, n: int) -> None:
         self.inner = backends.EmbeddedBackend(2)
-        self.workers, self.name, self.left = 2, "embedded", n
+        # One trial at a time, so that exactly n trials have finished when Ctrl-C arrives.
+        self.workers, self.name, self.left = 1, "embedded", n
 
     def submit(self, task, sweep_dir):
         if self.left == 0:
@@ -208,11 +209,14 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     spec = spec_from_dict(TINY)
     reference = run_sweep(spec, tmp_path / "ref", workers=2, progress=False)
 
-    monkeypatch.setattr(backends, "make_backend", lambda address, workers: InterruptAfter(3))
+    # The preset's 2 seeds, then trial-0000's 2 seeds (a configuration complete in Optuna), then
+    # one seed of trial-0001 (left running in Optuna).
+    monkeypatch.setattr(backends, "make_backend", lambda address, workers: InterruptAfter(5))
     with pytest.raises(SweepInterrupted, match="--resume"):
         run_sweep(spec, tmp_path / "sw", progress=False)
     finished = {p.parent: p.read_text() for p in (tmp_path / "sw" / "runs").glob("*/*/trial.json")}
-    assert 1 <= len(finished) <= 3
+    assert {f"{p.parent.name}/{p.name}" for p in finished} == {
+        "base/seed-0", "base/seed-1", "trial-0000/seed-0", "trial-0000/seed-1", "trial-0001/seed-0"}
     monkeypatch.undo()
 
     resumed = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -221,6 +225,12 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     key = lambda rows: sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)  # noqa: E731
     assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
     assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
+    strip = lambda configs: [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]  # noqa: E731
+    assert strip(resumed["configurations"]) == strip(reference["configurations"])
+    # Resuming a finished sweep trains nothing and rewrites the same report.
+    again = resume_sweep(tmp_path / "sw", workers=2, progress=False)
+    assert strip(again["configurations"]) == strip(resumed["configurations"])
+    assert again["best"] == resumed["best"]
 
 
 def test_ctrl_c_on_the_command_line_then_resume(tmp_path):
@@ -272,3 +282,9 @@ def test_learning_curves_are_rolling_means_on_a_common_grid(tmp_path):
     # run a: rolling means 1, 2, 3 at 10, 20, 30 env steps; run b holds 2 after it stopped.
     np.testing.assert_allclose(np.interp([10, 20, 30], grid, curves[0]), [1.0, 2.0, 3.0], atol=0.1)
     np.testing.assert_allclose(curves[1][grid >= 20], 2.0)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "sweeps").glob("*.*")), ids=lambda p: p.name)
+def test_committed_sweep_files_are_valid(path):
+    spec = spec_from_dict(load_spec(path))
+    assert spec.n_configs() >= 1 and spec.seeds

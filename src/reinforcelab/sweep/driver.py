@@ -90,7 +90,24 @@ class SweepRunner:
             for params in spec.grid():
                 self.study.enqueue_trial({p.name: encode(p, params[p.name]) for p in spec.parameters})
         if not new:
+            self.restore_finished()
             self.requeue_interrupted()
+
+    def restore_finished(self) -> None:
+        """Configurations an earlier run of the sweep finished: back into the statistics, from
+        their run folders."""
+        from optuna.trial import TrialState
+
+        states = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+        for t in self.study.get_trials(deepcopy=False, states=tuple(states)):
+            if t.state == TrialState.FAIL and "error" not in t.user_attrs:
+                continue  # interrupted, not failed: proposed again by requeue_interrupted
+            params = {p.name: decode(p, t.params[p.name]) for p in self.spec.parameters}
+            config = ConfigRun(t.user_attrs["config_id"], params, "search", self.spec.seeds, state=states[t.state])
+            self.add_config(config)  # not running: reads its records, queues nothing
+            self.counts["pruned"] += config.state == "pruned"
+            if config.state == "complete":
+                self.note_best(config)
 
     def requeue_interrupted(self) -> None:
         """Trials left running by a Ctrl-C or a crash: close them and propose the same parameters
@@ -214,10 +231,8 @@ class SweepRunner:
         scores = config.scores()
         if state == "pruned":
             self.counts["pruned"] += 1
-        if state == "complete" and config.stage == "search":
-            mean = sum(scores) / len(scores)
-            if self.best is None or mean > self.best[0]:
-                self.best = (mean, config.config_id)
+        if state == "complete":
+            self.note_best(config)
         if config.trial is None:
             return
         if state == "complete":
@@ -227,6 +242,12 @@ class SweepRunner:
         else:
             config.trial.set_user_attr("error", error)
             self.study.tell(config.trial, state=TrialState.FAIL)
+
+    def note_best(self, config: ConfigRun) -> None:
+        """Keep the best search configuration so far, for the progress line."""
+        scores = config.scores()
+        if config.stage == "search" and (self.best is None or sum(scores) / len(scores) > self.best[0]):
+            self.best = (sum(scores) / len(scores), config.config_id)
 
     # -------------------------------------------------------------- progress
     def start_progress(self, total: int) -> None:
@@ -273,7 +294,7 @@ class SweepRunner:
         if self.interrupted:
             raise SweepInterrupted(f"interrupted: {self.counts['done']} finished trials are kept in {self.out}; "
                                    f"continue with: reinforcelab sweep --resume {self.out}")
-        return write_report(self.out, spec, self.configs, wall_seconds=time.perf_counter() - start,
+        return write_report(self.out, spec, self.configs, self.best_id, wall_seconds=time.perf_counter() - start,
                             backend=self.backend.name)
 
     def run_stages(self) -> None:
@@ -281,6 +302,7 @@ class SweepRunner:
         self.add_config(ConfigRun(BASE_ID, {}, "search", spec.seeds))
         self.drain(ask=True)
         best = self.best_search_config()
+        self.best_id = best.config_id if best is not None else None
         if best is not None:
             if best.config_id != BASE_ID:  # else the preset's own confirmation is the best's
                 self.add_config(ConfigRun(CONFIRM_BEST_ID, best.params, "confirm", spec.confirm_seeds))
@@ -288,9 +310,11 @@ class SweepRunner:
             self.drain(ask=False)
 
     def best_search_config(self) -> ConfigRun | None:
-        """The complete search configuration (base preset included) with the highest mean score."""
-        complete = [c for c in self.configs if c.stage == "search" and c.state == "complete"]
-        return max(complete, key=lambda c: sum(c.scores()) / len(c.scores()), default=None)
+        """The complete search configuration (base preset included) with the highest mean score;
+        on a tie the preset (nothing to gain), then the earliest config id."""
+        complete = sorted((c for c in self.configs if c.stage == "search" and c.state == "complete"),
+                          key=lambda c: c.config_id)
+        return max(complete, key=lambda c: (sum(c.scores()) / len(c.scores()), c.config_id == BASE_ID), default=None)
 
 
 # ------------------------------------------------------------------ Optuna encoding

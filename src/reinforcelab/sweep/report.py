@@ -44,14 +44,16 @@ def write_trials_csv(out: Path, configs: list["ConfigRun"], spec: SweepSpec) -> 
     return path
 
 
-def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], wall_seconds: float,
+def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], best_id: str | None, wall_seconds: float,
                  backend: str) -> dict[str, Any]:
+    """``best_id``: the search configuration that was confirmed on fresh seeds."""
     from .driver import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID
 
     out = Path(out)
     by_id = {c.config_id: c for c in configs}
     search = [c for c in configs if c.stage == "search"]
-    rows = sorted((config_summary(c) for c in search), key=lambda r: r.get("mean", -np.inf), reverse=True)
+    rows = sorted((config_summary(c) for c in search), key=lambda r: r["config_id"])
+    rows.sort(key=lambda r: r.get("mean", -np.inf), reverse=True)  # best first; ties by config id
     summary: dict[str, Any] = {
         "objective": f"{spec.objective} of {spec.eval_episodes} held-out evaluation episodes (sampled actions) per "
                      "trained agent; evaluation env seeds never used by training",
@@ -64,9 +66,8 @@ def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], wall_se
     }
     confirm_base = by_id.get(CONFIRM_BASE_ID)
     confirm_best = by_id.get(CONFIRM_BEST_ID, confirm_base)  # none when the preset itself was best
-    if confirm_best is not None:
-        selected = next(r for r in rows if r["state"] == "complete"
-                        and (r["config_id"] == BASE_ID if confirm_best is confirm_base else r["params"] == confirm_best.params))
+    if confirm_best is not None and best_id is not None:
+        selected = next(r for r in rows if r["config_id"] == best_id)
         best_scores, base_scores = confirm_best.scores(), confirm_base.scores()
         summary["best"] = {
             "config_id": selected["config_id"], "params": confirm_best.params,
@@ -80,7 +81,9 @@ def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], wall_se
                 "ci": list(stats.probability_of_improvement_ci(best_scores, base_scores)),
                 "of": "best over base preset, on the confirmation seeds",
             }
-            thresholds = np.linspace(min(best_scores + base_scores), max(best_scores + base_scores), 101)
+            low, high = min(best_scores + base_scores), max(best_scores + base_scores)
+            # From just below the lowest score (where every run is above) to the highest (none is).
+            thresholds = np.linspace(low - 0.02 * (high - low or 1.0), high, 101)
             summary["performance_profile"] = {
                 "thresholds": thresholds.round(6).tolist(),
                 **{name: profile_summary(scores, thresholds)
@@ -146,7 +149,8 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
         ci = np.array([r[f"{key}_ci"] for r in rows]).reshape(-1, 2)
         ax.errorbar(values, ys + offset, xerr=[values - ci[:, 0], ci[:, 1] - values], fmt="o", color=colour,
                     label=key.upper() if key == "iqm" else "mean", capsize=3)
-    ax.set_yticks(ys, [r["config_id"] + (" (preset)" if r["config_id"] == BASE_ID else "") for r in rows])
+    ax.set_yticks(ys, [f"{r['config_id']}  " + (" ".join(f"{k}={v}" for k, v in r["params"].items())[:40]
+                                                 or "(preset)") for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out {score_name} (95% bootstrap CI over seeds)")
     ax.set_title("configurations (search seeds)")
