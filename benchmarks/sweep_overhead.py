@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from reinforcelab.sweep import run_sweep, spec_from_dict
+from reinforcelab.sweep.backends import usable_cores
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         with (out / "trials.csv").open() as f:
             rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
-        report(spec, summary, rows, wall, args.workers or len(os.sched_getaffinity(0)))
+        report(spec, summary, rows, wall, args.workers or usable_cores())
 
 
 def report(spec, summary, rows, wall: float, workers: int) -> None:

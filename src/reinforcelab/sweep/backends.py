@@ -11,7 +11,7 @@ import shutil
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,15 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or len(os.sched_getaffinity(0))
+        self.workers = workers or usable_cores()
         self._start()
 
     def _start(self) -> None:
-        context = get_context("forkserver")
-        context.set_forkserver_preload(["reinforcelab.sweep.trial"])
+        if "forkserver" in get_all_start_methods():
+            context = get_context("forkserver")
+            context.set_forkserver_preload(["reinforcelab.sweep.trial"])
+        else:  # Windows
+            context = get_context("spawn")
         self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_ignore_ctrl_c)
 
     def submit(self, task: TrialTask, sweep_dir: Path) -> Future:
@@ -107,6 +110,11 @@ def write_run_folder(folder: Path, files: dict[str, bytes]) -> None:
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(files[name])
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def make_backend(ray_address: str | None, workers: int | None) -> Any:

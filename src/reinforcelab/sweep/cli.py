@@ -101,10 +101,14 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
     if best and best["confirmation"].get("n"):
         conf, base = best["confirmation"], summary["base_confirmation"]
         poi = summary["probability_of_improvement"]
-        console.print(f"best {best['config_id']} on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
-                      f"IQM {interval(conf, 'iqm')}; preset: mean {interval(base, 'mean')}; "
-                      f"P(best > preset) = {poi['value']:.2f} [{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]",
-                      highlight=False)
+        if best["config_id"] == "base":
+            console.print(f"best: the preset itself; on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
+                          f"IQM {interval(conf, 'iqm')}", highlight=False)
+        else:
+            console.print(f"best {best['config_id']} on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
+                          f"IQM {interval(conf, 'iqm')}; preset: mean {interval(base, 'mean')}; "
+                          f"P(best > preset) = {poi['value']:.2f} [{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]",
+                          highlight=False)
     console.print(f"sweep folder: {folder}  (summary.json, trials.csv, report.png)")
 
 

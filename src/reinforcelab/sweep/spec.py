@@ -126,12 +126,11 @@ def load_spec(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
         else:
             raise SweepSpecError(f"sweep file {path}: use a .toml, .yaml or .yml file")
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        if isinstance(exc, SweepSpecError):
-            raise
-        raise SweepSpecError(f"sweep file {path} does not parse: {exc}".splitlines()[0]) from exc
-    except Exception as exc:  # yaml.YAMLError and friends
-        raise SweepSpecError(f"sweep file {path} does not parse: {exc}".splitlines()[0]) from exc
+    except SweepSpecError:
+        raise
+    except Exception as exc:  # TOMLDecodeError, JSONDecodeError, yaml.YAMLError
+        detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise SweepSpecError(f"sweep file {path} does not parse: {detail}") from exc
     if not isinstance(data, dict):
         raise SweepSpecError(f"sweep file {path} must hold a mapping (keys such as preset, parameters, seeds)")
     return data
