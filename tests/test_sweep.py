@@ -289,3 +289,48 @@ def test_learning_curves_are_rolling_means_on_a_common_grid(tmp_path):
 def test_committed_sweep_files_are_valid(path):
     spec = spec_from_dict(load_spec(path))
     assert spec.n_configs() >= 1 and spec.seeds
+
+
+class ScriptedBackend:
+    """Trials without training: each scores ``score(params, seed)`` at once (and writes the files
+    the report reads), so the driver's bookkeeping runs deterministically in milliseconds."""
+
+    name, workers = "scripted", 1
+
+    def __init__(self, score):
+        self.score = score
+
+    def submit(self, task, sweep_dir):
+        from concurrent.futures import Future
+
+        from reinforcelab.artifacts.checkpoint import write_json
+
+        folder = Path(sweep_dir) / task.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.csv").write_text("episode,return,length,env_steps,wall_seconds\n1,1.0,1,1,0.0\n")
+        record = {"stage": task.stage, "config_id": task.config_id, "seed": task.seed, "params": task.params,
+                  "status": "ok", "objective": self.score(task.params, task.seed)}
+        write_json(folder / "trial.json", record)
+        future = Future()
+        future.set_result(record)
+        return future
+
+    def close(self, cancel=False):
+        pass
+
+
+def test_pruning_stops_configurations_below_the_median_before_their_last_seed(tmp_path, monkeypatch):
+    # Scores rise with lr, with a little noise by seed.
+    monkeypatch.setattr(backends, "make_backend",
+                        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s))
+    spec = spec_from_dict({**TINY, "seeds": 4, "parameters": {"lr": {"low": 0.001, "high": 0.5, "log": True}},
+                           "trials": 12, "pruning": True})
+    summary = run_sweep(spec, tmp_path / "sw", progress=False)
+    pruned = [c for c in summary["configurations"] if c["state"] == "pruned"]
+    complete = [c for c in summary["configurations"] if c["state"] == "complete" and c["config_id"] != "base"]
+    assert pruned, "TPE with seed 0 proposes low learning rates after the first ones here"
+    for c in pruned:
+        assert 1 <= c["n"] < 4  # stopped before its remaining seeds
+        assert c["mean"] < max(x["mean"] for x in complete)
+    assert summary["counts"]["pruned"] == len(pruned)
+    assert len(read_trials(tmp_path / "sw")) == sum(c["n"] for c in summary["configurations"]) + 2 * 4
