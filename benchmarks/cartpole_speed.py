@@ -1,4 +1,5 @@
-"""CartPole-v1: fast mode, course mode and the course's per-step loop, side by side in one run.
+"""CartPole-v1: fast mode, fast mode with a torch module policy, course mode and the course's per-step
+loop, side by side in one run.
 
 For every method and seed: train until a 100-episode sampled-action evaluation first reaches 475
 (the evaluation runs whenever the recent training returns are high enough, on a separate vector
@@ -9,6 +10,10 @@ first reaches 475 (the course's criterion). Prints a markdown table and writes a
 
     python benchmarks/cartpole_speed.py                     # 10 seeds fast, 5 seeds course-style
     python benchmarks/cartpole_speed.py --seeds 3 --slow-seeds 2 --methods fast course
+    python benchmarks/cartpole_speed.py --methods fast torch-module --process-runs 0 --throughput-envs 0
+
+"fast mode (torch module)" trains a plain ``nn.Module`` of the built-in MLP's shape (4-16-2, ReLU,
+logits) with the same preset through the torch autograd engine on the CPU.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ import reinforcelab
 from reinforcelab.callbacks import Callback
 from reinforcelab.evaluation import evaluate_policy
 from reinforcelab.make_env import make_vector_env
-from reinforcelab.policy import NumpyActor
+from reinforcelab.policies.base import Actor
+from reinforcelab.policies.mlp import MLPPolicy
+from reinforcelab.policies.torch_mlp import CategoricalPolicy, to_mlp
 from reinforcelab.reference import train_per_step
-from reinforcelab.torch_nets import CategoricalPolicy, to_mlp
 
 TARGET = 475.0
 EVAL_EPISODES = 100
@@ -63,7 +69,7 @@ class Evaluator:
         self.seed = seed
         self.seconds = 0.0
 
-    def __call__(self, actor: NumpyActor) -> float:
+    def __call__(self, actor: Actor) -> float:
         start = time.perf_counter()
         result = evaluate_policy(lambda o: actor.act_batch(o, self.rng), self.envs, "CartPole-v1", 1000, self.seed)
         self.seconds += time.perf_counter() - start
@@ -109,13 +115,24 @@ class AgentProbe(Callback):
 
     def on_update(self, trainer, records) -> None:
         if self.probe.after_update([r.ret for r in records], trainer.episodes, trainer.env_steps,
-                                   trainer.agent.actor):
+                                   trainer.parts.actor):
             trainer.stop("benchmark done")
 
 
-def run_agent(method: str, seed: int, preset: str, limit: dict) -> Trace:
+class SameShapeMLP(torch.nn.Module):
+    """A user's policy with the built-in MLP's shape: 4 -> 16 (ReLU) -> 2 logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def run_agent(method: str, seed: int, preset: str, limit: dict, **policy) -> Trace:
     trace = Trace(method, seed)
-    agent = reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=seed, device="cpu", **limit)
+    agent = reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=seed, device="cpu", **limit, **policy)
     probe = Probe(trace, Evaluator(seed), "episodes" if agent.config.mode == "course" else "steps")
     agent.learn([AgentProbe(probe)])
     if not trace.solved:
@@ -133,7 +150,7 @@ def run_per_step(seed: int, n_episodes: int) -> Trace:
 
     def on_episode(episode: int, length: int) -> bool:
         lengths.append(length)
-        return probe.after_update([float(length)], episode, sum(lengths), lambda: NumpyActor(to_mlp(policy)))
+        return probe.after_update([float(length)], episode, sum(lengths), lambda: MLPPolicy(to_mlp(policy).layers).actor())
 
     start = time.perf_counter()
     saved_threads = torch.get_num_threads()
@@ -188,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10, help="seeds for fast mode")
     parser.add_argument("--slow-seeds", type=int, default=5, help="seeds for course mode and the per-step loop")
-    parser.add_argument("--methods", nargs="+", default=["fast", "course", "per-step"])
+    parser.add_argument("--methods", nargs="+", default=["fast", "torch-module", "course", "per-step"])
     parser.add_argument("--episodes", type=int, default=2000, help="episode cap of the course-style loops")
     parser.add_argument("--process-runs", type=int, default=3, help="whole-process timings of the CLI (0: skip)")
     parser.add_argument("--plot", default="benchmarks/cartpole_speed.png")
@@ -207,6 +224,11 @@ def main() -> None:
         # Before the torch-based loops run: a fast-mode process never runs torch.
         if args.throughput_envs:
             rates = throughput(args.throughput_envs, args.throughput_steps, args.throughput_seeds)
+    if "torch-module" in args.methods:
+        for seed in range(args.seeds):
+            traces.append(run_agent("fast mode (torch module)", seed, "fast-cartpole", {"total_env_steps": 20_000_000},
+                                    policy=SameShapeMLP))
+            print(traces[-1], file=sys.stderr)
     if "course" in args.methods:
         for seed in range(args.slow_seeds):
             traces.append(run_agent("course mode", seed, "course-cartpole", {"n_episodes": args.episodes}))
@@ -234,6 +256,10 @@ def main() -> None:
     speed = {m: median(t.steps_per_second for t in traces if t.method == m) for m in methods}
     if "course mode" in speed and "per-step loop" in speed:
         print(f"\ncourse mode / per-step loop env steps/s: {speed['course mode'] / speed['per-step loop']:.1f}x")
+    solve = {m: median(t.solve_seconds for t in traces if t.method == m and t.solved) for m in methods}
+    if "fast mode" in solve and "fast mode (torch module)" in solve:
+        print(f"\nfast mode, torch module / numpy MLP median train s to solve: "
+              f"{solve['fast mode (torch module)'] / solve['fast mode']:.2f}x")
     if "fast mode" in speed and "per-step loop" in speed:
         print(f"fast mode / per-step loop env steps/s: {speed['fast mode'] / speed['per-step loop']:.0f}x")
     if peak_mb is not None:

@@ -23,10 +23,10 @@ import time
 
 def child(blas: str, steps: int, seed: int) -> None:
     import reinforcelab
-    from reinforcelab import algorithm
+    from reinforcelab import trainers
 
     if blas == "default":
-        algorithm.Trainer.threads = lambda self: contextlib.nullcontext()
+        trainers.Trainer.threads = lambda self: contextlib.nullcontext()
     agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=seed, device="cpu",
                                    num_envs=1024, total_env_steps=steps)
     agent.learn()

@@ -1,16 +1,18 @@
 """The user's path through the CLI's artefact commands, end to end on tiny budgets: train --record,
 record, plot, push (dry run, loopback Hub, failure), enjoy from the Hub, course pickles, missing repos.
 
-One trained run folder is shared by the whole module; a test that changes a run folder (push writes
-replay.mp4 and hub/ into it) works on its own copy.
+One trained run folder is shared by the whole module; the push tests work on their own copy of it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,16 +221,20 @@ def test_push_then_load_and_enjoy_from_the_hub(run, tmp_path, hub_server, in_tmp
 
 
 @pytest.mark.parametrize("failure", ["bad-token", "commit-rejected"])
-def test_failed_upload_keeps_the_local_folder_and_says_how_to_retry(run, tmp_path, hub_server, failure):
+def test_failed_upload_keeps_the_local_folder_and_says_how_to_retry(run, tmp_path, hub_server, failure,
+                                                                     monkeypatch):
     run = copy_run(run, tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the staged upload folder lands here
     token = "bad" if failure == "bad-token" else "hf_write_token_for_tests"
     if failure == "commit-rejected":
         hub_server.fail_on["commit"] = 422
     output = user_error(invoke("push", run, "--repo-id", REPO, "--endpoint", hub_server.endpoint, "--token", token,
                                "--eval-episodes", 2, "--seed", 0))
-    hub = (run / "hub").resolve()
-    assert f"The local folder is complete at {hub}" in output
+    assert not (run / "hub").exists()  # a failed push leaves the run folder as it was
+    hub = Path(re.search(r"The local folder is complete at (\S+);", output).group(1))
+    assert tmp_path in hub.parents
     assert "Retry with:" in output and f"hf upload {REPO} {hub}" in output
+    assert f"reinforcelab push {run} --repo-id {REPO} --endpoint {hub_server.endpoint}" in output
     assert ("HTTP 401" if failure == "bad-token" else "HTTP 422") in output
     assert "hf_write_token_for_tests" not in output  # the token is never echoed
     assert {p.name for p in hub.iterdir()} == HUB_FOLDER_FILES
@@ -336,4 +342,4 @@ def test_evaluate_a_missing_repo_names_it(hub_server, in_tmp, monkeypatch):
 def test_error_messages_print_user_text_verbatim(name, in_tmp):
     # Paths are not rich markup: runs/[exp] must not turn into "runs/", and [/x] must not crash.
     output = user_error(invoke("evaluate", f"runs/{name}"))
-    assert f"runs/{name} is not a folder" in output
+    assert f"no such run folder: runs/{name}" in output

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.torch_losses import course_loss
-from reinforcelab.torch_nets import CategoricalPolicy
+from reinforcelab.engines.torch_engine import course_loss
+from reinforcelab.policies.mlp import MLPPolicy
+from reinforcelab.policies.torch_mlp import CategoricalPolicy, to_mlp
 from reinforcelab.reference import act_step, per_step_loss
 from reinforcelab.rollout import Episode, collect_episode
 
@@ -38,7 +39,7 @@ def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
     reference = [p.grad.clone() for p in policy.parameters()]
 
     policy.zero_grad()
-    course_loss(policy, episode, gamma).backward()
+    course_loss(MLPPolicy(to_mlp(policy).layers), policy, episode, gamma).backward()
     for ours, theirs in zip((p.grad for p in policy.parameters()), reference):
         torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
 
@@ -46,7 +47,7 @@ def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
 def test_one_step_episode_gives_no_update_instead_of_nan():
     policy = CategoricalPolicy(4, 2, (16,))
     episode = Episode(np.zeros((1, 4), np.float32), np.array([0]), np.array([1.0]), True, False)
-    assert course_loss(policy, episode, 1.0) is None
+    assert course_loss(MLPPolicy(to_mlp(policy).layers), policy, episode, 1.0) is None
     # The course's own formula gives NaN here.
     lp = policy.log_probs(torch.zeros(1, 4), torch.tensor([0]))
     with pytest.warns(UserWarning, match="degrees of freedom"):

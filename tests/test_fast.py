@@ -6,7 +6,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import reinforcelab
-from reinforcelab.fast_update import advantages, batch_returns, episode_ids, per_episode_standardize
+from reinforcelab.returns import advantages, batch_returns, episode_ids, per_episode_standardize
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP
 from reinforcelab.optim import NumpyAdam

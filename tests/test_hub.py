@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from huggingface_hub import HfApi, metadata_load
+from huggingface_hub import HfApi, ModelCard, metadata_load
 from safetensors.numpy import save_file
 
 from reinforcelab.artifacts.hub import (
@@ -24,11 +29,13 @@ from reinforcelab.artifacts.hub import (
     download_agent,
     find_pickles,
     is_hub_repo_id,
+
     upload,
     write_hub_folder,
     write_manifest,
 )
 from reinforcelab.config import PRESETS, TrainConfig
+from reinforcelab.publish import publish_run
 
 REPO = "learner/Reinforce-CartPole-v1"
 AGENT_FILES = {"config.json", "hyperparameters.json", "results.json", "model.safetensors"}
@@ -121,6 +128,46 @@ def test_card_front_matter_follows_the_convention(hub_folder):
     assert metric["value"] == "487.49 +/- 11.08"
 
 
+def test_front_matter_reads_back_as_exactly_the_convention(hub_folder):
+    expected = {
+        "library_name": "reinforcelab",
+        "tags": ["CartPole-v1", "reinforce", "reinforcement-learning", "deep-reinforcement-learning",
+                 "custom-implementation", "deep-rl-class"],
+        "model-index": [{
+            "name": "Reinforce-CartPole-v1",
+            "results": [{
+                "task": {"type": "reinforcement-learning", "name": "reinforcement-learning"},
+                "dataset": {"name": "CartPole-v1", "type": "CartPole-v1"},
+                "metrics": [{"type": "mean_reward", "value": "487.49 +/- 11.08", "name": "mean_reward",
+                             "verified": False}],
+            }],
+        }],
+    }
+    assert metadata_load(hub_folder / "README.md") == expected
+    card = ModelCard.load(hub_folder / "README.md")  # huggingface_hub parses it into its own types
+    assert card.data.to_dict() == expected
+    (result,) = card.data.eval_results
+    assert (result.task_type, result.dataset_type, result.metric_type, result.metric_value, result.verified) == (
+        "reinforcement-learning", "CartPole-v1", "mean_reward", "487.49 +/- 11.08", False)
+
+
+def test_card_shows_a_custom_architecture_and_loading_snippet(run, hub_folder, tmp_path):
+    default = (hub_folder / "README.md").read_text()
+    assert "- Policy: MLP 4 -> 16 -> 2, ReLU after each hidden layer" in default
+    assert "Policy architecture" not in default
+
+    architecture = ("Policy(\n  (fc1): Linear(in_features=4, out_features=16, bias=True)\n"
+                    "  (fc2): Linear(in_features=16, out_features=2, bias=True)\n)")
+    snippet = 'import reinforcelab\n\nagent = reinforcelab.load("learner/x", policy=Policy(4, 2, 16))\n'
+    out = tmp_path / "custom"
+    write_hub_folder(run, out, results_for(), REPO, architecture=architecture, loading_snippet=snippet)
+    card = (out / "README.md").read_text()
+    assert f"## Policy architecture\n\n```text\n{architecture}\n```" in card
+    assert f"```python\n{snippet}```" in card and "MLP 4 -> 16" not in card
+    assert "agent.predict(obs)" not in card  # the default snippet is replaced, not appended to
+    assert metadata_load(out / "README.md") == metadata_load(hub_folder / "README.md")
+
+
 def test_card_body_usage_protocol_hyperparameters_video(hub_folder, run, tmp_path):
     card = (hub_folder / "README.md").read_text()
     assert f'reinforcelab.load("{REPO}")' in card and "agent.predict(obs)" in card
@@ -185,10 +232,14 @@ def test_export_rejects_bad_inputs(run, tmp_path):
         write_hub_folder(run, tmp_path / "b", incomplete, REPO)
     with pytest.raises(ValueError, match="USER/NAME"):
         write_hub_folder(run, tmp_path / "c", results_for(), "not a repo id")
-    (run / "model.safetensors").write_bytes(PICKLE)  # a pickle wearing a safetensors name
+    weights = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(weights[:-4])  # truncated: the header promises more data
     with pytest.raises(HubExportError, match="not a safetensors file"):
         write_hub_folder(run, tmp_path / "d", results_for(), REPO)
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    (run / "model.safetensors").write_bytes(PICKLE)  # a pickle wearing a safetensors name
+    with pytest.raises(HubExportError, match="not a safetensors file"):
+        write_hub_folder(run, tmp_path / "e", results_for(), REPO)
+    assert not any((tmp_path / n).exists() for n in "abcde")
 
 
 def test_manifest_lists_the_upload_and_lives_outside_it(hub_folder, tmp_path):
@@ -368,6 +419,112 @@ def test_upload_refuses_pickles(hub_folder, hub_server):
     with pytest.raises(HubExportError, match="pickle"):
         upload(hub_folder, REPO, token="good", endpoint=hub_server.endpoint)
     assert hub_server.requests == []
+
+
+# ----------------------------------------------------------------------------- publish_run (push)
+@pytest.fixture
+def agent_run(tmp_path):
+    """A real (untrained) agent's run folder, which publish_run can load, evaluate and record."""
+    from reinforcelab import Reinforce
+
+    Reinforce(config=PRESETS["course-cartpole"].replace(seed=0)).save(tmp_path / "run")
+    return tmp_path / "run"
+
+
+@pytest.fixture
+def own_tempdir(tmp_path, monkeypatch):
+    """Temporary folders go under the test's tmp_path, where a test can see what is left behind."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for folders)."""
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes() for p in folder.rglob("*")}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_publish_dry_run_writes_folder_and_manifest_with_the_umask_modes(agent_run, tmp_path, own_tempdir,
+                                                                        umask_022):
+    before = snapshot(agent_run)
+    folder = tmp_path / "upload"
+    result = publish_run(agent_run, REPO, eval_episodes=2, seed=0, dry_run=folder, endpoint="http://127.0.0.1:9")
+    assert result.dry_run and result.url is None
+    assert result.folder == folder and result.manifest == tmp_path / "upload-manifest.json"
+    assert set(result.files) == {p.name for p in folder.iterdir()} == AGENT_FILES | {"README.md", "replay.mp4"}
+    manifest = json.loads(result.manifest.read_text())
+    assert sorted(f["path"] for f in manifest["files"]) == sorted(result.files)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["n_evaluation_episodes"] == 2 and results["mean_reward"] == result.evaluation.mean_reward
+
+    assert mode(folder) == 0o755  # not tempfile's 0700
+    assert {p.name: mode(p) for p in folder.iterdir()} == {name: 0o644 for name in result.files}
+    assert mode(result.manifest) == 0o644
+    assert snapshot(agent_run) == before  # the run folder is only read
+    assert list(own_tempdir.iterdir()) == []
+
+
+def test_publish_uploads_and_leaves_nothing_behind(agent_run, hub_server, own_tempdir):
+    before = snapshot(agent_run)
+    result = publish_run(agent_run, REPO, token="good", endpoint=hub_server.endpoint, eval_episodes=2, seed=0,
+                         video=False)
+    assert result.url == f"{hub_server.endpoint}/{REPO}" and not result.dry_run
+    assert result.folder is None and result.manifest is None
+    remote = hub_server.files(REPO)
+    assert set(remote) - {".gitattributes"} == set(result.files) == AGENT_FILES | {"README.md"}
+    assert remote["model.safetensors"] == (agent_run / "model.safetensors").read_bytes()
+    assert json.loads(remote["results.json"])["std_reward"] == result.evaluation.std_reward
+    assert snapshot(agent_run) == before
+    assert list(own_tempdir.iterdir()) == []  # the staged upload folder is gone
+
+
+def test_failed_publish_stages_outside_the_run_and_its_retry_command_works(agent_run, hub_server, own_tempdir,
+                                                                            tmp_path):
+    before = snapshot(agent_run)
+    hub_server.fail_on["commit"] = 422
+    with pytest.raises(HubUploadError) as err:
+        publish_run(agent_run, REPO, token="good", endpoint=hub_server.endpoint, eval_episodes=2, seed=0,
+                    video=False)
+    assert snapshot(agent_run) == before  # no hub/ folder inside the run folder
+    staged = err.value.folder
+    assert own_tempdir in staged.parents
+    assert {p.name for p in staged.iterdir()} == AGENT_FILES | {"README.md"}
+    message = str(err.value)
+    assert f"The local folder is complete at {staged}" in message and "temporary copy" in message
+    assert f"Retry with:\n  {err.value.retry_command}\n" in message and "HTTP 422" in message
+    assert "model.safetensors" not in (hub_server.files(REPO) if hub_server.repo(REPO) else {})
+
+    del hub_server.fail_on["commit"]  # the Hub is fine again: run the retry command as printed
+    bin_dir = Path(sys.executable).parent  # where the venv's `hf` lives
+    env = {**os.environ, "HF_TOKEN": "good", "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+           "HF_HOME": str(tmp_path / "hf-home"), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(err.value.retry_command, shell=True, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    remote = {k: v for k, v in hub_server.files(REPO).items() if k != ".gitattributes"}
+    assert remote == {p.name: p.read_bytes() for p in staged.iterdir()}
+
+
+def test_publish_rejects_bad_arguments_before_doing_anything(agent_run, tmp_path, hub_server):
+    with pytest.raises(ValueError, match="USER/NAME"):
+        publish_run(agent_run, "no-slash", dry_run=tmp_path / "a")
+    with pytest.raises(ValueError, match="eval_episodes"):
+        publish_run(agent_run, REPO, eval_episodes=0, dry_run=tmp_path / "a")
+    assert not (tmp_path / "a").exists() and hub_server.requests == []
 
 
 # ----------------------------------------------------------------------------- network guard

@@ -5,16 +5,16 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.fast_update import (
-    NumpyFastUpdate, add_into, chunks, clip_grad_norm, policy_gradient, value_gradient,
+from reinforcelab.engines.numpy_engine import (
+    NumpyEngine, add_into, chunks, clip_grad_norm, policy_gradient, value_gradient,
 )
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP, ObsNorm
 from reinforcelab.optim import NumpyAdam
-from reinforcelab.policy import NumpyActor
+from reinforcelab.policies.mlp import MLPPolicy
 from reinforcelab.rollout import collect_batch
-from reinforcelab.torch_losses import TorchFastUpdate, policy_loss
-from reinforcelab.torch_nets import as_torch
+from reinforcelab.engines.torch_engine import TorchEngine, policy_loss
+from reinforcelab.policies.torch_mlp import as_torch
 
 
 def random_mlp(in_dim, hidden, out_dim, seed=0):
@@ -33,7 +33,8 @@ def test_policy_gradient_equals_autograd(hidden, entropy_coef):
     actions = rng.integers(0, 3, 500)
     adv = rng.normal(size=500).astype(np.float32)
     module = as_torch(net.copy())
-    policy_loss(module, torch.from_numpy(x), torch.from_numpy(actions), torch.from_numpy(adv), entropy_coef).backward()
+    log_pi = torch.log_softmax(module(torch.from_numpy(x)), dim=-1)
+    policy_loss(log_pi, torch.from_numpy(actions), torch.from_numpy(adv), entropy_coef).backward()
     ours = policy_gradient(net, x.T, actions, adv, entropy_coef)
     for a, b in zip(ours, torch_grads(module), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -130,7 +131,7 @@ def test_sampling_follows_the_policy_distribution():
     net = random_mlp(2, (8,), 3)
     net.layers[-1][0][:] = 0
     net.layers[-1][1][:] = np.log([0.2, 0.3, 0.5])
-    actor, rng = NumpyActor(net), np.random.default_rng(0)
+    actor, rng = MLPPolicy(net.layers).actor(), np.random.default_rng(0)
     freq = np.bincount([actor.act(np.zeros(2), rng) for _ in range(20000)], minlength=3) / 20000
     np.testing.assert_allclose(freq, [0.2, 0.3, 0.5], atol=0.015)
     freq_batch = np.bincount(actor.act_batch(np.zeros((20000, 2)), rng), minlength=3) / 20000
@@ -144,20 +145,20 @@ def test_two_action_sampling_follows_the_policy():
     obs = np.random.default_rng(2).normal(size=(4, 3)).astype(np.float32) * 3
     logits = net.forward(obs.T)
     p1 = np.exp(logits[1]) / np.exp(logits).sum(0)
-    actor, rng = NumpyActor(net), np.random.default_rng(0)
+    actor, rng = MLPPolicy(net.layers).actor(), np.random.default_rng(0)
     freq = np.mean([actor.act_batch(obs, rng) for _ in range(20000)], axis=0)
     np.testing.assert_allclose(freq, p1, atol=0.015)
     saturated = random_mlp(3, (8,), 2)
     saturated.layers[-1][0][:] = 0
     saturated.layers[-1][1][:] = [500.0, -500.0]  # exp(l0 - l1) overflows without the clamp
     with np.errstate(over="raise"):
-        assert not NumpyActor(saturated).act_batch(obs, rng).any()
+        assert not MLPPolicy(saturated.layers).actor().act_batch(obs, rng).any()
 
 
 def test_actor_is_a_snapshot_and_matches_torch():
     net = random_mlp(7, (64, 128), 2)
     obs = np.random.default_rng(1).normal(size=(5, 7)).astype(np.float32)
-    actor = NumpyActor(net)
+    actor = MLPPolicy(net.layers).actor()
     expected = as_torch(net)(torch.from_numpy(obs)).detach().numpy()
     np.testing.assert_allclose(actor.logits(obs).T, expected, rtol=1e-5, atol=1e-6)
     net.layers[0][0][:] = 0  # later updates do not change a snapshot
@@ -199,10 +200,11 @@ def test_numpy_update_equals_the_torch_update(options):
     for agent in agents:
         if agent.obs_norm is not None:
             agent.obs_norm.update(batch.obs[0])
-    updates = [NumpyFastUpdate(agents[0]), TorchFastUpdate(agents[1])]
+    engines = [NumpyEngine(agents[0].policy, agents[0].value, agents[0].obs_norm, agents[0].config),
+               TorchEngine(agents[1].policy, agents[1].value, agents[1].obs_norm, agents[1].config, "cpu")]
     for _ in range(3):
-        for update in updates:
-            update(batch)
+        for engine in engines:
+            engine.update(batch)
     for (name, a), b in zip(agents[0].weights().items(), agents[1].weights().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
     assert not np.allclose(agents[0].policy.layers[0][0],

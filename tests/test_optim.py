@@ -1,7 +1,7 @@
 import torch
 
-from reinforcelab.torch_optim import Adam
-from reinforcelab.torch_nets import CategoricalPolicy
+from reinforcelab.optim_torch import Adam
+from reinforcelab.policies.torch_mlp import CategoricalPolicy
 
 
 def test_adam_is_bit_identical_to_torch_adam():

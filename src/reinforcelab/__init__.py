@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from pathlib import Path
+
+from ._version import __version__
 
 from .agent import Reinforce  # noqa: E402
 from .config import PRESETS, TrainConfig, preset  # noqa: E402
@@ -16,19 +18,36 @@ if _register_envs is not None:
 
 
 def load(path_or_repo, endpoint: str | None = None, token: str | None = None, allow_pickle: bool = False,
-         device: str = "auto") -> Reinforce:
+         device: str = "auto", policy=None) -> Reinforce:
     """Rebuild an agent from a run folder, or from a Hub repo ``"USER/NAME"``.
 
     From the Hub only ``*.json`` and ``*.safetensors`` files are downloaded. A repo whose model is
     only a pickle is refused unless ``allow_pickle=True`` (unpickling can run arbitrary code).
-    An existing local path always wins over a repo id.
+    ``policy``: the module to load a torch policy's weights into, when its class cannot be imported
+    here (one defined in a notebook). Anything that could be a local path is one (see ``is_local_path``): a mistyped run folder gets
+    "no such run folder" instead of a query to the Hub.
     """
-    from .artifacts.hub import download_agent, is_hub_repo_id
+    from .artifacts.checkpoint import CheckpointError
+    from .artifacts.hub import download_agent
 
-    if is_hub_repo_id(str(path_or_repo)):
+    if not is_local_path(path_or_repo):
         folder = download_agent(str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle)
-        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device)
-    return Reinforce.load(path_or_repo, device=device)
+        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device, policy=policy)
+    if not Path(path_or_repo).expanduser().exists():
+        raise CheckpointError(f"no such run folder: {path_or_repo}")
+    return Reinforce.load(Path(path_or_repo).expanduser(), device=device, policy=policy)
+
+
+def is_local_path(path_or_repo: str | Path) -> bool:
+    """True unless ``path_or_repo`` can only be a Hub repo id: it exists, starts with ``.``, ``/``
+    or ``~``, its parent folder exists (``runs/cp00`` when ``runs/`` does), or it does not have the
+    Hub's ``USER/NAME`` form."""
+    from .artifacts.hub.repo import REPO_ID_PATTERN
+
+    text = str(path_or_repo)
+    path = Path(text).expanduser()
+    return (isinstance(path_or_repo, Path) or text.startswith((".", "/", "~")) or path.exists()
+            or path.parent.is_dir() and str(path.parent) != "." or REPO_ID_PATTERN.match(text) is None)
 
 
 __all__ = ["Reinforce", "TrainConfig", "PRESETS", "preset", "load", "__version__"]

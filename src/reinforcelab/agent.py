@@ -9,13 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .artifacts.checkpoint import CheckpointError, load_state, read_config, read_weights, save_checkpoint
 from .config import TrainConfig, preset as get_preset
 from .evaluation import EvalResult, evaluate_policy
 from .make_env import make_env, make_vector_env, space_summary
 from .nets import MLP, ObsNorm
-from .policy import NumpyActor
+from .parts import AgentParts
+from .policies.base import Actor, Policy
+from .policies.mlp import MLPPolicy
+
+def check_count(name: str, value: int) -> None:
+    """A number of episodes or steps: an integer of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
 
 
 def resolve_device(device: str) -> str:
@@ -39,7 +46,7 @@ def resolve_device(device: str) -> str:
 
 
 class Reinforce:
-    """A REINFORCE agent with a categorical MLP policy.
+    """A REINFORCE agent: the built-in MLP categorical policy, or your own torch module.
 
     Reads like Stable-Baselines3::
 
@@ -53,8 +60,14 @@ class Reinforce:
         env_id: Gymnasium environment id (defaults to the preset's or the config's).
         preset: name of a preset in :data:`reinforcelab.config.PRESETS`.
         config: a full :class:`TrainConfig` (instead of ``preset``).
-        device: where fast mode updates: ``"auto"`` (CUDA when present), ``"cpu"`` (numpy) or
-            ``"cuda"`` (torch). Course mode and acting always run on the CPU.
+        device: where updates run: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``. Course
+            mode and the built-in MLP's acting always run on the CPU.
+        policy: your own policy, a ``torch.nn.Module`` mapping a batch of observations to action
+            logits or probabilities: an instance, or its class (built with ``policy_kwargs``).
+            A module with the course's ``act(state)`` needs no changes. Default: the built-in MLP
+            with the config's ``hidden_sizes``.
+        policy_kwargs: constructor arguments when ``policy`` is a class.
+        policy_output: ``"auto"`` (detected), ``"logits"`` or ``"probs"`` (ends in a softmax).
         **overrides: any :class:`TrainConfig` field, e.g. ``seed=0``, ``lr=5e-3``.
     """
 
@@ -64,6 +77,9 @@ class Reinforce:
         preset: str | None = None,
         config: TrainConfig | None = None,
         device: str = "auto",
+        policy: Any = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        policy_output: str = "auto",
         **overrides: Any,
     ) -> None:
         if preset is not None and config is not None:
@@ -74,23 +90,41 @@ class Reinforce:
         self.config = base.replace(**overrides) if overrides else base
         env = make_env(self.config.env_id, **self.config.env_kwargs)
         self.obs_dim, self.n_actions = space_summary(env)
+        example_obs = np.stack([env.observation_space.sample() for _ in range(8)]).astype(np.float32)
         env.close()
-        # Course mode acts and updates one short episode at a time: the GPU would only add transfers.
-        self.device = "cpu" if self.config.mode == "course" else resolve_device(device)
         cfg = self.config
+        # Course mode acts and updates one short episode at a time: the GPU would only add transfers.
+        self.device = "cpu" if cfg.mode == "course" else resolve_device(device)
         seed = cfg.seed
         # Separate streams for the initial weights and for predict(); training has its own.
         init_rng = np.random.default_rng(None if seed is None else [seed, 2])
-        self.policy = MLP.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
-        self.value = MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng) if cfg.baseline == "value" else None
-        self.obs_norm = ObsNorm(self.obs_dim) if cfg.normalize_obs else None
+        if policy is None:
+            if policy_kwargs:
+                raise ValueError("policy_kwargs needs a policy class (policy=MyPolicy)")
+            built: Policy = MLPPolicy.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
+        else:
+            built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed)
+        value = MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng) if cfg.baseline == "value" else None
+        self.parts = AgentParts(built, value, ObsNorm(self.obs_dim) if cfg.normalize_obs else None)
         self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
         self.trainer = None  # set by learn(); holds optimizer and RNG state between calls
+
+    @property
+    def policy(self) -> Policy:
+        return self.parts.policy
+
+    @property
+    def value(self) -> MLP | None:
+        return self.parts.value
+
+    @property
+    def obs_norm(self) -> ObsNorm | None:
+        return self.parts.obs_norm
 
     # ----------------------------------------------------------------- acting
     def observation_normalizer(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """The current input normalisation (a frozen snapshot), or None without one."""
-        return self.obs_norm.frozen() if self.obs_norm is not None else None
+        return self.parts.normalizer()
 
     def predict(self, obs: np.ndarray, deterministic: bool = False) -> int | np.ndarray:
         """The action for one observation (an int) or for a batch of them (an int64 array)."""
@@ -101,9 +135,9 @@ class Reinforce:
         actions = self.actor().act_batch(obs.reshape(-1, self.obs_dim), self.predict_rng, deterministic)
         return int(actions[0]) if obs.ndim == 1 else actions
 
-    def actor(self) -> NumpyActor:
-        """A snapshot of the current policy that picks actions (take a new one after updates)."""
-        return NumpyActor(self.policy, self.observation_normalizer())
+    def actor(self) -> Actor:
+        """The current policy as something that picks actions (take a new one after updates)."""
+        return self.parts.actor()
 
     # -------------------------------------------------------------- training
     def learn(self, callbacks: Sequence[Any] = (), **limits: Any) -> "Reinforce":
@@ -111,16 +145,20 @@ class Reinforce:
 
         Ctrl-C stops training cleanly: the agent keeps everything learned so far.
         """
-        from .algorithm import make_trainer
-
         if limits:
             self.config = self.config.replace(**limits)
         if self.trainer is None:
-            self.trainer = make_trainer(self)
+            self.trainer = self.make_trainer()
         else:
             self.trainer.config = self.config
         self.trainer.run(list(callbacks))
         return self
+
+    def make_trainer(self):
+        """The training loop of the configured mode, holding the optimizer and RNG state."""
+        from .trainers import make_trainer
+
+        return make_trainer(self.config, self.parts, self.device)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(
@@ -132,8 +170,10 @@ class Reinforce:
     ) -> EvalResult:
         """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions unless
         ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by ``seed``."""
-        n_episodes = n_episodes or self.config.eval_episodes
-        max_t = max_t or self.config.max_t
+        n_episodes = self.config.eval_episodes if n_episodes is None else n_episodes
+        max_t = self.config.max_t if max_t is None else max_t
+        check_count("n_episodes", n_episodes)
+        check_count("max_t", max_t)
         actor = self.actor()
         rng = np.random.default_rng(seed)
         envs = make_vector_env(self.config.env_id, n_episodes, **self.config.env_kwargs)
@@ -144,14 +184,9 @@ class Reinforce:
             envs.close()
 
     # --------------------------------------------------------- save and load
-    def nets(self) -> dict[str, MLP | ObsNorm]:
-        """The agent's saved parts by name: the policy, and the baseline and statistics if used."""
-        parts = {"policy": self.policy, "value": self.value, "obs_norm": self.obs_norm}
-        return {name: m for name, m in parts.items() if m is not None}
-
     def weights(self) -> dict[str, np.ndarray]:
-        """Every saved array by its name in model.safetensors (views, not copies)."""
-        return {f"{name}.{k}": v for name, m in self.nets().items() for k, v in m.state_dict().items()}
+        """Every saved array by its name in model.safetensors."""
+        return self.parts.weights()
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +194,7 @@ class Reinforce:
             "env_id": self.config.env_id,
             "observation_shape": [self.obs_dim],
             "n_actions": self.n_actions,
+            "policy": self.policy.spec(),
             "config": self.config.to_dict(),
         }
 
@@ -168,8 +204,13 @@ class Reinforce:
         return Path(folder)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto") -> "Reinforce":
-        """Rebuild an agent from a folder holding ``config.json`` and ``model.safetensors``."""
+    def load(cls, folder: str | Path, device: str = "auto", policy: Any = None) -> "Reinforce":
+        """Rebuild an agent from a folder holding ``config.json`` and ``model.safetensors``.
+
+        A torch policy is rebuilt from the class and arguments config.json names; pass ``policy``
+        (a module instance of the same shapes) when its class cannot be imported here (one defined
+        in a notebook) or its arguments are unknown.
+        """
         folder = Path(folder)
         data = read_config(folder)
         try:
@@ -177,17 +218,26 @@ class Reinforce:
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{folder / 'config.json'} has an invalid \"config\" entry: {exc}") from exc
         weights = read_weights(folder)
-        agent = cls(config=config, device=device)
+        spec = data.get("policy") or {"kind": "mlp"}
+        policy_kwargs, expected_by = None, "its config.json"
+        if policy is not None:
+            expected_by = f"the policy passed ({type(policy).__name__})"
+        elif spec.get("kind") == "torch":
+            policy, policy_kwargs = rebuild_policy(spec, folder)
+        output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
+        agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs, policy_output=output)
         if [agent.obs_dim] != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
             raise CheckpointError(
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
                 f"{data.get('n_actions')} actions, but {config.env_id} now has [{agent.obs_dim}] and {agent.n_actions}")
-        for name, net in agent.nets().items():
-            load_state(net, weights, name, folder / "model.safetensors")
+        for name, part in agent.parts.named().items():
+            load_state(part, weights, name, folder / "model.safetensors",
+                       expected_by if name == "policy" else "its config.json")
         return agent
 
     @classmethod
-    def load_folder_or_pickle(cls, folder: str | Path, allow_pickle: bool = False, device: str = "auto") -> "Reinforce":
+    def load_folder_or_pickle(cls, folder: str | Path, allow_pickle: bool = False, device: str = "auto",
+                              policy: Any = None) -> "Reinforce":
         """``load`` a downloaded Hub folder; with ``allow_pickle``, a course-notebook pickle instead
         when the folder has no safetensors model."""
         from .artifacts.course_pickle import load_course_pickle
@@ -195,7 +245,7 @@ class Reinforce:
 
         folder = Path(folder)
         if (folder / "model.safetensors").is_file() or not allow_pickle:
-            return cls.load(folder, device=device)
+            return cls.load(folder, device=device, policy=policy)
         pickles = find_pickles(folder)
         if not pickles:
             raise CheckpointError(f"{folder} has neither model.safetensors nor a pickled model")
@@ -206,3 +256,42 @@ class Reinforce:
         agent.policy.load_state_dict(MLP([(np.asarray(w), np.asarray(b)) for w, b in layers]).state_dict())
         return agent
 
+
+def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str, n_actions: int,
+                 example_obs: np.ndarray, seed: int | None) -> Policy:
+    """A TorchPolicy from a module instance, or from a module class and its keyword arguments (built
+    after seeding torch with ``seed``, so its initial weights are reproducible)."""
+    import torch
+
+    from .policies.torch_module import PolicyError, TorchPolicy
+
+    if isinstance(policy, type):
+        if not issubclass(policy, torch.nn.Module):
+            raise PolicyError(f"policy must be a torch.nn.Module class or instance; got {policy.__name__}")
+        if seed is not None:
+            torch.manual_seed(seed)
+        kwargs = dict(policy_kwargs or {})
+        try:
+            module = policy(**kwargs)
+        except TypeError as exc:
+            raise PolicyError(f"cannot build {policy.__name__}(**{kwargs}): {exc}; pass its arguments as "
+                              "policy_kwargs") from exc
+        return TorchPolicy(module, n_actions, example_obs, output, init_kwargs=kwargs)
+    if policy_kwargs:
+        raise PolicyError("policy_kwargs only apply when policy is a class, not an instance")
+    return TorchPolicy(policy, n_actions, example_obs, output)
+
+
+def rebuild_policy(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, Any]]:
+    """The module class config.json names, and its saved constructor arguments."""
+    from .policies.torch_module import PolicyError, import_policy_class
+
+    try:
+        cls = import_policy_class(spec["class"])
+    except PolicyError as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    if spec.get("kwargs") is None:
+        raise CheckpointError(f"{folder}: the arguments of {spec['class']} are unknown (the module did not keep "
+                              "them); pass the module to load into, e.g. reinforcelab.load(path, "
+                              f"policy={cls.__name__}(...))")
+    return cls, spec["kwargs"]

@@ -6,13 +6,14 @@ Each hook receives the trainer; ``on_update`` also gets the episodes that finish
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .algorithm import EpisodeRecord
+from .trainers import EpisodeRecord
 
 if TYPE_CHECKING:
-    from .algorithm import Trainer
+    from .trainers import Trainer
 
 
 class Callback:
@@ -131,20 +132,21 @@ class StopOnEvaluation(Callback):
         self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
-        self.first = True
 
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
         import time
 
         from .evaluation import evaluate_policy
+        from .seeding import EARLY_STOP_RESETS, episode_seeds
 
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
             return
         start = time.perf_counter()
-        actor = trainer.agent.actor()
+        actor = trainer.parts.actor()
+        # Fresh episodes at every evaluation, drawn from the run's seed and the update number.
+        reset_seeds = episode_seeds(trainer.seed_entropy, self.n_episodes, EARLY_STOP_RESETS, trainer.updates)
         result = evaluate_policy(lambda obs: actor.act_batch(obs, self.rng), self.envs, trainer.config.env_id,
-                                 trainer.config.max_t, seed=self.seed if self.first else None)
-        self.first = False
+                                 trainer.config.max_t, seed=self.seed, reset_seeds=reset_seeds)
         self.eval_seconds += time.perf_counter() - start
         mean = result.mean_reward
         entry = (trainer.updates, trainer.env_steps, trainer.wall_seconds, mean)
@@ -164,9 +166,11 @@ class Checkpoint(Callback):
     Put it after MetricsCSV so metrics.csv never lags behind the saved state.
     """
 
-    def __init__(self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, folder: str | Path, every: int, save_model: Callable[[Path], Any],
+                 run_options: dict[str, Any] | None = None) -> None:
         self.folder = Path(folder)
         self.every = every
+        self.save_model = save_model  # writes config.json and model.safetensors (Reinforce.save)
         self.run_options = run_options or {}
 
     def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
@@ -174,10 +178,11 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def on_training_end(self, trainer: "Trainer") -> None:
-        self.save(trainer)
+        if not trainer.diverged:  # keep the last finite checkpoint
+            self.save(trainer)
 
     def save(self, trainer: "Trainer") -> None:
         from .artifacts.checkpoint import save_resume_state
 
-        trainer.agent.save(self.folder)
+        self.save_model(self.folder)
         save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})

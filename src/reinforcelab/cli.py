@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 
 from . import load as load_agent
-from .agent import Reinforce
 from .artifacts.checkpoint import CheckpointError
 from .artifacts.hub import HubError
 from .artifacts.plots import PlotError
 from .artifacts.video import VideoError
-from .config import PRESETS, TrainConfig, preset as get_preset
+from .trainers import TrainingDiverged
+from .config import COURSE_BARS, MODE_FIELDS, PRESETS, ConfigError, TrainConfig, preset as get_preset
 from .make_env import EnvError
-from .run import RunFolderError, default_out, plot_run, record_replay, resume_run, train_run
+from .run import (NoWindowError, RunFolderError, default_out, plot_run, record_replay, resume_run, train_run,
+                  watch)
 
 app = typer.Typer(
     help="REINFORCE (Monte Carlo policy gradient) agents for Gymnasium: train, evaluate, record, "
@@ -35,7 +37,28 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 # Errors a user can cause; reported as one line, no traceback.
 USER_ERRORS = (EnvError, CheckpointError, RunFolderError, HubError, VideoError, PlotError, KeyError, ValueError,
-               FileNotFoundError)
+               FileNotFoundError, TrainingDiverged)
+
+#: The command-line option of each config field that has one (others are set with --set FIELD=VALUE).
+FIELD_OPTIONS = {"seed": "--seed", "n_episodes": "--episodes", "total_env_steps": "--total-steps", "lr": "--lr",
+                 "gamma": "--gamma", "hidden_sizes": "--hidden", "max_t": "--max-t"}
+
+
+def option_error(exc: ConfigError) -> str:
+    """A config error named by the option the user typed."""
+    option = FIELD_OPTIONS.get(exc.field, exc.field)
+    return f"{option} {exc.problem}"
+
+
+def check_option(option: str, value: float | None, low: float, integer: bool = True) -> None:
+    """One-line error unless ``value`` is None or a finite number >= ``low`` (> 0 for ``low=0``
+    floats)."""
+    if value is None:
+        return
+    if integer and value < low:
+        raise ValueError(f"{option} must be an integer >= {low:g}; got {value}")
+    if not integer and not (math.isfinite(value) and value > low):
+        raise ValueError(f"{option} must be a finite number > {low:g}; got {value}")
 
 HubEndpoint = Annotated[Optional[str], typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")]
 HubToken = Annotated[Optional[str], typer.Option(help="Hub token for private repos (default: saved login or HF_TOKEN).")]
@@ -70,7 +93,11 @@ def apply_overrides(config: TrainConfig, assignments: list[str], **flags) -> Tra
             raise ValueError(f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}")
         changes[key] = parse_value(value)
     if "hidden_sizes" in changes and not isinstance(changes["hidden_sizes"], (list, tuple)):
-        changes["hidden_sizes"] = [int(x) for x in str(changes["hidden_sizes"]).split(",") if x]
+        text = str(changes["hidden_sizes"])
+        try:
+            changes["hidden_sizes"] = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise ValueError(f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}") from None
     return config.replace(**changes)
 
 
@@ -110,6 +137,12 @@ def train(
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
     try:
+        check_option("--eval-episodes", eval_episodes, 1)
+        check_option("--checkpoint-every", checkpoint_every, 1)
+        check_option("--episodes", episodes, 1)
+        check_option("--total-steps", total_steps, 1)
+        if stop_reward is not None and not math.isfinite(stop_reward):
+            raise ValueError(f"--stop-reward must be a finite number; got {stop_reward}")
         if resume is not None:
             if tensorboard is not None:
                 raise ValueError("--tensorboard applies to new runs, not to --resume")
@@ -126,6 +159,8 @@ def train(
             written.append(plot_run([result.out], result.out / "curve.png"))
         if record:
             written.append(record_replay(result.agent, result.out / "replay.mp4", seed=config.seed)["path"])
+    except ConfigError as exc:
+        fail(option_error(exc))
     except USER_ERRORS as exc:
         fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
     s, ev = result.summary, result.evaluation
@@ -136,6 +171,8 @@ def train(
     console.print(f"evaluation ({len(ev.returns)} episodes, sampled actions): "
                   f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}")
     console.print(f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})")
+    if s["interrupted"]:
+        console.print(f"continue with: reinforcelab train --resume {result.out}")
 
 
 def new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward, eval_episodes, lr, gamma,
@@ -170,19 +207,28 @@ def evaluate(
     endpoint: HubEndpoint = None,
     token: HubToken = None,
 ) -> None:
-    """Evaluate a trained agent with the course protocol (mean and population std of returns)."""
+    """Evaluate a trained agent with the course protocol (mean and population std of returns) and
+    say whether it passes the course's bar (mean - std)."""
     try:
+        check_option("--episodes", episodes, 1)
+        check_option("--max-t", max_t, 1)
         agent = load_agent(run, endpoint=endpoint, token=token)
         result = agent.evaluate(episodes, deterministic=deterministic, seed=seed, max_t=max_t)
     except USER_ERRORS as exc:
         fail(str(exc))
+    bar = COURSE_BARS.get(result.env_id)
     if as_json:
         d = result.to_dict()
         keys = ("env_id", "mean_reward", "std_reward", "returns", "lengths", "deterministic", "seed")
-        print(json.dumps({"n_episodes": d["n_evaluation_episodes"], **{k: d[k] for k in keys}}))
-    else:
-        console.print(f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
-                      f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)")
+        print(json.dumps({"n_episodes": d["n_evaluation_episodes"], **{k: d[k] for k in keys},
+                          "score": result.score, "course_bar": bar,
+                          "passes_course_bar": None if bar is None else result.score >= bar}))
+        return
+    console.print(f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
+                  f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)")
+    verdict = "" if bar is None else (f"; {'passes' if result.score >= bar else 'below'} the course bar "
+                                      f"of {bar:g}")
+    console.print(f"score (mean - std): {result.score:.2f}{verdict}")
 
 
 @app.command("record")
@@ -199,6 +245,9 @@ def record_cmd(
 ) -> None:
     """Record a replay video of a trained agent (frames = steps + 1 per episode)."""
     try:
+        check_option("--episodes", episodes, 1)
+        check_option("--max-steps", max_steps, 1)
+        check_option("--fps", fps, 0, integer=False)
         from .artifacts.video import check_video_support
 
         check_video_support(out)
@@ -239,35 +288,36 @@ def push(
     video: bool = typer.Option(True, help="Record replay.mp4 for the card."),
 ) -> None:
     """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
-    from .artifacts.hub import check_repo_id, upload, write_hub_folder, write_manifest
+    import shlex
+
+    from .artifacts.hub import HubUploadError
+    from .publish import publish_run
 
     try:
-        check_repo_id(repo_id)
-        agent = Reinforce.load(run)
-        evaluation = agent.evaluate(eval_episodes, seed=seed)
-        results = evaluation.to_dict()
-        folder = dry_run or run / "hub"
-        with tempfile.TemporaryDirectory() as tmp:  # the run's own replay.mp4 stays as it is
-            replay = Path(record_replay(agent, Path(tmp) / "replay.mp4", seed=seed)["path"]) if video else None
-            files = write_hub_folder(run, folder, results, repo_id, video=replay, overwrite=True, endpoint=endpoint)
-        console.print(f"evaluation: {evaluation.mean_reward:.2f} +/- {evaluation.std_reward:.2f} "
-                      f"over {eval_episodes} episodes; Hub folder {folder}: {', '.join(p.name for p in files)}")
-        if dry_run is not None:
-            manifest = dry_run.parent / f"{dry_run.name}-manifest.json"
-            write_manifest(dry_run, manifest, repo_id, endpoint=endpoint, private=private)
-            console.print(f"dry run: nothing uploaded; manifest {manifest}")
-            return
-        url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
+        result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,
+                             eval_episodes=eval_episodes, seed=seed, video=video, dry_run=dry_run)
+    except HubUploadError as exc:
+        again = [f"reinforcelab push {shlex.quote(str(run))} --repo-id {repo_id}",
+                 f"--endpoint {shlex.quote(endpoint)}" if endpoint else "", "--private" if private else "",
+                 f"--eval-episodes {eval_episodes}" if eval_episodes != 10 else "",
+                 f"--seed {seed}" if seed is not None else "", "" if video else "--no-video"]
+        fail(f"{exc}\nTo publish the run again: {' '.join(a for a in again if a)}")
     except USER_ERRORS as exc:
         fail(str(exc))
-    console.print(f"pushed to {url}")
+    ev = result.evaluation
+    console.print(f"evaluation: {ev.mean_reward:.2f} +/- {ev.std_reward:.2f} over {eval_episodes} episodes; "
+                  f"files: {', '.join(result.files)}")
+    if result.dry_run:
+        console.print(f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}")
+    else:
+        console.print(f"pushed to {result.url}")
 
 
 @app.command()
 def enjoy(
     source: str = typer.Argument(..., help="A run folder or a Hub repo USER/NAME."),
     episodes: int = typer.Option(3, help="Episodes to play."),
-    record: Optional[Path] = typer.Option(None, help="Also record them to this .mp4/.gif file."),
+    record: Optional[Path] = typer.Option(None, help="Record them to this .mp4/.gif file instead of showing them."),
     deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
     seed: Optional[int] = typer.Option(None, help="Seed for the env and the action sampling."),
     endpoint: HubEndpoint = None,
@@ -275,26 +325,55 @@ def enjoy(
     allow_pickle: bool = typer.Option(
         False, help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."),
 ) -> None:
-    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it play."""
+    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it
+    play: in a window when there is a display, else printed. With --record the printed episodes
+    are the recorded ones."""
     try:
+        check_option("--episodes", episodes, 1)
+        if record is not None:
+            from .artifacts.video import check_video_support
+
+            check_video_support(record)
         agent = load_agent(source, endpoint=endpoint, token=token, allow_pickle=allow_pickle)
-        result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
-        for i, (ret, length) in enumerate(zip(result.returns, result.lengths), 1):
-            console.print(f"episode {i}: return {ret:g} in {length} steps")
-        console.print(f"{agent.config.env_id}: {result.mean_reward:.2f} +/- {result.std_reward:.2f}")
         if record is not None:
             info = record_replay(agent, record, episodes, None, 30, seed, deterministic)
-            console.print(f"wrote {info['path']} ({info['frames']} frames)")
+            returns, lengths = info["episode_returns"], info["episode_steps"]
+        else:
+            try:
+                returns, lengths = watch(agent, episodes, seed, deterministic)
+            except NoWindowError as exc:
+                console.print(f"{exc}: printing the episodes instead of showing them "
+                              "(--record FILE.mp4 films them)")
+                result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
+                returns, lengths = result.returns, result.lengths
     except USER_ERRORS as exc:
         fail(str(exc))
+    for i, (ret, length) in enumerate(zip(returns, lengths), 1):
+        console.print(f"episode {i}: return {ret:g} in {length} steps")
+    console.print(f"{agent.config.env_id}: {np.mean(returns):.2f} +/- {np.std(returns):.2f}")
+    if record is not None:
+        console.print(f"wrote {info['path']} ({info['frames']} frames: these {episodes} episodes)")
 
 
 @app.command()
 def presets() -> None:
-    """List the named presets and their hyperparameters."""
-    for name, cfg in PRESETS.items():
-        console.print(f"[bold]{name}[/]: " + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items()
-                                                        if k != "env_kwargs"))
+    """List the named presets: one table per mode, with the fields that mode uses."""
+    from rich.table import Table
+
+    for mode, fields in MODE_FIELDS.items():
+        names = [name for name, cfg in PRESETS.items() if cfg.mode == mode]
+        table = Table(title=f"{mode} mode", title_justify="left")
+        table.add_column("field")
+        for name in names:
+            table.add_column(name)
+        for field in fields:
+            if field in ("mode", "seed", "env_kwargs"):
+                continue
+            values = [getattr(PRESETS[name], field) for name in names]
+            table.add_row(field, *("-" if v is None else ",".join(map(str, v)) if isinstance(v, tuple)
+                                   else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                                   for v in values))
+        console.print(table)
 
 
 def main() -> None:

@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 Mode = Literal["course", "fast"]
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
 Truncation = Literal["terminal", "bootstrap"]
+
+
+class ConfigError(ValueError):
+    """A config field with a value outside its allowed range; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if not _is_int(value) or value < low:
+        raise ConfigError(name, f"must be an integer >= {low}; got {value!r}")
+
+
+def _check_number(name: str, value: Any, allowed: str, ok: Callable[[float], bool]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or not ok(value):
+        raise ConfigError(name, f"must be a finite number {allowed}; got {value!r}")
 
 
 @dataclass
@@ -72,7 +100,6 @@ class TrainConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         checks = {
             "mode": (self.mode, ("course", "fast")),
             "return_norm": (self.return_norm, ("batch", "episode", "none")),
@@ -81,16 +108,43 @@ class TrainConfig:
         }
         for name, (value, allowed) in checks.items():
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be positive widths; got {self.hidden_sizes}")
+                raise ConfigError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise ConfigError("env_id", f"must be a Gymnasium environment id; got {self.env_id!r}")
+        widths = self.hidden_sizes if isinstance(self.hidden_sizes, (list, tuple)) else [self.hidden_sizes]
+        if not widths or not all(_is_int(h) and h >= 1 for h in widths):
+            raise ConfigError("hidden_sizes", f"must be one or more positive integer widths; got {self.hidden_sizes!r}")
+        self.hidden_sizes = tuple(int(h) for h in widths)
+        for name in ("n_episodes", "max_t", "eval_episodes", "print_every", "num_envs", "episodes_per_env",
+                     "total_env_steps"):
+            _check_int(name, getattr(self, name), low=1)
+        if self.rollout_max_t is not None:
+            _check_int("rollout_max_t", self.rollout_max_t, low=1)
+        if self.seed is not None:
+            _check_int("seed", self.seed, low=0)
+        for name in ("lr", "value_lr"):
+            _check_number(name, getattr(self, name), "> 0", lambda v: v > 0)
+        _check_number("gamma", self.gamma, "in [0, 1]", lambda v: 0 <= v <= 1)
+        _check_number("entropy_coef", self.entropy_coef, ">= 0", lambda v: v >= 0)
+        if self.max_grad_norm is not None:
+            _check_number("max_grad_norm", self.max_grad_norm, "> 0 (or none)", lambda v: v > 0)
+        if not isinstance(self.normalize_obs, bool):
+            raise ConfigError("normalize_obs", f"must be true or false; got {self.normalize_obs!r}")
+        if not isinstance(self.env_kwargs, dict):
+            raise ConfigError("env_kwargs", f"must be a mapping of keyword arguments; got {self.env_kwargs!r}")
         if self.truncation == "bootstrap" and self.baseline != "value":
-            raise ValueError("truncation='bootstrap' needs baseline='value' (it bootstraps with V)")
-        for name in ("n_episodes", "max_t", "eval_episodes", "num_envs", "episodes_per_env"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1]; got {self.gamma}")
+            raise ConfigError("truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)")
+        self.check_mode_fields()
+
+    def check_mode_fields(self) -> None:
+        """Refuse a field of the other mode set to anything but its default: it would be silently
+        ignored (course mode trains exactly as the course does; fast mode's budget is env steps)."""
+        other = "fast" if self.mode == "course" else "course"
+        budget = "n_episodes" if self.mode == "course" else "total_env_steps"
+        for f in dataclasses.fields(self):
+            if f.name not in MODE_FIELDS[self.mode] and getattr(self, f.name) != f.default:
+                raise ConfigError(f.name, f"applies to {other} mode only, and this is a {self.mode}-mode config "
+                                          f"(its budget is {budget}); choose a {other}-mode preset to use it")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -108,6 +162,17 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+
+#: The fields each mode uses (the others do not apply to it).
+COMMON_FIELDS = ("env_id", "mode", "hidden_sizes", "lr", "gamma", "max_t", "eval_episodes", "seed", "env_kwargs")
+MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "course": (*COMMON_FIELDS, "n_episodes", "print_every"),
+    "fast": (*COMMON_FIELDS, "num_envs", "episodes_per_env", "total_env_steps", "rollout_max_t", "return_norm",
+             "baseline", "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation"),
+}
+
+#: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
+COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 
 # The course's hyperparameters (HF Deep RL course, Unit 4).
 PRESETS: dict[str, TrainConfig] = {

@@ -1,7 +1,9 @@
 """The course's evaluation protocol: n episodes, sampled actions by default, capped at max_t.
 
 The n episodes run side by side in a vector env (one sub-env each) rather than one after another:
-the same protocol, n times fewer Python-level steps.
+the same protocol, n times fewer Python-level steps. Each sub-env starts from its own reset seed,
+drawn from the evaluation seed (or fresh entropy), so the episodes are distinct levels, as the
+course's one-after-another episodes are.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from .rollout import collect_batch
+from .seeding import EVAL_RESETS, episode_seeds, vector_reset_seed
 
 
 @dataclass
@@ -35,6 +38,11 @@ class EvalResult:
     def std_reward(self) -> float:
         return float(np.std(self.returns))  # population std (ddof=0), as the course
 
+    @property
+    def score(self) -> float:
+        """mean - std: the number the course's pass bar is set on."""
+        return self.mean_reward - self.std_reward
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(mean_reward=self.mean_reward, std_reward=self.std_reward,
@@ -49,8 +57,20 @@ def evaluate_policy(
     max_t: int = 1000,
     seed: int | None = None,
     deterministic: bool = False,
+    reset_seeds: list[int] | None = None,
 ) -> EvalResult:
-    """One episode per sub-env of ``envs`` with ``act_batch`` ([n, obs_dim] -> [n] actions)."""
-    batch = collect_batch(envs, act_batch, max_t, episodes_per_env=1, seed=seed)
+    """One episode per sub-env of ``envs`` with ``act_batch`` ([n, obs_dim] -> [n] actions).
+
+    Sub-env ``i`` starts from ``reset_seeds[i]`` (default: the evaluation stream of ``seed``, fresh
+    entropy when it is None); ``seed`` is recorded in the result.
+    """
+    if reset_seeds is None:
+        reset_seeds = evaluation_seeds(seed, envs.num_envs)
+    batch = collect_batch(envs, act_batch, max_t, episodes_per_env=1, seed=vector_reset_seed(envs, reset_seeds))
     return EvalResult(env_id=env_id, returns=batch.episode_returns, lengths=batch.episode_lengths,
                       deterministic=deterministic, seed=seed)
+
+
+def evaluation_seeds(seed: int | None, n: int) -> list[int]:
+    """The env-reset seeds of an evaluation's ``n`` episodes (and of a replay of them)."""
+    return episode_seeds(seed, n, EVAL_RESETS)

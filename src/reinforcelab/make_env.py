@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -35,13 +37,25 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
         )
 
 
+@contextlib.contextmanager
+def optional_dependencies(env_id: str) -> Iterator[None]:
+    """Turn Gymnasium's missing-dependency error (e.g. Box2D for LunarLander) into an EnvError that
+    says what to install."""
+    try:
+        yield
+    except gym.error.DependencyNotInstalled as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvError(f"{env_id} needs an optional package that is not installed: {detail}") from exc
+
+
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
     """``gym.make`` after checking the id, then check that the spaces suit a categorical MLP policy."""
     check_env_id(env_id)
     if render_mode == "rgb_array":
         # Off-screen frames need no display; without this SDL (pygame) complains on headless machines.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    with optional_dependencies(env_id):
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
     try:
         check_spaces(env_id, env.observation_space, env.action_space)
     except EnvError:
@@ -55,7 +69,8 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.Vec
     check_env_id(env_id)
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    with optional_dependencies(env_id):
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
     return envs
 

@@ -4,7 +4,7 @@ observation statistics.
 numpy, not torch, holds the weights: networks this small (a few hundred to a few thousand
 parameters) run faster as a handful of numpy products than through autograd, and a process that
 only trains in fast mode, evaluates or plays back never pays torch's multi-second import. Course
-mode trains the same arrays through torch (``torch_nets.py``), sharing their memory.
+mode trains the same arrays through torch (``policies/torch_mlp.py``), sharing their memory.
 
 Batches are laid out as [features, n]: reductions over actions then run along the long, contiguous
 axis (numpy is slow along a short last axis).

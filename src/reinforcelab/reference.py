@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from .torch_nets import CategoricalPolicy
+from .policies.torch_mlp import CategoricalPolicy
 
 
 def act_step(policy: CategoricalPolicy, obs: np.ndarray) -> tuple[int, torch.Tensor]:

@@ -1,10 +1,14 @@
-"""Reward-to-go and return standardisation: small pure functions."""
+"""Returns and advantages: reward-to-go, standardisation, and the returns of a batch of episodes
+(masked, bootstrapped at truncations) that both update engines weight their log-probabilities by."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
+
+from .rollout import Batch, accumulate_rows
 
 Array = TypeVar("Array")  # a numpy array or a torch tensor
 
@@ -56,3 +60,47 @@ def discounted_returns(
     for t in range(len(returns) - 2, -1, -1):  # G_t = r_t + gamma * G_{t+1}, restarting after ends
         returns[t] += carry[t] * returns[t + 1]
     return returns
+
+
+def episode_ids(valid: np.ndarray, episode_end: np.ndarray) -> np.ndarray:
+    """[T, N] index of the episode each step belongs to (unique across envs)."""
+    ends_before = accumulate_rows(np.add, episode_end.astype(np.int64)) - episode_end
+    per_env = int(episode_end.sum(0).max(initial=0)) + 1
+    return ends_before + np.arange(valid.shape[1]) * per_env
+
+
+def per_episode_standardize(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Standardise each episode's values on their own (unbiased std; 1-step episodes give 0)."""
+    _, ids = np.unique(ids, return_inverse=True)
+    count = np.bincount(ids).astype(np.float64)
+    mean = np.bincount(ids, values) / count
+    centred = values - mean[ids]
+    std = np.sqrt(np.bincount(ids, centred**2) / np.maximum(count - 1, 1))
+    out = centred / (std[ids] + np.finfo(np.float32).eps)
+    return np.where(count[ids] > 1, out, 0.0)
+
+
+def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """Discounted returns [S] of the counted steps, in ``batch.counted_obs`` order.
+
+    ``value_at`` (raw observations [m, obs_dim] -> values [m]) bootstraps truncated episodes:
+    G_T = r_T + gamma * V(s_T). Without it a truncation ends the return like a termination.
+    """
+    bootstrap = None
+    if value_at is not None and batch.truncated.any():
+        t, n = np.nonzero(batch.truncated)
+        bootstrap = np.zeros(batch.rewards.shape)
+        bootstrap[t, n] = gamma * np.asarray(value_at(batch.obs[t + 1, n]), dtype=np.float64)
+    returns = discounted_returns(batch.rewards, batch.episode_end, gamma, bootstrap)
+    return batch.counted(returns)
+
+
+def advantages(batch: Batch, returns: np.ndarray, values: np.ndarray | None, return_norm: str) -> np.ndarray:
+    """What each step's log-probability is weighted by: the return, minus the baseline if any,
+    standardised over the batch, per episode (the course's choice) or not at all."""
+    adv = returns - values if values is not None else returns
+    if return_norm == "batch":
+        adv = standardize(adv)
+    elif return_norm == "episode":
+        adv = per_episode_standardize(adv, batch.counted(episode_ids(batch.valid, batch.episode_end)))
+    return adv.astype(np.float32)

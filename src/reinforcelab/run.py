@@ -6,19 +6,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .agent import Reinforce
-from .artifacts.checkpoint import CONFIG_FILE, FORMAT, write_json
+from .agent import Reinforce, check_count
+from .trainers import TrainingDiverged
+from .artifacts.checkpoint import FORMAT, write_json
+from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
 from .config import TrainConfig
-from .evaluation import EvalResult
-
-METRICS_FILE = "metrics.csv"
-RESULTS_FILE = "results.json"
+from .evaluation import EvalResult, evaluation_seeds
 
 
 class RunFolderError(ValueError):
@@ -32,16 +30,25 @@ def is_run_folder(path: Path) -> bool:
         return False
 
 
-def prepare_out(out: Path, overwrite: bool) -> None:
-    """Create ``out``; an existing non-empty folder is replaced only with ``overwrite``, and only if
-    it is a run folder (so a mistyped path never deletes unrelated files)."""
+def prepare_out(out: Path, overwrite: bool) -> bool:
+    """Create ``out`` and return whether it was created. An existing non-empty folder is reused only
+    with ``overwrite`` and only if it is a run folder; then the files a run writes are removed and
+    anything else in it (a user's notes) is kept."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise RunFolderError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
         if not is_run_folder(out):
             raise RunFolderError(f"{out} exists and is not a reinforcelab run folder; refusing to overwrite it")
-        shutil.rmtree(out)
+        remove_run_files(out)
+        return False
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def remove_run_files(out: Path) -> None:
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def default_out(config: TrainConfig, root: Path = Path("runs")) -> Path:
@@ -73,8 +80,12 @@ def train_run(
     checkpoint_every: int | None = None,
     extra_callbacks: list[Callback] | None = None,
     device: str = "auto",
+    policy: dict[str, Any] | None = None,
 ) -> RunResult:
     """Train an agent into the run folder ``out`` and evaluate it with the course protocol.
+
+    ``policy``: your own torch policy, as the ``Reinforce`` arguments ``{"policy": module or
+    class, "policy_kwargs": ..., "policy_output": ...}`` (default: the built-in MLP).
 
     Args:
         stop_reward: stop early at this score: in course mode when the 100-episode training
@@ -84,29 +95,42 @@ def train_run(
             100 in course mode, 10 in fast mode); they are also saved at the end and on Ctrl-C.
     """
     out = Path(out)
-    agent = Reinforce(config=config, device=device)  # validates env id and spaces before touching disk
-    prepare_out(out, overwrite)
-    agent.save(out)  # the folder is loadable from the start
+    if stop_eval_episodes is not None:
+        check_count("stop_eval_episodes", stop_eval_episodes)
+    if checkpoint_every is not None:
+        check_count("checkpoint_every", checkpoint_every)
     options = {"stop_reward": stop_reward, "stop_eval_episodes": stop_eval_episodes,
                "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10)}
+    # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
+    # before the folder is touched.
+    agent = Reinforce(config=config, device=device, **(policy or {}))
+    agent.trainer = agent.make_trainer()
+    created = prepare_out(out, overwrite)
+    try:  # from here on the folder is complete and resumable from step 0
+        Checkpoint(out, 0, agent.save, options).save(agent.trainer)
+    except BaseException:  # Ctrl-C included: leave nothing half made behind
+        remove_run_files(out)
+        if created:
+            out.rmdir()
+        raise
     return _train(agent, out, options, progress, extra_callbacks)
 
 
-def resume_run(out: Path, progress: bool = True, device: str = "auto", **budget: Any) -> RunResult:
+def resume_run(out: Path, progress: bool = True, device: str = "auto", policy: Any = None,
+               **budget: Any) -> RunResult:
     """Continue an interrupted (or finished) run where its last checkpoint left it.
 
     ``budget`` may raise ``n_episodes`` / ``total_env_steps``. With the same budget, an
     interrupted-and-resumed run ends with the same weights and metrics as an uninterrupted one.
     """
-    from .algorithm import make_trainer
     from .artifacts.checkpoint import load_resume_state
 
     out = Path(out)
     state = load_resume_state(out)
-    agent = Reinforce.load(out, device=device)
+    agent = Reinforce.load(out, device=device, policy=policy)
     if budget:
         agent.config = agent.config.replace(**{k: v for k, v in budget.items() if v is not None})
-    agent.trainer = make_trainer(agent)
+    agent.trainer = agent.make_trainer()
     agent.trainer.load_state_dict(state)
     _truncate_metrics(out / METRICS_FILE, agent.trainer.episodes)
     return _train(agent, out, state["run_options"], progress, None)
@@ -134,10 +158,13 @@ def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
             callbacks.append(evaluator)
         else:
             callbacks.append(StopOnTrainingAverage(stop_reward))
-    callbacks.append(Checkpoint(out, options["checkpoint_every"], options))
+    callbacks.append(Checkpoint(out, options["checkpoint_every"], agent.save, options))
     callbacks += extra_callbacks or []
 
-    agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
+    try:
+        agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(f"{exc}. {out} keeps the last finite checkpoint") from exc
     trainer = agent.trainer
     evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
     summary = {
@@ -170,14 +197,66 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
     from .make_env import make_env
 
     check_video_support(out)
+    check_count("episodes", episodes)
+    max_steps = agent.config.max_t if max_steps is None else max_steps
+    check_count("max_steps", max_steps)
     actor = agent.actor()
     rng = np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
-    try:
+    try:  # the episodes start as an evaluation with this seed does: distinct levels, seeded or not
         return record_video(lambda o: actor.act(o, rng, deterministic), env, out, episodes=episodes,
-                            max_steps=max_steps or agent.config.max_t, fps=fps, seed=seed)
+                            max_steps=max_steps, fps=fps, seed=evaluation_seeds(seed, episodes))
     finally:
         env.close()
+
+
+class NoWindowError(RuntimeError):
+    """No window can be opened here (no display, or pygame cannot reach it)."""
+
+
+def has_display() -> bool:
+    """Whether a window could be shown: always on macOS and Windows, with X11 or Wayland elsewhere."""
+    import os
+    import sys
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def watch(agent: Reinforce, episodes: int = 3, seed: int | None = None, deterministic: bool = False,
+          max_steps: int | None = None) -> tuple[list[float], list[int]]:
+    """Play ``episodes`` episodes in a window (``render_mode="human"``; Gymnasium shows envs that only
+    render frames, such as Pixelcopter, through its HumanRendering wrapper) and return their returns
+    and lengths. The episodes start as an evaluation with this seed does."""
+    import warnings
+
+    import numpy as np
+
+    from .make_env import make_env
+    from .rollout import collect_episode
+
+    check_count("episodes", episodes)
+    if not has_display():
+        raise NoWindowError("no display found (DISPLAY is not set)")
+    actor = agent.actor()
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():  # Gymnasium's note that it wraps the env in HumanRendering
+        warnings.simplefilter("ignore")
+        env = make_env(agent.config.env_id, render_mode="human", **agent.config.env_kwargs)
+    returns, lengths = [], []
+    try:
+        for episode_seed in evaluation_seeds(seed, episodes):
+            try:
+                episode = collect_episode(env, lambda o: actor.act(o, rng, deterministic),
+                                          max_steps or agent.config.max_t, seed=episode_seed)
+            except Exception as exc:  # pygame reports an unusable display only when it draws
+                if type(exc).__name__ == "error" and type(exc).__module__.startswith("pygame"):
+                    raise NoWindowError(f"could not open a window ({exc})") from exc
+                raise
+            returns.append(episode.total_reward)
+            lengths.append(episode.length)
+    finally:
+        env.close()
+    return returns, lengths
 
 
 def plot_run(runs: list[Path], out: Path, window: int = 100, x: str | None = None) -> Path:

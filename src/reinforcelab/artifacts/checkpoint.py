@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.safetensors"
+from .files import CONFIG_FILE, MODEL_FILE, RESUME_FILE, atomic_write
+
 FORMAT = "reinforcelab-run"
 FORMAT_VERSION = 1
-WEIGHTS_METADATA = {"format": "reinforcelab", "format_version": "1"}
+# One key only: safetensors writes its metadata map in a random order, so two keys would make the
+# same weights a different file from run to run (and every re-push a new file on the Hub).
+WEIGHTS_METADATA = {"format": "reinforcelab"}
 
 
 class CheckpointError(ValueError):
@@ -29,14 +30,8 @@ class HasState(Protocol):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_json(path: Path, data: Any) -> None:
-    _atomic_write(Path(path), lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def save_checkpoint(folder: Path, config_json: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
@@ -45,7 +40,8 @@ def save_checkpoint(folder: Path, config_json: dict[str, Any], weights: dict[str
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json})
     contiguous = {k: v.copy(order="C") for k, v in weights.items()}  # ascontiguousarray would make 0-d 1-d
-    _atomic_write(folder / MODEL_FILE, lambda p: save_file(contiguous, str(p), metadata=WEIGHTS_METADATA))
+    data = save(contiguous, metadata=WEIGHTS_METADATA)
+    atomic_write(folder / MODEL_FILE, lambda p: p.write_bytes(data))
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -73,12 +69,18 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CheckpointError(f"{Path(folder)} has no {MODEL_FILE}")
     try:
-        return load_file(str(path))
+        weights = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it is corrupt or truncated") from exc
+    broken = sorted(name for name, array in weights.items() if not np.isfinite(array).all())
+    if broken:
+        raise CheckpointError(f"{path} holds non-finite weights (NaN or inf in {', '.join(broken)}); "
+                              "the training that wrote it diverged")
+    return weights
 
 
-def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path) -> None:
+def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path,
+               expected_by: str = "its config.json") -> None:
     """Load ``prefix.*`` arrays into ``net``, naming what is missing or mismatched."""
     state = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
     expected = net.state_dict()
@@ -94,11 +96,8 @@ def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path:
         if wrong:
             problems.append("shape mismatch for " + ", ".join(
                 f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
-        raise CheckpointError(f"{path} does not match its config.json: {'; '.join(problems)}")
+        raise CheckpointError(f"{path} does not match {expected_by}: {'; '.join(problems)}")
     net.load_state_dict(state)
-
-
-RESUME_FILE = "resume.pkl"
 
 
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
@@ -108,7 +107,7 @@ def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
         with open(path, "wb") as f:
             pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
 
-    _atomic_write(Path(folder) / RESUME_FILE, write)
+    atomic_write(Path(folder) / RESUME_FILE, write)
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:

@@ -9,16 +9,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
 
-METRICS_FILE = "metrics.csv"
-CONFIG_FILE = "config.json"
+from .files import CONFIG_FILE, METRICS_FILE, atomic_write
+
 REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
 X_LABELS = {"episode": "training episode", "env_steps": "environment steps"}
@@ -185,9 +183,10 @@ def plot_learning_curves(
     names another matplotlib format, e.g. ``.svg``).
 
     One run: faint per-episode returns and a bold trailing ``window``-episode mean. Several runs of
-    the same mode: the mean of their rolling means with a shaded min-max band, over the first N
-    episodes where N is the shortest run (or, with ``x="env_steps"``, over the env-step range all
-    runs cover). Runs of different modes get one curve each. A dashed line marks the env's
+    the same mode: each run's rolling mean to its own end, and the mean of them with a shaded
+    min-max band over the first N episodes where N is the shortest run (or, with
+    ``x="env_steps"``, over the env-step range all runs cover). Runs of different modes get one
+    colour each. A dashed line marks the env's
     ``reward_threshold`` when Gymnasium defines one (475 for CartPole-v1).
 
     Args:
@@ -205,6 +204,19 @@ def plot_learning_curves(
         PlotError: no runs, a folder without metrics.csv, an empty metrics.csv, runs of different
             envs, a bad ``window`` or ``x``.
     """
+    out_path = Path(out_path)
+    fig = learning_curve_figure(run_dirs, window, title, x)
+    fmt = out_path.suffix.lstrip(".").lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
+    # Light PNG compression: the default level spends a tenth of a second for a few kB.
+    options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
+
+
+def learning_curve_figure(run_dirs: str | Path | Sequence[str | Path], window: int = 100, title: str | None = None,
+                          x: XAxis = "episode"):
+    """The matplotlib Figure that ``plot_learning_curves`` saves (same arguments)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend needed
 
     if x not in X_LABELS:
@@ -248,17 +260,24 @@ def plot_learning_curves(
             ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], color=color, linewidth=2.2,
                     label=f"{prefix}mean of last {window} episodes")
         else:
+            # Each run to its own end (runs stop at different points, e.g. when an early stop is
+            # reached); the mean and band where every run still has data.
+            for j, run in enumerate(members):
+                xs = run.x(x)
+                keep = _thin(len(xs))
+                ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], color=color, alpha=0.45,
+                        linewidth=0.9, label=f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None)
             grid, mean, low, high, truncated = _group_curve(members, window, x)
             keep = _thin(len(grid))
             grid, mean, low, high = grid[keep], mean[keep], low[keep], high[keep]
-            cut = ""
+            common = ""
             if truncated:
-                cut = (f", first {int(grid[-1]):,} episodes (shortest run)" if x == "episode"
-                       else f", up to {int(grid[-1]):,} steps (shortest run)")
+                common = (f", first {int(grid[-1]):,} episodes (all runs)" if x == "episode"
+                          else f", up to {int(grid[-1]):,} steps (all runs)")
             ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0,
                             label=f"{prefix}min-max over {len(members)} runs")
             ax.plot(grid, mean, color=color, linewidth=2.2,
-                    label=f"{prefix}mean of {len(members)} runs ({window}-episode rolling means){cut}")
+                    label=f"{prefix}mean of {len(members)} runs{common}")
 
     threshold = reward_threshold(env_id)
     if threshold is not None:
@@ -276,20 +295,4 @@ def plot_learning_curves(
     if x == "env_steps":
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4), useMathText=True)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
-
-    out_path = Path(out_path)
-    fmt = out_path.suffix.lstrip(".").lower() or "png"
-    if fmt not in fig.canvas.get_supported_filetypes():
-        raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=f".partial.{fmt}", dir=out_path.parent)
-    os.close(fd)
-    try:
-        # Light PNG compression: the default level spends a tenth of a second for a few kB.
-        options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
-        fig.savefig(tmp, dpi=120, format=fmt, **options)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_path
+    return fig

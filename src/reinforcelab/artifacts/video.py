@@ -9,12 +9,13 @@ Pillow merges consecutive identical frames into one longer frame (the playing ti
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+
+from .files import atomic_write
 
 INSTALL_HINT = "pip install imageio imageio-ffmpeg"
 MIN_SHORT_SIDE = 256  # auto-scale target: small renders (Pixelcopter is 48x48) become watchable
@@ -137,7 +138,7 @@ def record_video(
     episodes: int = 1,
     max_steps: int = 1000,
     fps: float = 30,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     scale: int | None = None,
 ) -> dict[str, Any]:
     """Play ``episodes`` episodes with ``act`` and write them, back to back, to ``path``.
@@ -154,9 +155,10 @@ def record_video(
         episodes: number of episodes to record.
         max_steps: step cap per episode (an episode also ends when the env terminates or truncates).
         fps: playback frame rate.
-        seed: seeds the first ``reset`` (later episodes continue the env's random stream), so a
-            deterministic ``act`` gives the same video every time. The randomness inside ``act`` (a
-            sampling policy) is the caller's to seed.
+        seed: an int seeds the first ``reset`` (later episodes continue the env's random stream);
+            a sequence of ``episodes`` ints seeds each episode's reset. Either way a deterministic
+            ``act`` gives the same video every time. The randomness inside ``act`` (a sampling
+            policy) is the caller's to seed.
         scale: integer nearest-neighbour upscaling factor; ``None`` picks the smallest factor that
             makes the shorter side at least 256 px (1 for CartPole's 600x400).
 
@@ -176,6 +178,9 @@ def record_video(
         raise ValueError(f"episodes and max_steps must be at least 1; got {episodes} and {max_steps}")
     if not fps > 0:
         raise ValueError(f"fps must be positive; got {fps}")
+    seeds = [seed] + [None] * (episodes - 1) if seed is None or isinstance(seed, (int, np.integer)) else list(seed)
+    if len(seeds) != episodes:
+        raise ValueError(f"expected one seed per episode ({episodes}); got {len(seeds)}")
     if scale is not None and (int(scale) != scale or scale < 1):
         raise ValueError(f"scale must be a positive integer or None (auto); got {scale!r}")
     render_mode = getattr(env, "render_mode", None)
@@ -184,10 +189,6 @@ def record_video(
                          "render_mode=\"rgb_array\", e.g. gymnasium.make(env_id, render_mode=\"rgb_array\")")
     check_video_support(path)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     writer = None
     frame_shape: tuple[int, ...] | None = None
     factor = 1
@@ -196,7 +197,7 @@ def record_video(
     episode_returns: list[float] = []
     out_size: tuple[int, int] = (0, 0)
 
-    def write(frame: Any) -> None:
+    def write(tmp: Path, frame: Any) -> None:
         nonlocal writer, frame_shape, factor, frames, out_size
         frame = _check_frame(frame, frame_shape)
         if writer is None:  # sizes are known only once the first frame is rendered
@@ -216,35 +217,37 @@ def record_video(
         out_size = (frame.shape[1], frame.shape[0])
         frames += 1
 
-    try:
-        for episode in range(episodes):
-            obs, _ = env.reset(seed=seed if episode == 0 else None)
-            write(env.render())
-            total, steps = 0.0, 0
-            while steps < max_steps:
-                obs, reward, terminated, truncated, _ = env.step(act(obs))
-                total += float(reward)
-                steps += 1
-                write(env.render())
-                if terminated or truncated:
-                    break
-            episode_steps.append(steps)
-            episode_returns.append(total)
+    def play(tmp: Path) -> None:
+        nonlocal writer
         try:
-            writer.close()
-        except Exception as exc:
-            raise VideoError(f"finishing {path} failed: {exc}") from exc
-        writer = None
-        os.replace(tmp, path)
-    except BaseException:  # also Ctrl-C: never leave a partial video behind
-        if writer is not None:
+            for episode in range(episodes):
+                obs, _ = env.reset(seed=seeds[episode])
+                write(tmp, env.render())
+                total, steps = 0.0, 0
+                while steps < max_steps:
+                    obs, reward, terminated, truncated, _ = env.step(act(obs))
+                    total += float(reward)
+                    steps += 1
+                    write(tmp, env.render())
+                    if terminated or truncated:
+                        break
+                episode_steps.append(steps)
+                episode_returns.append(total)
             try:
                 writer.close()
-            except Exception:
-                pass
-        tmp.unlink(missing_ok=True)
-        raise
+            except Exception as exc:
+                raise VideoError(f"finishing {path} failed: {exc}") from exc
+        except BaseException:
+            if writer is not None:
+                try:
+                    writer.close()
+                except Exception:
+                    pass
+            raise
+        finally:
+            writer = None
 
+    atomic_write(path, play)  # also on Ctrl-C: never a partial video under the final name
     return {
         "path": str(path),
         "format": fmt,

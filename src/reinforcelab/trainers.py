@@ -1,13 +1,13 @@
-"""The REINFORCE updates and the training loops (course mode and fast mode).
+"""The training loops (course mode and fast mode) and the bookkeeping they share.
 
-Data flows one way: env(s) -> rollout -> returns -> update -> episode records -> callbacks.
-Course mode updates through torch autograd (imported only then); fast mode in numpy on the CPU.
+Data flows one way: env(s) -> rollout -> engine (returns, advantages, update) -> episode records
+-> callbacks. Course mode updates through the torch engine (torch imported only then); fast mode
+through the numpy engine on the CPU, or the torch engine for torch policies and CUDA.
 """
 
 from __future__ import annotations
 
 import contextlib
-import pickle
 import signal
 import threading
 import time
@@ -15,17 +15,18 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .artifacts.checkpoint import RESUME_FILE, load_state
-from .fast_update import fast_update_for
+from .artifacts.checkpoint import CheckpointError, load_state
+from .artifacts.files import RESUME_FILE
+from .config import TrainConfig
+from .engines import fast_engine
 from .make_env import make_env, make_vector_env
+from .parts import AgentParts
 from .rollout import RolloutStorage, collect_batch, collect_episode
-
-if TYPE_CHECKING:
-    from .agent import Reinforce
+from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
 
 
 @dataclass
@@ -37,6 +38,10 @@ class EpisodeRecord:
     length: int
     env_steps: int
     wall_seconds: float
+
+
+class TrainingDiverged(RuntimeError):
+    """An update left non-finite weights (NaN or inf); the run folder keeps the last finite checkpoint."""
 
 
 # ------------------------------------------------------------------------- training loop
@@ -65,9 +70,9 @@ class StopOnSignal:
 class Trainer:
     """Bookkeeping shared by both modes; subclasses implement ``step`` (one update)."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        self.agent = agent
-        self.config = agent.config
+    def __init__(self, config: TrainConfig, parts: AgentParts) -> None:
+        self.config = config
+        self.parts = parts
         self.episodes = 0
         self.env_steps = 0
         # Sub-env steps simulated, counted or not (fast mode's batches also step finished sub-envs).
@@ -77,6 +82,9 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.stop_reason: str | None = None
         self.interrupted = False
+        self.diverged = False
+        # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
+        self.seed_entropy = root_entropy(self.config.seed)
 
     @property
     def average_return(self) -> float:
@@ -93,12 +101,9 @@ class Trainer:
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
 
-    # Resume state: everything that decides what training does next. It holds a pickled env, so
-    # it is for the local run folder only, never for sharing.
+    # Resume state: everything that decides what training does next. It is pickled (optimizer
+    # state, RNG state), so it is for the local run folder only, never for sharing.
     def optimizers(self) -> list[Any]:
-        raise NotImplementedError
-
-    def env_state(self) -> Any:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -106,36 +111,53 @@ class Trainer:
             "counters": {"episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
                          "wall_seconds": self.wall_seconds, "simulated_env_steps": self.simulated_env_steps},
             "recent_returns": list(self.recent_returns),
-            "weights": {k: v.copy() for k, v in self.agent.weights().items()},
+            "weights": {k: v.copy() for k, v in self.parts.weights().items()},
             "optimizers": [o.state_dict() for o in self.optimizers()],
             "rng": self.rng.bit_generator.state,
-            "env": pickle.dumps(self.env_state()),
-            "reset_seed": self.reset_seed,
+            "seed_entropy": self.seed_entropy,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "seed_entropy" not in state:
+            raise CheckpointError(f"this {RESUME_FILE} was written by an older reinforcelab and cannot be resumed")
         for name, value in state["counters"].items():
             setattr(self, name, value)
         self.recent_returns.clear()
         self.recent_returns.extend(state["recent_returns"])
-        for name, net in self.agent.nets().items():
-            load_state(net, state["weights"], name, Path(RESUME_FILE))
+        for name, part in self.parts.named().items():
+            load_state(part, state["weights"], name, Path(RESUME_FILE))
         for optimizer, saved in zip(self.optimizers(), state["optimizers"]):
             optimizer.load_state_dict(saved)
         self.rng.bit_generator.state = state["rng"]
-        self.set_env_state(pickle.loads(state["env"]))
-        self.reset_seed = state["reset_seed"]
+        self.seed_entropy = state["seed_entropy"]
 
-    def set_env_state(self, env: Any) -> None:
-        raise NotImplementedError
+    def reset_seeds(self, n: int) -> list[int]:
+        """Env-reset seeds of the next update's ``n`` episodes (or sub-envs)."""
+        return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
 
-    def threads(self) -> contextlib.AbstractContextManager:
-        """numpy's BLAS on one thread while training. For networks this small a second thread gained
-        nothing on CartPole (7% on Pixelcopter's 64x64 networks), and between the many tiny
-        products it busy-waits: two fast-mode trainings side by side on 2 cores each ran 3x slower."""
+    def weights_finite(self) -> bool:
+        return all(np.isfinite(w).all() for w in self.parts.weights().values())
+
+    @contextlib.contextmanager
+    def threads(self) -> Iterator[None]:
+        """numpy's BLAS (and torch, when the engine uses it) on one thread while training. For networks
+        this small a second thread gained nothing on CartPole (7% on Pixelcopter's 64x64 networks),
+        and between the many tiny products it busy-waits: two fast-mode trainings side by side on 2
+        cores each ran 3x slower."""
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(1, user_api="blas")
+        with threadpool_limits(1, user_api="blas"):
+            if not self.engine.uses_torch:
+                yield
+                return
+            import torch
+
+            saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(saved)
 
     def run(self, callbacks: list[Any]) -> None:
         self.stop_reason = None
@@ -144,10 +166,15 @@ class Trainer:
         start = time.perf_counter()
         offset = self.wall_seconds
         try:
-            with self.threads(), StopOnSignal() as ctrl_c:
+            # A diverging update overflows before the check below reports it: no warnings on the way.
+            with self.threads(), StopOnSignal() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
                 while self.stop_reason is None and self.budget_left():
                     finished = self.step()
                     self.updates += 1
+                    if not self.weights_finite():  # nothing of this update is recorded or saved
+                        self.diverged = True
+                        self.stop(f"diverged: update {self.updates} left non-finite weights")
+                        break
                     self.wall_seconds = offset + time.perf_counter() - start
                     records = self.record(finished)
                     for cb in callbacks:
@@ -162,6 +189,10 @@ class Trainer:
             self.stop("budget reached")
         for cb in callbacks:
             cb.on_training_end(self)
+        if self.diverged:
+            raise TrainingDiverged(
+                f"training diverged: update {self.updates} produced NaN or infinite weights (try a smaller "
+                "learning rate, or max_grad_norm); the agent's weights are unusable")
 
     def record(self, finished: list[tuple[float, int]]) -> list[EpisodeRecord]:
         records = []
@@ -176,96 +207,56 @@ class Trainer:
 class CourseTrainer(Trainer):
     """The course's loop: play one episode, make one Adam update on it, repeat."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        from .torch_nets import as_torch
-        from .torch_optim import Adam
+    def __init__(self, config: TrainConfig, parts: AgentParts) -> None:
+        from .engines.torch_engine import TorchEngine
 
-        super().__init__(agent)
-        self.env = make_env(self.config.env_id, **self.config.env_kwargs)
-        self.policy = as_torch(agent.policy)  # shares the agent's arrays: updates land there
-        self.optimizer = Adam(self.policy.parameters(), lr=self.config.lr)
-        self.rng = np.random.default_rng(self.config.seed)
-        self.reset_seed = self.config.seed
+        super().__init__(config, parts)
+        self.env = make_env(config.env_id, **config.env_kwargs)
+        # On the CPU: the built-in MLP's torch view shares its arrays, so updates land there.
+        self.engine = TorchEngine(parts.policy, None, None, config, "cpu")
+        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
 
     def optimizers(self) -> list[Any]:
-        return [self.optimizer]
-
-    def env_state(self) -> Any:
-        return self.env
-
-    def set_env_state(self, env: Any) -> None:
-        self.env.close()
-        self.env = env
-
-    @contextlib.contextmanager
-    def threads(self) -> Iterator[None]:
-        """A 16-unit network runs fastest on one thread: extra threads only add synchronisation."""
-        import torch
-
-        saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with super().threads():
-                yield
-        finally:
-            torch.set_num_threads(saved)
+        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
-        from .torch_losses import course_loss
-
-        actor = self.agent.actor()
+        actor = self.parts.actor()
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
-                                  seed=self.reset_seed)
-        self.reset_seed = None  # later resets continue the env's own random stream
+                                  seed=self.reset_seeds(1)[0])
         self.simulated_env_steps += episode.length
-        loss = course_loss(self.policy, episode, self.config.gamma)
-        if loss is not None:
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+        self.engine.course_update(episode)
         return [(episode.total_reward, episode.length)]
 
 
 class FastTrainer(Trainer):
     """Batched REINFORCE: whole episodes from ``num_envs`` vector envs per update."""
 
-    def __init__(self, agent: "Reinforce") -> None:
-        super().__init__(agent)
-        cfg = self.config
-        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, **cfg.env_kwargs)
-        self.update = fast_update_for(agent)
+    def __init__(self, config: TrainConfig, parts: AgentParts, device: str = "cpu") -> None:
+        super().__init__(config, parts)
+        self.envs = make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
+        self.engine = fast_engine(parts.policy, parts.value, parts.obs_norm, config, device)
         self.storage = RolloutStorage()
-        self.rng = np.random.default_rng(cfg.seed)
-        self.reset_seed = cfg.seed
+        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
 
     def optimizers(self) -> list[Any]:
-        return self.update.optimizers
-
-    def env_state(self) -> Any:
-        return self.envs
-
-    def set_env_state(self, envs: Any) -> None:
-        self.envs.close()
-        self.envs = envs
+        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
-        cfg, agent = self.config, self.agent
-        actor = agent.actor()
+        cfg = self.config
+        actor = self.parts.actor()
         batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
-                              cfg.episodes_per_env, seed=self.reset_seed, storage=self.storage)
-        self.reset_seed = None
+                              cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
+                              storage=self.storage)
         self.simulated_env_steps += batch.valid.size
-        self.update(batch)
-        if agent.obs_norm is not None:  # new statistics apply from the next rollout on
-            agent.obs_norm.update(batch.counted_obs)
+        self.engine.update(batch)
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 
-def make_trainer(agent: "Reinforce") -> Trainer:
-    return CourseTrainer(agent) if agent.config.mode == "course" else FastTrainer(agent)
+def make_trainer(config: TrainConfig, parts: AgentParts, device: str = "cpu") -> Trainer:
+    return CourseTrainer(config, parts) if config.mode == "course" else FastTrainer(config, parts, device)

@@ -1,0 +1,115 @@
+"""The torch autograd engine: course mode's update (one episode), and fast mode's update (a batch)
+for torch module policies on the CPU or CUDA, and for the built-in MLP on CUDA.
+
+It trains whatever ``policy.torch_module(device)`` returns: a view of the built-in MLP's numpy
+arrays, or the user's own ``nn.Module``. It is also the autograd reference that the numpy
+engine's hand-written gradients are tested against.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..config import TrainConfig
+from ..nets import MLP, ObsNorm
+from ..optim_torch import Adam
+from ..policies.torch_mlp import as_torch, copy_to_numpy
+from ..returns import advantages, batch_returns, reward_to_go, standardize
+from ..rollout import Batch, Episode
+
+if TYPE_CHECKING:
+    from ..policies.base import Policy
+
+
+def chosen_log_probs(log_pi: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """log pi(a_t|s_t) [T] from log pi(.|s_t) [T, A] and the actions [T]."""
+    return log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+
+def course_loss(policy: "Policy", module: torch.nn.Module, episode: Episode, gamma: float) -> torch.Tensor | None:
+    """The course's loss, sum_t -log pi(a_t|s_t) * standardised G_t, from one batched forward pass.
+
+    Returns None for a 1-step episode: its standardised return is 0 by definition (the course gets a
+    NaN there), so it carries no gradient and the caller skips the optimizer step.
+    """
+    if episode.length < 2:
+        return None
+    device = next(module.parameters()).device
+    # float64 reward-to-go cast to float32, as the course's torch.tensor(list of floats) does.
+    returns = torch.as_tensor(reward_to_go(episode.rewards, gamma), dtype=torch.float32, device=device)
+    weights = standardize(returns)
+    log_pi = policy.log_probs(module(torch.from_numpy(episode.obs).to(device)))
+    return -(chosen_log_probs(log_pi, torch.from_numpy(episode.actions).to(device)) * weights).sum()
+
+
+def policy_loss(log_pi: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor, entropy_coef: float) -> torch.Tensor:
+    """-mean(A * log pi(a|s)) - entropy_coef * mean(H): a mean, not the course's sum, so the step
+    size does not grow with the batch."""
+    entropy = -(log_pi.exp() * log_pi).sum(-1)
+    return -(chosen_log_probs(log_pi, actions) * adv).mean() - entropy_coef * entropy.mean()
+
+
+class TorchEngine:
+    """Adam steps of a policy (and value baseline) through torch autograd on ``device``.
+
+    The value baseline is the numpy MLP's torch view (copied back after each step off the CPU);
+    the observation statistics take in each batch after the update, as in the numpy engine.
+    """
+
+    uses_torch = True
+
+    def __init__(self, policy: "Policy", value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig,
+                 device: str = "cpu") -> None:
+        self.policy, self.value, self.obs_norm, self.config, self.device = policy, value, obs_norm, config, device
+        self.module = policy.torch_module(device)
+        self.value_module = as_torch(value, "value", device) if value is not None else None
+        self.optimizers = [Adam(self.module.parameters(), lr=config.lr)]
+        if self.value_module is not None:
+            self.optimizers.append(Adam(self.value_module.parameters(), lr=config.value_lr))
+
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, device=self.device)
+
+    def course_update(self, episode: Episode) -> None:
+        """The course's update: one Adam step on one episode's loss (none for a 1-step episode)."""
+        loss = course_loss(self.policy, self.module, episode, self.config.gamma)
+        if loss is not None:
+            self.step(loss)
+
+    def update(self, batch: Batch) -> None:
+        """Fast mode's update on a batch of whole episodes."""
+        cfg = self.config
+        normalize = self.obs_norm.frozen() if self.obs_norm is not None else (lambda obs: obs)
+        obs = self.tensor(normalize(batch.counted_obs))
+        values = None
+        losses = []
+        with torch.no_grad():
+            value_at = None
+            if self.value_module is not None and cfg.truncation == "bootstrap":
+                value_at = lambda o: self.value_module(self.tensor(normalize(o))).cpu().numpy()  # noqa: E731
+            returns = batch_returns(batch, cfg.gamma, value_at)
+        if self.value_module is not None:
+            v = self.value_module(obs)
+            values = v.detach().cpu().numpy()
+            losses.append(0.5 * (v - self.tensor(returns.astype(np.float32))).square().mean())
+        adv = self.tensor(advantages(batch, returns, values, cfg.return_norm))
+        log_pi = self.policy.log_probs(self.module(obs))
+        losses.append(policy_loss(log_pi, self.tensor(batch.counted(batch.actions)), adv, cfg.entropy_coef))
+        self.step(sum(losses))
+        if self.obs_norm is not None:
+            self.obs_norm.update(batch.counted_obs)
+
+    def step(self, loss: torch.Tensor) -> None:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad()
+        loss.backward()
+        for optimizer in self.optimizers:
+            if self.config.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(optimizer.params, self.config.max_grad_norm)
+            optimizer.step()
+        self.policy.after_torch_step()
+        if self.value_module is not None and self.device != "cpu":
+            copy_to_numpy(self.value_module, self.value)

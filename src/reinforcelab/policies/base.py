@@ -1,0 +1,108 @@
+"""What the trainers, the evaluator and the savers need of a policy, and acting from its logits.
+
+Two kinds of policy sit behind this interface: the built-in MLP (numpy weights, hand-written
+gradients; ``policies/mlp.py``) and any ``torch.nn.Module`` (``policies/torch_module.py``). The
+distribution is part of the policy: both are categorical today (``distribution = "categorical"``);
+a Gaussian policy for continuous actions plugs in beside them with its own actor and log-probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Normalizer = Callable[[np.ndarray], np.ndarray]
+
+
+class Actor(Protocol):
+    """A frozen view of a policy that picks actions for numpy observations."""
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> Any: ...
+
+    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray: ...
+
+
+class Policy(Protocol):
+    """The policy interface.
+
+    Attributes:
+        kind: ``"mlp"`` (trained in numpy on the CPU) or ``"torch"`` (trained by autograd).
+        distribution: ``"categorical"``.
+        output: what the torch module returns: ``"logits"`` or ``"probs"`` (after a softmax).
+    """
+
+    kind: str
+    distribution: str
+    output: str
+
+    def actor(self, normalize: Normalizer | None = None) -> Actor:
+        """A view that acts: a snapshot for the numpy MLP, the live module for torch (take a new one
+        after every update)."""
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The weights as numpy arrays, by name (what model.safetensors holds under ``policy.``)."""
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
+
+    def log_probs(self, out: "torch.Tensor") -> "torch.Tensor":
+        """log pi(.|s) [n, A] from the torch module's output, computed stably."""
+
+    def torch_module(self, device: str = "cpu") -> "nn.Module":
+        """The module the torch engine trains (for the MLP: a view sharing its arrays on the CPU)."""
+
+    def after_torch_step(self) -> None:
+        """Called after each torch optimizer step (the MLP copies weights back from a GPU)."""
+
+    def spec(self) -> dict[str, Any]:
+        """How to rebuild it, as JSON (config.json's ``"policy"``)."""
+
+    def describe(self) -> str:
+        """The architecture in words, for the model card."""
+
+
+class CategoricalActor:
+    """Picks actions from a policy's logits (``logits_fn``: observations [n, ...] -> logits [A, n]).
+
+    Rollouts act once per environment step, so acting must cost a few small numpy operations.
+    """
+
+    def __init__(self, logits_fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.logits = logits_fn
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> int:
+        """The action for one observation."""
+        logits = self.logits(np.asarray(obs)[None])[:, 0]
+        if deterministic:
+            return int(np.argmax(logits))
+        # Inverse-CDF sampling from softmax(logits); shifting by the max keeps exp() finite.
+        cdf = np.cumsum(np.exp(logits - logits.max()))
+        return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+
+    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        """Actions [n] for a batch of observations [n, ...]."""
+        logits = self.logits(obs)
+        if deterministic:
+            return logits.argmax(0)
+        if len(logits) == 2:  # half the numpy calls: action 1 iff u < 1 / (1 + exp(l0 - l1))
+            odds = logits[0] - logits[1]
+            np.minimum(odds, 80.0, out=odds)  # exp stays finite in float32
+            np.exp(odds, out=odds)
+            odds += 1.0
+            odds *= rng.random(len(odds), dtype=np.float32)
+            return (odds < 1.0).astype(np.int64)
+        logits -= logits.max(0)
+        probs = np.exp(logits, out=logits)
+        u = rng.random(probs.shape[1], dtype=np.float32) * probs.sum(0)
+        # The action is the number of cdf entries at or below u (as searchsorted side="right").
+        actions = np.zeros(probs.shape[1], dtype=np.int64)
+        cdf = np.zeros(probs.shape[1], dtype=np.float32)
+        for j in range(probs.shape[0] - 1):
+            cdf += probs[j]
+            actions += u >= cdf
+        return actions

@@ -1,0 +1,162 @@
+"""Any ``torch.nn.Module`` as a policy: it maps a batch of observations to action logits, or to
+action probabilities (the course's ``Policy`` ends in ``F.softmax(x, dim=1)``).
+
+Whether a module returns probabilities is declared (``output="probs"``) or detected from one
+forward pass (``"auto"``: non-negative rows summing to one). Log-probabilities are computed from
+logits with log-softmax, and from probabilities as the log of probabilities clamped away from 0,
+so a saturated policy gives a finite log-probability and no NaN gradient.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import CategoricalActor, Normalizer
+
+OUTPUTS = ("auto", "logits", "probs")
+
+
+class PolicyError(ValueError):
+    """A policy module that cannot be used, rebuilt or loaded as asked."""
+
+
+class TorchPolicy:
+    """A categorical policy computed by ``module``; the module is trained in place.
+
+    Args:
+        module: maps observations [n, ...] (float32) to [n, n_actions] logits or probabilities.
+        output: ``"logits"``, ``"probs"`` or ``"auto"`` (detect from ``example_obs``).
+        example_obs: observations [n, ...] for the detection and for checking the output shape.
+        n_actions: the env's number of actions (checked against the module's output).
+        init_kwargs: the constructor arguments, when known, so that ``load`` can rebuild the module.
+    """
+
+    kind = "torch"
+    distribution = "categorical"
+
+    def __init__(self, module: nn.Module, n_actions: int, example_obs: np.ndarray, output: str = "auto",
+                 init_kwargs: dict[str, Any] | None = None) -> None:
+        if not isinstance(module, nn.Module):
+            raise PolicyError(f"policy must be a torch.nn.Module (or its class); got {type(module).__name__}")
+        if output not in OUTPUTS:
+            raise PolicyError(f"policy_output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+        self.module = module
+        self.init_kwargs = init_kwargs if init_kwargs is not None else known_init_kwargs(module)
+        with torch.no_grad():
+            out = module(torch.as_tensor(example_obs, dtype=torch.float32, device=self.device))
+        name = type(module).__name__
+        if not isinstance(out, torch.Tensor) or out.shape != (len(example_obs), n_actions):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise PolicyError(f"{name} maps a batch of {len(example_obs)} observations to {shape}; the env has "
+                              f"{n_actions} actions, so it must return ({len(example_obs)}, {n_actions}) logits "
+                              "or probabilities")
+        if output == "auto":
+            sums_to_one = bool(((out >= 0).all() & torch.allclose(out.sum(-1), torch.ones(len(out)), atol=1e-5)))
+            output = "probs" if sums_to_one else "logits"
+        self.output = output
+
+    @property
+    def device(self) -> torch.device:
+        param = next(self.module.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+
+    def log_probs(self, out: torch.Tensor) -> torch.Tensor:
+        """log pi(.|s) [n, A] from the module's output."""
+        if self.output == "probs":
+            return torch.log(out.clamp_min(torch.finfo(out.dtype).tiny))
+        return torch.log_softmax(out, dim=-1)
+
+    def actor(self, normalize: Normalizer | None = None) -> CategoricalActor:
+        """Acts through the live module (valid until the next update)."""
+        module, device = self.module, self.device
+
+        @torch.no_grad()
+        def logits(obs: np.ndarray) -> np.ndarray:
+            x = obs if normalize is None else normalize(obs)
+            out = module(torch.as_tensor(np.asarray(x, dtype=np.float32), device=device))
+            return self.log_probs(out).T.cpu().numpy()
+
+        return CategoricalActor(logits)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.module.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+
+    def torch_module(self, device: str = "cpu") -> nn.Module:
+        return self.module.to(device)
+
+    def after_torch_step(self) -> None:
+        pass  # the module is the policy
+
+    def spec(self) -> dict[str, Any]:
+        cls = type(self.module)
+        return {"kind": "torch", "class": f"{cls.__module__}:{cls.__qualname__}", "kwargs": self.init_kwargs,
+                "output": self.output}
+
+    def describe(self) -> str:
+        return str(self.module)
+
+
+def known_init_kwargs(module: nn.Module) -> dict[str, Any] | None:
+    """The constructor arguments of ``module`` when it kept each of them as an attribute of the same
+    name (``self.obs_dim = obs_dim``) and they are JSON values; otherwise None (unknown)."""
+    try:
+        params = list(inspect.signature(type(module).__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    kwargs = {}
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if hasattr(module, p.name) and _is_json(getattr(module, p.name)):
+            kwargs[p.name] = _plain(getattr(module, p.name))
+        elif p.default is p.empty:
+            return None
+    return kwargs
+
+
+def _is_json(value: Any) -> bool:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(v) for v in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def import_policy_class(path: str) -> type[nn.Module]:
+    """The class named ``module:qualname``; a PolicyError that says what to do when it cannot be
+    imported (a class defined in a notebook or script lives in ``__main__``)."""
+    module_name, _, qualname = path.partition(":")
+    hint = "pass the module to load it into, e.g. reinforcelab.load(path, policy=Policy(4, 2, 16))"
+    try:
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            if os.getcwd() in sys.path:
+                raise
+            sys.path.insert(0, os.getcwd())  # a module beside the user's run, as `python -m` would find it
+            try:
+                obj = importlib.import_module(module_name)
+            finally:
+                sys.path.remove(os.getcwd())
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PolicyError(f"cannot import the policy class {path} ({exc}); {hint}") from None
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        raise PolicyError(f"{path} is not a torch.nn.Module class; {hint}")
+    return obj
