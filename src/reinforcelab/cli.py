@@ -386,7 +386,7 @@ def main() -> None:
 
 from .sweep.cli import register as register_sweep  # noqa: E402  (after the app's own commands)
 
-register_sweep(app)
+register_sweep(app, fail, USER_ERRORS)
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .callbacks import Callback
 
 if TYPE_CHECKING:
-    from .algorithm import EpisodeRecord, Trainer
+    from .trainers import EpisodeRecord, Trainer
 
 
 class TensorBoardUnavailable(ValueError):

@@ -6,9 +6,17 @@ Only typer is imported here; Optuna, scipy and Ray load when a sweep actually ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
+from rich.console import Console
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+# The main app's one-line error reporting, handed over by ``register`` (this module must not import
+# reinforcelab.cli: that imports this module).
+app_fail: Callable[[str], None] | None = None
+app_user_errors: tuple[type[BaseException], ...] = ()
 
 
 def sweep(
@@ -41,7 +49,6 @@ def sweep(
     """Run many seeds of many configurations and report statistics over seeds: trials.csv,
     summary.json (mean and IQM with 95% bootstrap CIs, the best re-trained on fresh seeds, its
     probability of improvement over the preset) and report.png."""
-    from ..cli import USER_ERRORS, console, err_console, fail
     from .backends import SweepBackendError
     from .driver import SweepInterrupted, resume_sweep, run_sweep
     from .spec import load_spec, parse_param_flag, spec_from_dict
@@ -69,8 +76,8 @@ def sweep(
     except SweepInterrupted as exc:
         err_console.print(str(exc), highlight=False)
         raise typer.Exit(130)
-    except (*USER_ERRORS, SweepBackendError) as exc:
-        fail(str(exc))
+    except (*app_user_errors, ValueError, SweepBackendError) as exc:
+        app_fail(str(exc))
     print_summary(console, summary, folder)
 
 
@@ -112,5 +119,8 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
     console.print(f"sweep folder: {folder}  (summary.json, trials.csv, report.png)")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, fail: Callable[[str], None], user_errors: tuple[type[BaseException], ...]) -> None:
+    """Add ``sweep`` to the main app, reporting mistakes with its ``fail`` (one line, exit code 2)."""
+    global app_fail, app_user_errors
+    app_fail, app_user_errors = fail, user_errors
     app.command("sweep")(sweep)

@@ -19,41 +19,21 @@ import json
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..algorithm import StopOnSignal
+from ..trainers import StopOnSignal
 from ..artifacts.checkpoint import write_json
+from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, run_folder
 from .spec import Parameter, SweepSpec, SweepSpecError, spec_from_dict
 from .trial import TrialTask, read_record
 
 SPEC_FILE = "spec.json"
 STUDY_FILE = "optuna.journal"
-RUNS_DIR = "runs"
-BASE_ID = "base"
-CONFIRM_BEST_ID, CONFIRM_BASE_ID = "confirm-best", "confirm-base"
 
 
 class SweepInterrupted(Exception):
     """Ctrl-C: finished trials are kept; ``sweep --resume`` continues."""
-
-
-@dataclass
-class ConfigRun:
-    """One configuration over its seeds, and the Optuna trial it reports to (none for the base
-    preset and the confirmation runs, which Optuna does not search over)."""
-
-    config_id: str
-    params: dict[str, Any]
-    stage: str
-    seeds: list[int]
-    trial: Any = None
-    records: dict[int, dict[str, Any]] = field(default_factory=dict)
-    state: str = "running"  # running, complete, pruned, failed
-
-    def scores(self) -> list[float]:
-        return [self.records[s]["objective"] for s in self.seeds if self.records.get(s, {}).get("status") == "ok"]
 
 
 class SweepRunner:
@@ -145,7 +125,7 @@ class SweepRunner:
         """Queue the config's seeds; seeds that finished in an earlier run of the sweep count at once."""
         self.configs.append(config)
         for seed in config.seeds:
-            folder = f"{RUNS_DIR}/{config.config_id}/seed-{seed}"
+            folder = run_folder(config.config_id, seed)
             record = read_record(self.out / folder)
             if record is not None and record.get("status") in ("ok", "failed"):
                 self.on_record(config, record)

@@ -6,16 +6,15 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..artifacts.checkpoint import write_json
-from . import stats
+from .stats import (aggregate, curve_band, performance_profile, performance_profile_band, probability_of_improvement,
+                    probability_of_improvement_ci)
+from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, run_folder
 from .spec import SweepSpec
-
-if TYPE_CHECKING:
-    from .driver import ConfigRun
 
 TRIALS_FILE = "trials.csv"
 SUMMARY_FILE = "summary.json"
@@ -27,7 +26,7 @@ TRIAL_COLUMNS = ["stage", "config_id", "seed", "status", "objective", "eval_mean
                  "train_episodes", "stop_reason", "error"]
 
 
-def write_trials_csv(out: Path, configs: list["ConfigRun"], spec: SweepSpec) -> Path:
+def write_trials_csv(out: Path, configs: list[ConfigRun], spec: SweepSpec) -> Path:
     names = [p.name for p in spec.parameters]
     path = Path(out) / TRIALS_FILE
     with path.open("w", newline="") as f:
@@ -44,11 +43,9 @@ def write_trials_csv(out: Path, configs: list["ConfigRun"], spec: SweepSpec) -> 
     return path
 
 
-def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], best_id: str | None, wall_seconds: float,
+def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: str | None, wall_seconds: float,
                  backend: str) -> dict[str, Any]:
     """``best_id``: the search configuration that was confirmed on fresh seeds."""
-    from .driver import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID
-
     out = Path(out)
     by_id = {c.config_id: c for c in configs}
     search = [c for c in configs if c.stage == "search"]
@@ -77,8 +74,8 @@ def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], best_id
         summary["base_confirmation"] = config_summary(confirm_base)
         if best_scores and base_scores:
             summary["probability_of_improvement"] = {
-                "value": float(stats.probability_of_improvement(best_scores, base_scores)),
-                "ci": list(stats.probability_of_improvement_ci(best_scores, base_scores)),
+                "value": float(probability_of_improvement(best_scores, base_scores)),
+                "ci": list(probability_of_improvement_ci(best_scores, base_scores)),
                 "of": "best over base preset, on the confirmation seeds",
             }
             low, high = min(best_scores + base_scores), max(best_scores + base_scores)
@@ -94,17 +91,17 @@ def write_report(out: Path, spec: SweepSpec, configs: list["ConfigRun"], best_id
     return summary
 
 
-def config_summary(config: "ConfigRun") -> dict[str, Any]:
+def config_summary(config: ConfigRun) -> dict[str, Any]:
     scores = config.scores()
     return {"config_id": config.config_id, "params": config.params, "state": config.state,
-            "seeds": [s for s in config.seeds if config.records.get(s, {}).get("status") == "ok"],
-            "scores": scores, **stats.aggregate(scores),
+            "seeds": config.ok_seeds(),
+            "scores": scores, **aggregate(scores),
             "errors": sorted({r["error"] for r in config.records.values() if r.get("status") == "failed"})}
 
 
 def profile_summary(scores: list[float], thresholds: np.ndarray) -> dict[str, list[float]]:
-    low, high = stats.performance_profile_band(scores, thresholds)
-    return {"fraction": stats.performance_profile(scores, thresholds).tolist(), "low": low.tolist(),
+    low, high = performance_profile_band(scores, thresholds)
+    return {"fraction": performance_profile(scores, thresholds).tolist(), "low": low.tolist(),
             "high": high.tolist()}
 
 
@@ -129,13 +126,11 @@ def learning_curves(run_folders: list[Path], x_column: str) -> tuple[np.ndarray,
     return grid, np.stack([np.interp(grid, x, y) for x, y in runs])
 
 
-def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict[str, "ConfigRun"]) -> Path:
+def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict[str, ConfigRun]) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .driver import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID
 
     fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
     score_name = "mean - std" if spec.objective == "mean-std" else "mean return"
@@ -181,11 +176,10 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
     pairs = [p for p in pairs if p[0] in by_id] or [(BASE_ID, "preset", "tab:gray")]
     for config_id, label, colour in pairs:
         config = by_id[config_id]
-        folders = [out / "runs" / config_id / f"seed-{s}" for s in config.seeds
-                   if config.records.get(s, {}).get("status") == "ok"]
+        folders = [out / run_folder(config_id, s) for s in config.ok_seeds()]
         grid, curves = learning_curves(folders, x_column)
         if len(curves):
-            middle, low, high = stats.curve_band(curves)
+            middle, low, high = curve_band(curves)
             ax.plot(grid, middle, color=colour, label=f"{label}: mean of {len(curves)} seeds")
             ax.fill_between(grid, low, high, color=colour, alpha=0.25)
     ax.set_xlabel(x_column.replace("_", " "))

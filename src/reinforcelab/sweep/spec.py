@@ -30,8 +30,9 @@ METHODS = ("grid", "tpe")
 BUDGET_KEYS = ("total_env_steps", "n_episodes", "seconds", "stop_reward")
 # Fields a sweep sets itself: varying them would break the seed bookkeeping.
 RESERVED_FIELDS = ("seed", "env_id", "mode")
-# Evaluation env seeds start here: far above any training seed, so the held-out episodes never
-# replay an initial state that training reset to.
+# Held-out evaluations are seeded from here on: a root seed that no training run (seeds below it)
+# uses, so their env-reset and action streams share nothing with training's, nor with the run
+# folder's own 10-episode evaluation or early-stopping evaluations (both seeded by the run's seed).
 EVAL_SEED_BASE = 10_000_000
 DEFAULT_CONFIRM_SEED_START = 1000
 
@@ -97,9 +98,8 @@ class SweepSpec:
         return len(self.grid()) if self.method == "grid" else int(self.trials)
 
     def eval_seed(self, seed: int) -> int:
-        """First env seed of the held-out evaluation of the agent trained with ``seed``: the
-        ``eval_episodes`` seeds from here on are never used by training nor by another seed's
-        evaluation."""
+        """Seed of the held-out evaluation of the agent trained with ``seed``: distinct for every
+        trial seed, and never a training seed."""
         return EVAL_SEED_BASE + seed * self.eval_episodes
 
     # ------------------------------------------------------------ serialising
