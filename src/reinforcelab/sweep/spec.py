@@ -164,6 +164,7 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
                      budget=budget, objective=objective, eval_episodes=eval_episodes,
                      pruning=bool(data.get("pruning", False)), sampler_seed=int(data.get("sampler_seed", 0)))
     _checked_config(spec.base_config, "the base preset")
+    _checked_config(lambda: spec.config_for({}, seeds[0]), "budget")
     raw_params = data.get("parameters") or {}
     if not isinstance(raw_params, dict) or not raw_params:
         raise SweepSpecError("parameters must name at least one config field to vary, e.g. lr = [0.03, 0.1]")
