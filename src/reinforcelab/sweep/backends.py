@@ -15,7 +15,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from .trial import TrialTask, run_trial, run_trial_packed
+from .trial import TRIAL_FILE, TrialTask, run_trial, run_trial_packed
 
 
 class SweepBackendError(RuntimeError):
@@ -106,7 +106,7 @@ def write_run_folder(folder: Path, files: dict[str, bytes]) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for name in sorted(files, key=lambda n: n == "trial.json"):
+    for name in sorted(files, key=lambda n: n == TRIAL_FILE):
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(files[name])

@@ -22,11 +22,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from ..trainers import StopOnSignal
 from ..artifacts.checkpoint import write_json
+from ..trainers import StopOnSignal
 from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, run_folder
 from .spec import Parameter, SweepSpec, SweepSpecError, spec_from_dict
-from .trial import TrialTask, read_record
+from .trial import TRIAL_FILE, TrialTask, read_record
 
 SPEC_FILE = "spec.json"
 STUDY_FILE = "optuna.journal"
@@ -173,8 +173,8 @@ class SweepRunner:
                 except Exception as exc:  # a worker process died, or Ray lost the task
                     record = {"config_id": task.config_id, "seed": task.seed, "status": "failed",
                               "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-                    write_json(self.out / task.folder / "trial.json", {**record, "stage": task.stage,
-                                                                        "params": task.params})
+                    write_json(self.out / task.folder / TRIAL_FILE,
+                               {**record, "stage": task.stage, "params": task.params})
                 self.on_record(config, record)
             self.fill(ask)
             self.show()
