@@ -156,13 +156,16 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
     profile = summary.get("performance_profile")
     if profile:
         tau = np.array(profile["thresholds"])
-        for name, colour in (("best", "tab:green"), ("base", "tab:gray")):
+        preset_best = summary["best"]["config_id"] == BASE_ID
+        curves = [("base", "preset, the best (confirmation seeds)", "tab:gray")] if preset_best else \
+            [("best", "best (confirmation seeds)", "tab:green"), ("base", "preset (confirmation seeds)", "tab:gray")]
+        for name, label, colour in curves:
             p = profile[name]
-            ax.step(tau, p["fraction"], where="post", color=colour, label=f"{name} (confirmation seeds)")
+            ax.step(tau, p["fraction"], where="post", color=colour, label=label)
             ax.fill_between(tau, p["low"], p["high"], step="post", color=colour, alpha=0.2)
         poi = summary["probability_of_improvement"]
-        ax.set_title(f"performance profile; P(best > preset) = {poi['value']:.2f} "
-                     f"[{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]")
+        ax.set_title("performance profile" + ("" if preset_best else f"; P(best > preset) = {poi['value']:.2f} "
+                                                                     f"[{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]"))
         ax.legend()
     else:
         ax.set_title("performance profile: no confirmation runs")
