@@ -90,7 +90,7 @@ def test_stop_reward_stops_early(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["train", "CartPol-v1"], "Did you mean: CartPole-v1"),
     (["train", "MountainCarContinuous-v0", "--episodes", "1"], "needs a Discrete action space"),
-    (["train", "CartPole-v1", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "CartPole-v1", "--preset", "nope"], "'nope' is not one of 'course-cartpole'"),
     (["train", "CartPole-v1", "--set", "bogus=1"], "unknown config field 'bogus'"),
     (["train", "CartPole-v1", "--set", "mode=slow"], "mode must be one of"),
 ])
@@ -169,3 +169,46 @@ def test_console_script_runs():
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["evaluate"], "Missing argument 'run'"),
+    (["bogus"], "No such command 'bogus'"),
+    (["evaluate", "x", "--episodes", "abc"], "Invalid value for '--episodes'"),
+    (["plot", "x", "--x", "steps"], "'steps' is not one of 'episode', 'env_steps'"),
+])
+def test_usage_errors_are_one_line_too(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {result.output.strip()[7:]}"]
+    assert message in result.output
+
+
+def test_a_real_bug_keeps_its_traceback(trained, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not a user error")
+
+    monkeypatch.setattr(reinforcelab.Reinforce, "evaluate", broken)
+    result = invoke("evaluate", trained[0])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+
+
+def test_train_a_policy_class_from_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mypolicies.py").write_text(
+        "import torch\n\n"
+        "class Small(torch.nn.Module):\n"
+        "    def __init__(self, hidden=8):\n"
+        "        super().__init__()\n"
+        "        self.hidden = hidden\n"
+        "        self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2))\n\n"
+        "    def forward(self, x):\n"
+        "        return self.net(x)\n")
+    result = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", 3000, "--policy",
+                    "mypolicies:Small", "--policy-kwargs", '{"hidden": 12}', "--out", "run", "--no-progress", "--no-plot")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["policy"]["class"] == "mypolicies:Small" and config["policy"]["kwargs"] == {"hidden": 12}
+    assert invoke("evaluate", "run", "--episodes", 2).exit_code == 0
+    bad = invoke("train", "CartPole-v1", "--policy", "mypolicies:Nope", "--out", "run2")
+    assert bad.exit_code == 2 and "cannot import the policy class mypolicies:Nope" in bad.output

@@ -12,6 +12,7 @@ import numpy as np
 from ._version import __version__
 from .artifacts.checkpoint import CheckpointError, load_state, read_config, read_weights, save_checkpoint
 from .config import TrainConfig, preset as get_preset
+from .errors import OptionError
 from .evaluation import EvalResult, evaluate_policy
 from .make_env import make_env, make_vector_env, space_summary
 from .nets import MLP, ObsNorm
@@ -22,7 +23,7 @@ from .policies.mlp import MLPPolicy
 def check_count(name: str, value: int) -> None:
     """A number of episodes or steps: an integer of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        raise OptionError(f"{name} must be an integer >= 1; got {value!r}")
 
 
 def resolve_device(device: str) -> str:
@@ -37,11 +38,11 @@ def resolve_device(device: str) -> str:
     if device == "cpu":
         return device
     if device != "cuda" and not device.startswith("cuda:"):
-        raise ValueError(f"device must be auto, cpu or cuda[:N]; got {device!r}")
+        raise OptionError(f"device must be auto, cpu or cuda[:N]; got {device!r}")
     import torch
 
     if not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'")
+        raise OptionError(f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'")
     return device
 
 
@@ -83,7 +84,7 @@ class Reinforce:
         **overrides: Any,
     ) -> None:
         if preset is not None and config is not None:
-            raise ValueError("give either preset or config, not both")
+            raise OptionError("give either preset or config, not both")
         base = config if config is not None else (get_preset(preset) if preset else TrainConfig())
         if env_id is not None:
             overrides["env_id"] = env_id
@@ -100,7 +101,7 @@ class Reinforce:
         init_rng = np.random.default_rng(None if seed is None else [seed, 2])
         if policy is None:
             if policy_kwargs:
-                raise ValueError("policy_kwargs needs a policy class (policy=MyPolicy)")
+                raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
             built: Policy = MLPPolicy.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
         else:
             built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed)
@@ -130,7 +131,7 @@ class Reinforce:
         """The action for one observation (an int) or for a batch of them (an int64 array)."""
         obs = np.asarray(obs, dtype=np.float32)
         if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
-            raise ValueError(f"expected an observation of shape ({self.obs_dim},) or a batch "
+            raise OptionError(f"expected an observation of shape ({self.obs_dim},) or a batch "
                              f"(n, {self.obs_dim}); got {tuple(obs.shape)}")
         actions = self.actor().act_batch(obs.reshape(-1, self.obs_dim), self.predict_rng, deterministic)
         return int(actions[0]) if obs.ndim == 1 else actions

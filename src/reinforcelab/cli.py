@@ -1,30 +1,67 @@
-"""The ``reinforcelab`` command line: a thin layer over the Python API."""
+"""The ``reinforcelab`` command line: a thin layer over the Python API.
+
+A problem the user can fix (``errors.UserError``, or a wrong option) is one line on stderr with
+exit code 2; anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import importlib
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import load as load_agent
-from .artifacts.checkpoint import CheckpointError
-from .artifacts.hub import HubError
-from .artifacts.plots import PlotError
-from .artifacts.video import VideoError
-from .trainers import TrainingDiverged
 from .config import COURSE_BARS, MODE_FIELDS, PRESETS, ConfigError, TrainConfig, preset as get_preset
-from .make_env import EnvError
-from .run import (NoWindowError, RunFolderError, default_out, plot_run, record_replay, resume_run, train_run,
-                  watch)
+from .errors import OptionError, UserError
+from .run import NoWindowError, default_out, plot_run, record_replay, resume_run, train_run, watch
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def print_error(message: str) -> None:
+    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)  # no markup
+
+
+# click's exceptions, from the click that typer builds on (recent typers ship their own copy).
+click_errors = importlib.import_module(TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions")
+
+
+class OneLineErrors(TyperGroup):
+    """Wrong or missing options are one line too (click's default is a usage block)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_errors.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # plain `reinforcelab`: the help
+                print(exc.ctx.get_help())
+                code = 0
+            else:
+                print_error(exc.format_message().replace("Value error, ", ""))  # typer's pydantic prefix
+                code = 2
+        except (typer.Abort, KeyboardInterrupt):
+            code = 130
+        if code == 130:  # Ctrl-C outside training (which stops cleanly after an update)
+            print_error("interrupted")
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="REINFORCE (Monte Carlo policy gradient) agents for Gymnasium: train, evaluate, record, "
     "plot, share. Course mode reproduces the HF Deep RL course Unit 4; fast mode trains on "
     "vectorised environments.",
@@ -32,48 +69,49 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-# Errors a user can cause; reported as one line, no traceback.
-USER_ERRORS = (EnvError, CheckpointError, RunFolderError, HubError, VideoError, PlotError, KeyError, ValueError,
-               FileNotFoundError, TrainingDiverged)
 
 #: The command-line option of each config field that has one (others are set with --set FIELD=VALUE).
 FIELD_OPTIONS = {"seed": "--seed", "n_episodes": "--episodes", "total_env_steps": "--total-steps", "lr": "--lr",
                  "gamma": "--gamma", "hidden_sizes": "--hidden", "max_t": "--max-t"}
+#: The course preset used when --preset is not given.
+ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
+
+# Choices, and options shared by several commands.
+PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
+XAxis = enum.Enum("XAxis", {"episode": "episode", "env_steps": "env_steps"}, type=str)
+Run = Annotated[str, typer.Argument(help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME.")]
+Episodes = Annotated[int, typer.Option(help="Number of episodes.")]
+Seed = Annotated[Optional[int], typer.Option(help="Seed for the env resets and the action sampling.")]
+Deterministic = Annotated[bool, typer.Option(help="Greedy actions instead of sampled ones.")]
+HubEndpoint = Annotated[Optional[str], typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")]
+HubToken = Annotated[Optional[str], typer.Option(help="Hub token (default: saved login or HF_TOKEN).")]
+
+
+def fail(exc: UserError) -> None:
+    """Report a user error in one line and exit with code 2."""
+    print_error(option_error(exc) if isinstance(exc, ConfigError) else str(exc))
+    raise typer.Exit(2)
 
 
 def option_error(exc: ConfigError) -> str:
     """A config error named by the option the user typed."""
-    option = FIELD_OPTIONS.get(exc.field, exc.field)
-    return f"{option} {exc.problem}"
+    return f"{FIELD_OPTIONS.get(exc.field, exc.field)} {exc.problem}"
 
 
 def check_option(option: str, value: float | None, low: float, integer: bool = True) -> None:
-    """One-line error unless ``value`` is None or a finite number >= ``low`` (> 0 for ``low=0``
-    floats)."""
+    """An OptionError unless ``value`` is None, or an integer >= ``low``, or (``integer=False``) a
+    finite number > ``low``."""
     if value is None:
         return
     if integer and value < low:
-        raise ValueError(f"{option} must be an integer >= {low:g}; got {value}")
+        raise OptionError(f"{option} must be an integer >= {low:g}; got {value}")
     if not integer and not (math.isfinite(value) and value > low):
-        raise ValueError(f"{option} must be a finite number > {low:g}; got {value}")
-
-HubEndpoint = Annotated[Optional[str], typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")]
-HubToken = Annotated[Optional[str], typer.Option(help="Hub token for private repos (default: saved login or HF_TOKEN).")]
-
-ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
+        raise OptionError(f"{option} must be a finite number > {low:g}; got {value}")
 
 
-def fail(message: str) -> None:
-    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)  # message: no markup
-    raise typer.Exit(2)
-
-
-def parse_value(text: str):
-    lowered = text.strip().lower()
-    if lowered in ("none", "null"):
+def parse_value(text: str) -> Any:
+    """A --set value: JSON when it parses (numbers, true/false, lists), else the text."""
+    if text.strip().lower() in ("none", "null"):
         return None
     try:
         return json.loads(text)
@@ -81,88 +119,110 @@ def parse_value(text: str):
         return text
 
 
-def apply_overrides(config: TrainConfig, assignments: list[str], **flags) -> TrainConfig:
+def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -> TrainConfig:
     changes = {k: v for k, v in flags.items() if v is not None}
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for item in assignments:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise OptionError(f"--set expects KEY=VALUE, got {item!r}")
         if key not in fields:
-            raise ValueError(f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}")
+            raise OptionError(f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}")
         changes[key] = parse_value(value)
     if "hidden_sizes" in changes and not isinstance(changes["hidden_sizes"], (list, tuple)):
         text = str(changes["hidden_sizes"])
         try:
             changes["hidden_sizes"] = [int(x) for x in text.split(",") if x.strip()]
         except ValueError:
-            raise ValueError(f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}") from None
+            raise OptionError(f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}") from None
     return config.replace(**changes)
+
+
+def policy_options(policy: str | None, policy_kwargs: str | None) -> dict[str, Any] | None:
+    """``--policy module:Class`` and ``--policy-kwargs JSON`` as ``train_run``'s policy argument."""
+    if policy is None:
+        if policy_kwargs is not None:
+            raise OptionError("--policy-kwargs needs --policy module:Class")
+        return None
+    from .policies.torch_module import import_policy_class
+
+    try:
+        kwargs = json.loads(policy_kwargs) if policy_kwargs is not None else {}
+    except json.JSONDecodeError as exc:
+        raise OptionError(f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}' ({exc})") from None
+    if not isinstance(kwargs, dict):
+        raise OptionError(f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}'; got {policy_kwargs}")
+    return {"policy": import_policy_class(policy), "policy_kwargs": kwargs}
 
 
 @app.command()
 def train(
-    env_id: Optional[str] = typer.Argument(
-        None, help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume)."),
-    preset: Optional[str] = typer.Option(
-        None, help=f"Named hyperparameters: {', '.join(PRESETS)}. Default: the course preset for the env."),
-    seed: Optional[int] = typer.Option(None, help="Seed for torch, numpy and the envs (bit-identical reruns on CPU)."),
-    out: Optional[Path] = typer.Option(None, help="Run folder to create. Default: runs/<env>-<mode>-s<seed>."),
-    overwrite: bool = typer.Option(False, help="Replace an existing run folder at --out."),
-    episodes: Optional[int] = typer.Option(None, help="Course mode: training episodes (one update each)."),
-    total_steps: Optional[int] = typer.Option(None, help="Fast mode: training budget in env steps."),
-    stop_reward: Optional[float] = typer.Option(
-        None, help="Stop once the score reaches this: the 100-episode training average (course mode) "
-        "or the mean of --eval-episodes evaluation episodes (fast mode)."),
-    eval_episodes: Optional[int] = typer.Option(
-        None, help="Episodes of the early-stopping evaluation (with --stop-reward); also used by fast mode."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
-    gamma: Optional[float] = typer.Option(None, help="Discount factor."),
-    hidden: Optional[str] = typer.Option(None, help="Hidden layer widths, comma-separated, e.g. 64,128."),
-    max_t: Optional[int] = typer.Option(None, help="Step cap per episode."),
-    set_: list[str] = typer.Option([], "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable)."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
-    plot: bool = typer.Option(True, help="Write the learning curve curve.png into the run folder."),
-    record: bool = typer.Option(False, help="Record one episode as replay.mp4 into the run folder."),
-    resume: Optional[Path] = typer.Option(
-        None, help="Continue this run folder from its last checkpoint (optimizer, RNG and env state); "
-        "--episodes / --total-steps may raise its budget."),
-    checkpoint_every: Optional[int] = typer.Option(
-        None, help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end and on Ctrl-C."),
-    tensorboard: Optional[Path] = typer.Option(
-        None, help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
-        "needs reinforcelab[tensorboard]."),
+    env_id: Annotated[Optional[str], typer.Argument(
+        help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume).")] = None,
+    preset: Annotated[Optional[PresetName], typer.Option(
+        help="Named hyperparameters (see `reinforcelab presets`). Default: the course preset for the env.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for torch, numpy and the envs (bit-identical reruns on CPU).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder to create. Default: runs/<env>-<mode>-s<seed>.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Reuse an existing run folder at --out (files that are not a run's are kept).")] = False,
+    episodes: Annotated[Optional[int], typer.Option(help="Course mode: training episodes (one update each).")] = None,
+    total_steps: Annotated[Optional[int], typer.Option(help="Fast mode: training budget in env steps.")] = None,
+    stop_reward: Annotated[Optional[float], typer.Option(
+        help="Stop once the score reaches this: the 100-episode training average (course mode) "
+        "or the mean of --eval-episodes evaluation episodes (fast mode).")] = None,
+    eval_episodes: Annotated[Optional[int], typer.Option(
+        help="Episodes of the early-stopping evaluation (with --stop-reward; default 100).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.")] = None,
+    gamma: Annotated[Optional[float], typer.Option(help="Discount factor.")] = None,
+    hidden: Annotated[Optional[str], typer.Option(help="Hidden layer widths, comma-separated, e.g. 64,128.")] = None,
+    max_t: Annotated[Optional[int], typer.Option(help="Step cap per episode.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable).")] = None,
+    policy: Annotated[Optional[str], typer.Option(
+        help="Your own torch policy class, module:Class (importable, or a module in the current folder).")] = None,
+    policy_kwargs: Annotated[Optional[str], typer.Option(help="Its constructor arguments as a JSON object.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    plot: Annotated[bool, typer.Option(help="Write the learning curve curve.png into the run folder.")] = True,
+    record: Annotated[bool, typer.Option(help="Record one episode as replay.mp4 into the run folder.")] = False,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue this run folder from its last checkpoint (optimizer and RNG state); "
+        "--episodes / --total-steps may raise its budget.")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(
+        help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
+        "and on Ctrl-C.")] = None,
+    tensorboard: Annotated[Optional[Path], typer.Option(
+        help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
+        "needs reinforcelab[tensorboard].")] = None,
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
     try:
-        check_option("--eval-episodes", eval_episodes, 1)
-        check_option("--checkpoint-every", checkpoint_every, 1)
-        check_option("--episodes", episodes, 1)
-        check_option("--total-steps", total_steps, 1)
+        for option, value in (("--eval-episodes", eval_episodes), ("--checkpoint-every", checkpoint_every),
+                              ("--episodes", episodes), ("--total-steps", total_steps)):
+            check_option(option, value, 1)
         if stop_reward is not None and not math.isfinite(stop_reward):
-            raise ValueError(f"--stop-reward must be a finite number; got {stop_reward}")
+            raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
         if resume is not None:
             if tensorboard is not None:
-                raise ValueError("--tensorboard applies to new runs, not to --resume")
+                raise OptionError("--tensorboard applies to new runs, not to --resume")
             result = resume_run(resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps)
-            config = result.agent.config
         elif env_id is None:
-            raise ValueError("give an environment id (e.g. CartPole-v1) or --resume RUN")
+            raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
-            config, result = new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward,
-                                     eval_episodes, lr, gamma, hidden, max_t, set_, progress, checkpoint_every,
-                                     tensorboard)
-        written = []
+            config = get_preset(preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole"))
+            config = apply_overrides(config, set_ or [], env_id=env_id, seed=seed, n_episodes=episodes,
+                                     total_env_steps=total_steps, lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t)
+            result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
+                               stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every,
+                               policy=policy_options(policy, policy_kwargs),
+                               extra_callbacks=tensorboard_callbacks(tensorboard))
+        config = result.agent.config
         if plot and result.summary["train_episodes"] > 0:
-            written.append(plot_run([result.out], result.out / "curve.png"))
+            plot_run([result.out], result.out / "curve.png")
         if record:
-            written.append(record_replay(result.agent, result.out / "replay.mp4", seed=config.seed)["path"])
-    except ConfigError as exc:
-        fail(option_error(exc))
-    except USER_ERRORS as exc:
-        fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
+            record_replay(result.agent, result.out / "replay.mp4", seed=config.seed)
+    except UserError as exc:
+        fail(exc)
     s, ev = result.summary, result.evaluation
     console.print(
         f"[bold]{config.env_id}[/] {config.mode} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
@@ -175,19 +235,6 @@ def train(
         console.print(f"continue with: reinforcelab train --resume {result.out}")
 
 
-def new_run(env_id, preset, seed, out, overwrite, episodes, total_steps, stop_reward, eval_episodes, lr, gamma,
-            hidden, max_t, assignments, progress, checkpoint_every, tensorboard=None):
-    config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
-    config = apply_overrides(
-        config, assignments, env_id=env_id, seed=seed, n_episodes=episodes, total_env_steps=total_steps,
-        lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t,
-    )
-    result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
-                       stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every,
-                       extra_callbacks=tensorboard_callbacks(tensorboard))
-    return config, result
-
-
 def tensorboard_callbacks(logdir: Optional[Path]) -> list:
     if logdir is None:
         return []
@@ -198,12 +245,12 @@ def tensorboard_callbacks(logdir: Optional[Path]) -> list:
 
 @app.command()
 def evaluate(
-    run: str = typer.Argument(..., help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME."),
-    episodes: int = typer.Option(10, help="Number of evaluation episodes."),
-    deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
-    seed: Optional[int] = typer.Option(None, help="Seed for the env resets and the action sampling."),
-    max_t: Optional[int] = typer.Option(None, help="Step cap per episode (default: the run's max_t)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+    run: Run,
+    episodes: Episodes = 10,
+    deterministic: Deterministic = False,
+    seed: Seed = None,
+    max_t: Annotated[Optional[int], typer.Option(help="Step cap per episode (default: the run's max_t).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
     endpoint: HubEndpoint = None,
     token: HubToken = None,
 ) -> None:
@@ -214,8 +261,8 @@ def evaluate(
         check_option("--max-t", max_t, 1)
         agent = load_agent(run, endpoint=endpoint, token=token)
         result = agent.evaluate(episodes, deterministic=deterministic, seed=seed, max_t=max_t)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail(exc)
     bar = COURSE_BARS.get(result.env_id)
     if as_json:
         d = result.to_dict()
@@ -233,67 +280,68 @@ def evaluate(
 
 @app.command("record")
 def record_cmd(
-    run: str = typer.Argument(..., help="A run folder, or a Hub repo USER/NAME."),
-    out: Path = typer.Option(Path("replay.mp4"), help="Video file: .mp4 (H.264) or .gif."),
-    episodes: int = typer.Option(1, help="Episodes to record, back to back."),
-    max_steps: Optional[int] = typer.Option(None, help="Step cap per episode (default: the run's max_t)."),
-    fps: int = typer.Option(30, help="Frames per second."),
-    seed: Optional[int] = typer.Option(None, help="Seed for the env reset and the action sampling."),
-    deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
+    run: Run,
+    out: Annotated[Path, typer.Option(help="Video file: .mp4 (H.264) or .gif.")] = Path("replay.mp4"),
+    episodes: Annotated[int, typer.Option(help="Episodes to record, back to back.")] = 1,
+    max_steps: Annotated[Optional[int], typer.Option(help="Step cap per episode (default: the run's max_t).")] = None,
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+    seed: Seed = None,
+    deterministic: Deterministic = False,
     endpoint: HubEndpoint = None,
     token: HubToken = None,
 ) -> None:
     """Record a replay video of a trained agent (frames = steps + 1 per episode)."""
+    from .artifacts.video import check_video_support
+
     try:
         check_option("--episodes", episodes, 1)
         check_option("--max-steps", max_steps, 1)
-        check_option("--fps", fps, 0, integer=False)
-        from .artifacts.video import check_video_support
-
+        check_option("--fps", fps, 1)
         check_video_support(out)
         agent = load_agent(run, endpoint=endpoint, token=token)
         info = record_replay(agent, out, episodes, max_steps, fps, seed, deterministic)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail(exc)
     console.print(f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
                   f"episode returns {info['episode_returns']}")
 
 
 @app.command("plot")
 def plot_cmd(
-    runs: list[Path] = typer.Argument(..., help="One or more run folders (several seeds: mean with a band)."),
-    out: Path = typer.Option(Path("curve.png"), help="PNG file to write."),
-    window: int = typer.Option(100, help="Rolling-mean window in episodes."),
-    x: Optional[str] = typer.Option(None, help="x axis: episode or env_steps (default: by mode)."),
+    runs: Annotated[list[Path], typer.Argument(help="One or more run folders (several seeds: each run and their mean).")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curve.png"),
+    window: Annotated[int, typer.Option(help="Rolling-mean window in episodes.")] = 100,
+    x: Annotated[Optional[XAxis], typer.Option(help="x axis (default: env_steps for fast mode).")] = None,
 ) -> None:
     """Plot learning curves: episode returns, the rolling mean and the env's reward threshold."""
     try:
-        path = plot_run(runs, out, window, x)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+        check_option("--window", window, 1)
+        path = plot_run(runs, out, window, x.value if x else None)
+    except UserError as exc:
+        fail(exc)
     console.print(f"wrote {path}")
 
 
 @app.command()
 def push(
-    run: Path = typer.Argument(..., help="The run folder to publish."),
-    repo_id: str = typer.Option(..., help="Hub repo USER/NAME (created if missing)."),
-    token: Optional[str] = typer.Option(None, help="Hub token with write access (default: saved login or HF_TOKEN)."),
+    run: Annotated[Path, typer.Argument(help="The run folder to publish.")],
+    repo_id: Annotated[str, typer.Option(help="Hub repo USER/NAME (created if missing).")],
+    token: Annotated[Optional[str], typer.Option(
+        help="Hub token with write access (default: saved login or HF_TOKEN).")] = None,
     endpoint: HubEndpoint = None,
-    private: bool = typer.Option(False, help="Create the repo as private."),
-    eval_episodes: int = typer.Option(10, help="Evaluation episodes for the model card (course protocol)."),
-    seed: Optional[int] = typer.Option(None, help="Seed of the evaluation and the replay."),
-    dry_run: Optional[Path] = typer.Option(
-        None, help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing."),
-    video: bool = typer.Option(True, help="Record replay.mp4 for the card."),
+    private: Annotated[bool, typer.Option(help="Create the repo as private.")] = False,
+    eval_episodes: Annotated[int, typer.Option(help="Evaluation episodes for the model card (course protocol).")] = 10,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the evaluation and the replay.")] = None,
+    dry_run: Annotated[Optional[Path], typer.Option(
+        help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing.")] = None,
+    video: Annotated[bool, typer.Option(help="Record replay.mp4 for the card.")] = True,
 ) -> None:
     """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
-    import shlex
-
     from .artifacts.hub import HubUploadError
     from .publish import publish_run
 
     try:
+        check_option("--eval-episodes", eval_episodes, 1)
         result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,
                              eval_episodes=eval_episodes, seed=seed, video=video, dry_run=dry_run)
     except HubUploadError as exc:
@@ -301,9 +349,10 @@ def push(
                  f"--endpoint {shlex.quote(endpoint)}" if endpoint else "", "--private" if private else "",
                  f"--eval-episodes {eval_episodes}" if eval_episodes != 10 else "",
                  f"--seed {seed}" if seed is not None else "", "" if video else "--no-video"]
-        fail(f"{exc}\nTo publish the run again: {' '.join(a for a in again if a)}")
-    except USER_ERRORS as exc:
-        fail(str(exc))
+        print_error(f"{exc}\nTo publish the run again: {' '.join(a for a in again if a)}")
+        raise typer.Exit(2) from None
+    except UserError as exc:
+        fail(exc)
     ev = result.evaluation
     console.print(f"evaluation: {ev.mean_reward:.2f} +/- {ev.std_reward:.2f} over {eval_episodes} episodes; "
                   f"files: {', '.join(result.files)}")
@@ -315,24 +364,25 @@ def push(
 
 @app.command()
 def enjoy(
-    source: str = typer.Argument(..., help="A run folder or a Hub repo USER/NAME."),
-    episodes: int = typer.Option(3, help="Episodes to play."),
-    record: Optional[Path] = typer.Option(None, help="Record them to this .mp4/.gif file instead of showing them."),
-    deterministic: bool = typer.Option(False, help="Greedy actions instead of sampled ones."),
-    seed: Optional[int] = typer.Option(None, help="Seed for the env and the action sampling."),
+    source: Annotated[str, typer.Argument(help="A run folder or a Hub repo USER/NAME.")],
+    episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 3,
+    record: Annotated[Optional[Path], typer.Option(
+        help="Record them to this .mp4/.gif file instead of showing them.")] = None,
+    deterministic: Deterministic = False,
+    seed: Seed = None,
     endpoint: HubEndpoint = None,
     token: HubToken = None,
-    allow_pickle: bool = typer.Option(
-        False, help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."),
+    allow_pickle: Annotated[bool, typer.Option(
+        help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code.")] = False,
 ) -> None:
     """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it
     play: in a window when there is a display, else printed. With --record the printed episodes
     are the recorded ones."""
+    from .artifacts.video import check_video_support
+
     try:
         check_option("--episodes", episodes, 1)
         if record is not None:
-            from .artifacts.video import check_video_support
-
             check_video_support(record)
         agent = load_agent(source, endpoint=endpoint, token=token, allow_pickle=allow_pickle)
         if record is not None:
@@ -346,8 +396,8 @@ def enjoy(
                               "(--record FILE.mp4 films them)")
                 result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
                 returns, lengths = result.returns, result.lengths
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    except UserError as exc:
+        fail(exc)
     for i, (ret, length) in enumerate(zip(returns, lengths), 1):
         console.print(f"episode {i}: return {ret:g} in {length} steps")
     console.print(f"{agent.config.env_id}: {np.mean(returns):.2f} +/- {np.std(returns):.2f}")
@@ -360,6 +410,13 @@ def presets() -> None:
     """List the named presets: one table per mode, with the fields that mode uses."""
     from rich.table import Table
 
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, tuple):
+            return ",".join(map(str, value))
+        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
     for mode, fields in MODE_FIELDS.items():
         names = [name for name, cfg in PRESETS.items() if cfg.mode == mode]
         table = Table(title=f"{mode} mode", title_justify="left")
@@ -367,26 +424,18 @@ def presets() -> None:
         for name in names:
             table.add_column(name)
         for field in fields:
-            if field in ("mode", "seed", "env_kwargs"):
-                continue
-            values = [getattr(PRESETS[name], field) for name in names]
-            table.add_row(field, *("-" if v is None else ",".join(map(str, v)) if isinstance(v, tuple)
-                                   else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-                                   for v in values))
+            if field not in ("mode", "seed", "env_kwargs"):
+                table.add_row(field, *(cell(getattr(PRESETS[name], field)) for name in names))
         console.print(table)
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    app()
 
 
 from .sweep.cli import register as register_sweep  # noqa: E402  (after the app's own commands)
 
-register_sweep(app, fail, USER_ERRORS)
+register_sweep(app, fail)
 
 if __name__ == "__main__":
     main()

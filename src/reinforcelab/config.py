@@ -10,13 +10,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .errors import UserError
+
 Mode = Literal["course", "fast"]
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
 Truncation = Literal["terminal", "bootstrap"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config field with a value outside its allowed range; ``field`` names it."""
 
     def __init__(self, field: str, problem: str) -> None:
@@ -209,5 +211,5 @@ PRESETS: dict[str, TrainConfig] = {
 def preset(name: str) -> TrainConfig:
     """Return a fresh copy of the named preset."""
     if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; choose from: {', '.join(sorted(PRESETS))}")
+        raise ConfigError("preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}")
     return dataclasses.replace(PRESETS[name])

@@ -11,8 +11,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from .errors import UserError
 
-class EnvError(ValueError):
+
+class EnvError(UserError, ValueError):
     """An environment that does not exist or that REINFORCE with a categorical policy cannot drive."""
 
 

@@ -17,6 +17,7 @@ from .artifacts.hub.client import upload
 from .artifacts.hub.errors import HubUploadError
 from .artifacts.hub.folder import write_hub_folder, write_manifest
 from .artifacts.hub.repo import check_repo_id
+from .errors import OptionError
 from .evaluation import EvalResult
 from .run import record_replay
 
@@ -80,7 +81,7 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
     """
     check_repo_id(repo_id)
     if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) or eval_episodes < 1:
-        raise ValueError(f"eval_episodes must be a whole number >= 1, got {eval_episodes!r}")
+        raise OptionError(f"eval_episodes must be a whole number >= 1, got {eval_episodes!r}")
     run = Path(run)
     agent = Reinforce.load(run, policy=policy)
     card = {}

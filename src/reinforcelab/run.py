@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from .agent import Reinforce, check_count
-from .trainers import TrainingDiverged
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
 from .config import TrainConfig
+from .errors import UserError
 from .evaluation import EvalResult, evaluation_seeds
+from .trainers import TrainingDiverged
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError, ValueError):
     """An output folder that would be overwritten, or that is not a run folder."""
 
 
@@ -210,7 +211,7 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
         env.close()
 
 
-class NoWindowError(RuntimeError):
+class NoWindowError(UserError, RuntimeError):
     """No window can be opened here (no display, or pygame cannot reach it)."""
 
 

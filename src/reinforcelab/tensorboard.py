@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .callbacks import Callback
+from .errors import UserError
 
 if TYPE_CHECKING:
     from .trainers import EpisodeRecord, Trainer
 
 
-class TensorBoardUnavailable(ValueError):
+class TensorBoardUnavailable(UserError, ImportError):
     """tensorboardX is not installed (a user error: one line, exit code 2 on the command line)."""
 
 

@@ -23,6 +23,7 @@ from .artifacts.checkpoint import CheckpointError, load_state
 from .artifacts.files import RESUME_FILE
 from .config import TrainConfig
 from .engines import fast_engine
+from .errors import UserError
 from .make_env import make_env, make_vector_env
 from .parts import AgentParts
 from .rollout import RolloutStorage, collect_batch, collect_episode
@@ -40,7 +41,7 @@ class EpisodeRecord:
     wall_seconds: float
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """An update left non-finite weights (NaN or inf); the run folder keeps the last finite checkpoint."""
 
 

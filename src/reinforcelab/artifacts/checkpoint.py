@@ -11,6 +11,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
+from ..errors import UserError
 from .files import CONFIG_FILE, MODEL_FILE, RESUME_FILE, atomic_write
 
 FORMAT = "reinforcelab-run"
@@ -20,7 +21,7 @@ FORMAT_VERSION = 1
 WEIGHTS_METADATA = {"format": "reinforcelab"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A folder or file that is not a readable reinforcelab checkpoint."""
 
 

@@ -16,6 +16,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from .files import CONFIG_FILE, METRICS_FILE, atomic_write
+from ..errors import UserError
 
 REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
@@ -24,7 +25,7 @@ GRID_POINTS = 1000  # common env-step grid for averaging several runs
 MAX_POINTS = 4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
 
 
-class PlotError(ValueError):
+class PlotError(UserError, ValueError):
     """A run folder without usable metrics, or plot arguments that make no sense."""
 
 

@@ -9,12 +9,13 @@ Pillow merges consecutive identical frames into one longer frame (the playing ti
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import OptionError, UserError
 from .files import atomic_write
 
 INSTALL_HINT = "pip install imageio imageio-ffmpeg"
@@ -23,7 +24,7 @@ MP4_QUALITY = 6  # imageio's 1..10 scale; 6 is libx264 CRF 20, sharp enough for 
 FORMATS = {".mp4": "mp4", ".gif": "gif"}
 
 
-class VideoError(RuntimeError):
+class VideoError(UserError, RuntimeError):
     """Video recording is impossible: missing imageio / ffmpeg / Pillow, a wrong render mode, an
     unsupported file type, or an encoder failure."""
 
@@ -175,14 +176,14 @@ def record_video(
     path = Path(path)
     fmt = video_format(path)
     if episodes < 1 or max_steps < 1:
-        raise ValueError(f"episodes and max_steps must be at least 1; got {episodes} and {max_steps}")
+        raise OptionError(f"episodes and max_steps must be at least 1; got {episodes} and {max_steps}")
     if not fps > 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+        raise OptionError(f"fps must be positive; got {fps}")
     seeds = [seed] + [None] * (episodes - 1) if seed is None or isinstance(seed, (int, np.integer)) else list(seed)
     if len(seeds) != episodes:
-        raise ValueError(f"expected one seed per episode ({episodes}); got {len(seeds)}")
+        raise OptionError(f"expected one seed per episode ({episodes}); got {len(seeds)}")
     if scale is not None and (int(scale) != scale or scale < 1):
-        raise ValueError(f"scale must be a positive integer or None (auto); got {scale!r}")
+        raise OptionError(f"scale must be a positive integer or None (auto); got {scale!r}")
     render_mode = getattr(env, "render_mode", None)
     if render_mode != "rgb_array":
         raise VideoError(f"the env was created with render_mode={render_mode!r}; recording needs "

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .base import CategoricalActor, Normalizer
 
 OUTPUTS = ("auto", "logits", "probs")
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError, ValueError):
     """A policy module that cannot be used, rebuilt or loaded as asked."""
 
 
@@ -75,14 +76,17 @@ class TorchPolicy:
         return torch.log_softmax(out, dim=-1)
 
     def actor(self, normalize: Normalizer | None = None) -> CategoricalActor:
-        """Acts through the live module (valid until the next update)."""
-        module, device = self.module, self.device
+        """Acts through the live module (valid until the next update). Sampling needs logits only up
+        to a constant, so a logits module's output is used as it is; probabilities are logged."""
+        module, device, as_logits = self.module, self.device, self.output == "probs"
 
-        @torch.no_grad()
         def logits(obs: np.ndarray) -> np.ndarray:
-            x = obs if normalize is None else normalize(obs)
-            out = module(torch.as_tensor(np.asarray(x, dtype=np.float32), device=device))
-            return self.log_probs(out).T.cpu().numpy()
+            x = np.asarray(obs if normalize is None else normalize(obs), dtype=np.float32)
+            with torch.inference_mode():
+                out = module(torch.from_numpy(np.ascontiguousarray(x)).to(device))
+                if as_logits:
+                    out = self.log_probs(out)
+                return out.cpu().numpy().T
 
         return CategoricalActor(logits)
 

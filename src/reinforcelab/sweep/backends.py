@@ -15,10 +15,11 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from .trial import TRIAL_FILE, TrialTask, run_trial, run_trial_packed
 
 
-class SweepBackendError(RuntimeError):
+class SweepBackendError(UserError, RuntimeError):
     """A backend that cannot start (Ray missing or unreachable)."""
 
 

@@ -11,12 +11,14 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 
+from ..errors import UserError
+from .spec import SweepSpecError
+
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 # The main app's one-line error reporting, handed over by ``register`` (this module must not import
 # reinforcelab.cli: that imports this module).
-app_fail: Callable[[str], None] | None = None
-app_user_errors: tuple[type[BaseException], ...] = ()
+app_fail: Callable[[UserError], None] | None = None
 
 
 def sweep(
@@ -49,14 +51,13 @@ def sweep(
     """Run many seeds of many configurations and report statistics over seeds: trials.csv,
     summary.json (mean and IQM with 95% bootstrap CIs, the best re-trained on fresh seeds, its
     probability of improvement over the preset) and report.png."""
-    from .backends import SweepBackendError
     from .driver import SweepInterrupted, resume_sweep, run_sweep
     from .spec import load_spec, parse_param_flag, spec_from_dict
 
     try:
         if resume is not None:
             if file is not None or param:
-                raise ValueError("--resume continues a sweep as it was started: give no sweep file or --param")
+                raise SweepSpecError("--resume continues a sweep as it was started: give no sweep file or --param")
             summary = resume_sweep(resume, ray_address, workers, progress, tensorboard)
             folder = resume
         else:
@@ -76,8 +77,8 @@ def sweep(
     except SweepInterrupted as exc:
         err_console.print(str(exc), highlight=False)
         raise typer.Exit(130)
-    except (*app_user_errors, ValueError, SweepBackendError) as exc:
-        app_fail(str(exc))
+    except UserError as exc:
+        app_fail(exc)
     print_summary(console, summary, folder)
 
 
@@ -87,7 +88,7 @@ def _seeds(text: Optional[str]) -> Any:
     try:
         values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise typer.BadParameter(f"seeds must be a count or a comma-separated list of integers; got {text!r}") from exc
+        raise SweepSpecError(f"--seeds must be a count or a comma-separated list of integers; got {text!r}") from exc
     return values[0] if len(values) == 1 and "," not in text else values
 
 
@@ -119,8 +120,8 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
     console.print(f"sweep folder: {folder}  (summary.json, trials.csv, report.png)")
 
 
-def register(app: typer.Typer, fail: Callable[[str], None], user_errors: tuple[type[BaseException], ...]) -> None:
-    """Add ``sweep`` to the main app, reporting mistakes with its ``fail`` (one line, exit code 2)."""
-    global app_fail, app_user_errors
-    app_fail, app_user_errors = fail, user_errors
+def register(app: typer.Typer, fail: Callable[[UserError], None]) -> None:
+    """Add ``sweep`` to the main app, reporting a ``UserError`` with its ``fail`` (one line, exit code 2)."""
+    global app_fail
+    app_fail = fail
     app.command("sweep")(sweep)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PRESETS, TrainConfig, preset as get_preset
+from ..errors import UserError
+from ..make_env import check_env_id
 
 OBJECTIVES = ("mean", "mean-std")
 METHODS = ("grid", "tpe")
@@ -37,7 +39,7 @@ EVAL_SEED_BASE = 10_000_000
 DEFAULT_CONFIRM_SEED_START = 1000
 
 
-class SweepSpecError(ValueError):
+class SweepSpecError(UserError, ValueError):
     """A sweep file or flag that cannot describe a sweep (one line, says what to fix)."""
 
 
@@ -163,7 +165,7 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
     spec = SweepSpec(preset=preset_name, env_id=env_id, parameters=[], seeds=seeds, confirm_seeds=confirm,
                      budget=budget, objective=objective, eval_episodes=eval_episodes,
                      pruning=bool(data.get("pruning", False)), sampler_seed=int(data.get("sampler_seed", 0)))
-    _checked_config(spec.base_config, "the base preset")
+    check_env_id(_checked_config(spec.base_config, "the base preset").env_id)  # EnvError names close matches
     _checked_config(lambda: spec.config_for({}, seeds[0]), "budget")
     raw_params = data.get("parameters") or {}
     if not isinstance(raw_params, dict) or not raw_params:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import UserError
 
-class HubExportError(ValueError):
+
+class HubExportError(UserError, ValueError):
     """A run folder, results dict or output folder that cannot be turned into a Hub folder."""
 
 
-class HubError(RuntimeError):
+class HubError(UserError, RuntimeError):
     """Talking to the Hub failed. ``kind`` says why: ``auth``, ``network``, ``not_found``, ...
 
     Attributes:

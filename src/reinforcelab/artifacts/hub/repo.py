@@ -7,6 +7,8 @@ import re
 import shlex
 from pathlib import Path
 
+from ...errors import OptionError
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 _NAME = r"(?![-.])(?!.*(?:--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![-.])"
@@ -35,7 +37,7 @@ def is_hub_repo_id(s: str) -> bool:
 def check_repo_id(repo_id: str) -> str:
     """Return ``repo_id`` if it has the Hub's ``USER/NAME`` form, else raise ``ValueError``."""
     if not isinstance(repo_id, str) or REPO_ID_PATTERN.match(repo_id) is None:
-        raise ValueError(
+        raise OptionError(
             f"{repo_id!r} is not a Hub repo id; expected USER/NAME (letters, digits, '-', '_', '.'; "
             "e.g. my-username/Reinforce-CartPole-v1)"
         )
