@@ -136,7 +136,8 @@ def test_the_courses_policy_trains_in_course_mode_and_loads_back_without_pickles
     assert any(not np.array_equal(before[k], v) for k, v in agent.weights().items())
     agent.save(tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["policy"] == {"kind": "torch", "class": f"{__name__}:Policy", "kwargs": None, "output": "probs"}
+    assert config["policy"] == {"kind": "torch", "class": f"{__name__}:Policy", "kwargs": None, "output": "probs",
+                                "distribution": "categorical"}
     assert sorted(agent.weights()) == ["policy.fc1.bias", "policy.fc1.weight", "policy.fc2.bias", "policy.fc2.weight"]
     assert not list((tmp_path / "run").glob("*.p*"))  # no .pt/.pkl: weights are safetensors
 

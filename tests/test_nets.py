@@ -11,6 +11,7 @@ from reinforcelab.engines.numpy_engine import (
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP, ObsNorm
 from reinforcelab.optim import NumpyAdam
+from reinforcelab.policies.base import categorical_terms
 from reinforcelab.policies.mlp import MLPPolicy
 from reinforcelab.rollout import collect_batch
 from reinforcelab.engines.torch_engine import TorchEngine, policy_loss
@@ -33,8 +34,8 @@ def test_policy_gradient_equals_autograd(hidden, entropy_coef):
     actions = rng.integers(0, 3, 500)
     adv = rng.normal(size=500).astype(np.float32)
     module = as_torch(net.copy())
-    log_pi = torch.log_softmax(module(torch.from_numpy(x)), dim=-1)
-    policy_loss(log_pi, torch.from_numpy(actions), torch.from_numpy(adv), entropy_coef).backward()
+    log_prob, entropy = categorical_terms(torch.log_softmax(module(torch.from_numpy(x)), dim=-1), torch.from_numpy(actions))
+    policy_loss(log_prob, entropy, torch.from_numpy(adv), entropy_coef).backward()
     ours = policy_gradient(net, x.T, actions, adv, entropy_coef)
     for a, b in zip(ours, torch_grads(module), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -90,7 +90,7 @@ class Reinforce:
             overrides["env_id"] = env_id
         self.config = base.replace(**overrides) if overrides else base
         env = make_env(self.config.env_id, **self.config.env_kwargs)
-        self.obs_dim, self.n_actions = space_summary(env)
+        self.obs_dim, self.n_actions, self.continuous = space_summary(env)
         example_obs = np.stack([env.observation_space.sample() for _ in range(8)]).astype(np.float32)
         env.close()
         cfg = self.config
@@ -99,12 +99,19 @@ class Reinforce:
         seed = cfg.seed
         # Separate streams for the initial weights and for predict(); training has its own.
         init_rng = np.random.default_rng(None if seed is None else [seed, 2])
+        distribution = "normal" if self.continuous else "categorical"
+        if policy is None and self.continuous:  # the built-in Gaussian policy (torch)
+            from .policies.gaussian import GaussianMLP
+
+            policy_kwargs = {"obs_dim": self.obs_dim, "action_dim": self.n_actions,
+                             "hidden_sizes": list(cfg.hidden_sizes), **(policy_kwargs or {})}
+            policy = GaussianMLP
         if policy is None:
             if policy_kwargs:
                 raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
             built: Policy = MLPPolicy.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
         else:
-            built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed)
+            built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed, distribution)
         value = MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng) if cfg.baseline == "value" else None
         self.parts = AgentParts(built, value, ObsNorm(self.obs_dim) if cfg.normalize_obs else None)
         self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
@@ -128,13 +135,16 @@ class Reinforce:
         return self.parts.normalizer()
 
     def predict(self, obs: np.ndarray, deterministic: bool = False) -> int | np.ndarray:
-        """The action for one observation (an int) or for a batch of them (an int64 array)."""
+        """The action for one observation (an int; a float32 vector for continuous actions) or for
+        a batch of them (an array). With ``deterministic``: the most probable action, or the mean."""
         obs = np.asarray(obs, dtype=np.float32)
         if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
             raise OptionError(f"expected an observation of shape ({self.obs_dim},) or a batch "
                              f"(n, {self.obs_dim}); got {tuple(obs.shape)}")
         actions = self.actor().act_batch(obs.reshape(-1, self.obs_dim), self.predict_rng, deterministic)
-        return int(actions[0]) if obs.ndim == 1 else actions
+        if obs.ndim == 2:
+            return actions
+        return actions[0] if self.continuous else int(actions[0])
 
     def actor(self) -> Actor:
         """The current policy as something that picks actions (take a new one after updates)."""
@@ -226,6 +236,7 @@ class Reinforce:
         elif spec.get("kind") == "torch":
             policy, policy_kwargs = rebuild_policy(spec, folder)
         output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
+        output = "auto" if output == "mean" else output
         agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs, policy_output=output)
         if [agent.obs_dim] != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
             raise CheckpointError(
@@ -259,7 +270,7 @@ class Reinforce:
 
 
 def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str, n_actions: int,
-                 example_obs: np.ndarray, seed: int | None) -> Policy:
+                 example_obs: np.ndarray, seed: int | None, distribution: str = "categorical") -> Policy:
     """A TorchPolicy from a module instance, or from a module class and its keyword arguments (built
     after seeding torch with ``seed``, so its initial weights are reproducible)."""
     import torch
@@ -277,10 +288,10 @@ def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str,
         except TypeError as exc:
             raise PolicyError(f"cannot build {policy.__name__}(**{kwargs}): {exc}; pass its arguments as "
                               "policy_kwargs") from exc
-        return TorchPolicy(module, n_actions, example_obs, output, init_kwargs=kwargs)
+        return TorchPolicy(module, n_actions, example_obs, output, init_kwargs=kwargs, distribution=distribution)
     if policy_kwargs:
         raise PolicyError("policy_kwargs only apply when policy is a class, not an instance")
-    return TorchPolicy(policy, n_actions, example_obs, output)
+    return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)
 
 
 def rebuild_policy(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, Any]]:

@@ -26,11 +26,16 @@ def check_env_id(env_id: str) -> None:
     raise EnvError(f"unknown environment id {env_id!r}.{hint}")
 
 
+def is_continuous(action_space: gym.Space) -> bool:
+    return isinstance(action_space, gym.spaces.Box)
+
+
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
-    if not isinstance(action_space, gym.spaces.Discrete):
+    continuous = is_continuous(action_space) and len(action_space.shape) == 1
+    if not isinstance(action_space, gym.spaces.Discrete) and not continuous:
         raise EnvError(
-            f"{env_id} has a {type(action_space).__name__} action space {action_space}; "
-            "this REINFORCE agent uses a categorical policy and needs a Discrete action space."
+            f"{env_id} has a {type(action_space).__name__} action space {action_space}; this REINFORCE agent "
+            "needs a Discrete action space (categorical policy) or a 1-D Box (Gaussian policy)."
         )
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
         raise EnvError(
@@ -63,7 +68,8 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     except EnvError:
         env.close()
         raise
-    return env
+    # A Gaussian policy's samples are clipped to the bounds only on their way into the env.
+    return gym.wrappers.ClipAction(env) if is_continuous(env.action_space) else env
 
 
 def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
@@ -74,9 +80,13 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.Vec
     with optional_dependencies(env_id):
         envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
-    return envs
+    return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
 
 
-def space_summary(env: gym.Env) -> tuple[int, int]:
-    """(observation size, number of actions) of a checked env."""
-    return int(np.prod(env.observation_space.shape)), int(env.action_space.n)
+def space_summary(env: gym.Env) -> tuple[int, int, bool]:
+    """(observation size, number of actions or size of the action vector, continuous?) of a checked
+    env (its action space before clipping)."""
+    space = env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
+    if is_continuous(space):
+        return int(np.prod(env.observation_space.shape)), int(space.shape[0]), True
+    return int(np.prod(env.observation_space.shape)), int(space.n), False

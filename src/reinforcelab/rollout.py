@@ -16,7 +16,7 @@ class Episode:
     """One episode: observations s_0..s_{T-1}, the actions taken in them and the rewards received."""
 
     obs: np.ndarray  # [T, obs_dim] float32
-    actions: np.ndarray  # [T] int64
+    actions: np.ndarray  # [T] int64, or [T, action_dim] float32 (continuous)
     rewards: np.ndarray  # [T] float64
     terminated: bool
     truncated: bool
@@ -53,7 +53,7 @@ def collect_episode(
             break
     return Episode(
         obs=np.asarray(observations, dtype=np.float32).reshape(len(rewards), -1),
-        actions=np.asarray(actions, dtype=np.int64),
+        actions=np.stack(actions).astype(np.float32) if np.ndim(actions[0]) else np.asarray(actions, dtype=np.int64),
         rewards=np.asarray(rewards, dtype=np.float64),
         terminated=bool(terminated),
         truncated=bool(truncated) or (not terminated and len(rewards) == max_t),
@@ -72,7 +72,7 @@ class Batch:
     """
 
     obs: np.ndarray  # [T + 1, N, obs_dim] float32, raw observations (s_T: after the last step)
-    actions: np.ndarray  # [T, N] int64
+    actions: np.ndarray  # [T, N] int64, or [T, N, action_dim] float32 (continuous)
     rewards: np.ndarray  # [T, N] float64, 0 where not valid
     valid: np.ndarray  # [T, N] bool: a real step of a counted episode
     episode_end: np.ndarray  # [T, N] bool: the last step of a counted episode
@@ -147,7 +147,9 @@ def collect_batch(
     n = envs.num_envs
     obs, _ = envs.reset(seed=seed)
     storage = storage or RolloutStorage()
-    layout = {"obs": (obs.shape, np.float32), "actions": ((n,), np.int64), "rewards": ((n,), np.float64),
+    space = envs.single_action_space
+    action_row = ((n, *space.shape), np.float32) if isinstance(space, gym.spaces.Box) else ((n,), np.int64)
+    layout = {"obs": (obs.shape, np.float32), "actions": action_row, "rewards": ((n,), np.float64),
               **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")}}
     # Room for the longest possible batch (a sub-env's share is at most episodes_per_env episodes of
     # max_t steps, each followed by a dead step) or for 256 steps if less; more when needed.

@@ -42,6 +42,6 @@ def vector_reset_seed(envs: gym.vector.VectorEnv, seeds: list[int]) -> int | lis
     """
     from .envs import PixelcopterVectorEnv
 
-    if isinstance(envs, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv, PixelcopterVectorEnv)):
+    if isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv, PixelcopterVectorEnv)):
         return list(seeds)
     return seeds[0]

@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from ..policies.base import Policy
 
 
-def chosen_log_probs(log_pi: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """log pi(a_t|s_t) [T] from log pi(.|s_t) [T, A] and the actions [T]."""
-    return log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-
-
 def course_loss(policy: "Policy", module: torch.nn.Module, episode: Episode, gamma: float) -> torch.Tensor | None:
     """The course's loss, sum_t -log pi(a_t|s_t) * standardised G_t, from one batched forward pass.
 
@@ -41,15 +36,15 @@ def course_loss(policy: "Policy", module: torch.nn.Module, episode: Episode, gam
     # float64 reward-to-go cast to float32, as the course's torch.tensor(list of floats) does.
     returns = torch.as_tensor(reward_to_go(episode.rewards, gamma), dtype=torch.float32, device=device)
     weights = standardize(returns)
-    log_pi = policy.log_probs(module(torch.from_numpy(episode.obs).to(device)))
-    return -(chosen_log_probs(log_pi, torch.from_numpy(episode.actions).to(device)) * weights).sum()
+    log_prob, _ = policy.log_prob_and_entropy(module(torch.from_numpy(episode.obs).to(device)),
+                                              torch.from_numpy(episode.actions).to(device))
+    return -(log_prob * weights).sum()
 
 
-def policy_loss(log_pi: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor, entropy_coef: float) -> torch.Tensor:
+def policy_loss(log_prob: torch.Tensor, entropy: torch.Tensor, adv: torch.Tensor, entropy_coef: float) -> torch.Tensor:
     """-mean(A * log pi(a|s)) - entropy_coef * mean(H): a mean, not the course's sum, so the step
     size does not grow with the batch."""
-    entropy = -(log_pi.exp() * log_pi).sum(-1)
-    return -(chosen_log_probs(log_pi, actions) * adv).mean() - entropy_coef * entropy.mean()
+    return -(log_prob * adv).mean() - entropy_coef * entropy.mean()
 
 
 class TorchEngine:
@@ -96,8 +91,8 @@ class TorchEngine:
             values = v.detach().cpu().numpy()
             losses.append(0.5 * (v - self.tensor(returns.astype(np.float32))).square().mean())
         adv = self.tensor(advantages(batch, returns, values, cfg.return_norm))
-        log_pi = self.policy.log_probs(self.module(obs))
-        losses.append(policy_loss(log_pi, self.tensor(batch.counted(batch.actions)), adv, cfg.entropy_coef))
+        log_prob, entropy = self.policy.log_prob_and_entropy(self.module(obs), self.tensor(batch.counted(batch.actions)))
+        losses.append(policy_loss(log_prob, entropy, adv, cfg.entropy_coef))
         self.step(sum(losses))
         if self.obs_norm is not None:
             self.obs_norm.update(batch.counted_obs)

@@ -11,6 +11,7 @@ instead of pygame. The batched twin lives in :mod:`reinforcelab.envs.pixelcopter
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,57 @@ def draw_frame(rules: PixelcopterRules, copter_y: float, blocks, columns) -> np.
     return frame
 
 
+OBS_TYPES = ("vector", "pixels")
+
+
+def to_grayscale(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB -> (...) uint8 luma with the ITU-R BT.601 weights, rounded to nearest.
+
+    Integer arithmetic, so the result is exact: Pixelcopter's black, white and green
+    (120, 240, 80) become 0, 255 and 186.
+    """
+    r, g, b = (rgb[..., k].astype(np.uint32) for k in range(3))
+    return ((299 * r + 587 * g + 114 * b + 500) // 1000).astype(np.uint8)
+
+
+class PixelObservations:
+    """The pixel observation options of one env, checked, and how a rendered frame becomes one.
+
+    An observation is channels-first, (frame_stack * C, H, W) uint8, the layout a torch
+    ``Conv2d`` takes, with C = 1 (grayscale) or 3 (RGB). Frames are stacked oldest first: channels
+    [j * C, (j + 1) * C) hold frame j, the newest frame is last. Right after a reset the stack
+    holds the reset frame frame_stack times.
+    """
+
+    def __init__(self, rules: PixelcopterRules, grayscale: bool, frame_stack: int):
+        self.grayscale = grayscale
+        self.frame_stack = frame_stack
+        self.channels = 1 if grayscale else 3  # per frame
+        self.frame_shape = (self.channels, rules.height, rules.width)
+        self.space = spaces.Box(0, 255, (frame_stack * self.channels, rules.height, rules.width), np.uint8)
+
+    @staticmethod
+    def check_options(obs_type: Any, grayscale: Any, frame_stack: Any) -> None:
+        """Raise a one-line ValueError for option values the env does not accept."""
+        if obs_type not in OBS_TYPES:
+            raise ValueError(f"obs_type must be 'vector' or 'pixels', got {obs_type!r}")
+        if not isinstance(grayscale, (bool, np.bool_)):
+            raise ValueError(f"grayscale must be True or False, got {grayscale!r}")
+        is_integer = isinstance(frame_stack, (int, np.integer)) and not isinstance(frame_stack, (bool, np.bool_))
+        if not is_integer or frame_stack < 1:
+            raise ValueError(f"frame_stack must be an integer >= 1, got {frame_stack!r}")
+        if obs_type == "vector" and (grayscale or frame_stack != 1):
+            raise ValueError(
+                "grayscale and frame_stack only apply to pixel observations: pass obs_type='pixels' as well"
+            )
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        """A (H, W, 3) frame from ``draw_frame`` -> (C, H, W), a new array."""
+        if self.grayscale:
+            return to_grayscale(rgb)[None]
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1))
+
+
 class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
     """
     ## Description
@@ -178,6 +230,14 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
     `c` is the centre of the leftmost terrain column whose rect overlaps the copter's. The
     hit boxes are not the drawn walls: the copter dies when item 2 <= 0.05 H or item 3 <= 0.
 
+    With `obs_type="pixels"` the observation is the screen instead, exactly the frame `render()`
+    draws, as `Box(0, 255, (frame_stack * C, H, W), uint8)`: channels first (the layout of a torch
+    `Conv2d` input), C = 3 (RGB) or 1 (`grayscale=True`: ITU-R BT.601 luma, rounded, so black,
+    white and green become 0, 255 and 186). Stacked frames are in time order, oldest first, each
+    frame's C channels together; the newest frame is the last C channels. The observation right
+    after a reset holds the reset frame `frame_stack` times. A step after termination returns the
+    same observation again.
+
     ## Rewards
 
     PLE's defaults, paid as the change in game score over the frame: +1 for every terrain column
@@ -209,11 +269,17 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
 
     ```
 
-    | Parameter     | Type          | Default | Description                                  |
-    |---------------|---------------|---------|----------------------------------------------|
-    | `render_mode` | `str | None`  | `None`  | `"rgb_array"` for `render()` frames          |
-    | `width`       | `int`         | `48`    | screen width in px (>= 20)                   |
-    | `height`      | `int`         | `48`    | screen height in px (>= 20)                  |
+    | Parameter     | Type         | Default    | Description                                          |
+    |---------------|--------------|------------|------------------------------------------------------|
+    | `render_mode` | `str | None` | `None`     | `"rgb_array"` for `render()` frames                  |
+    | `width`       | `int`        | `48`       | screen width in px (>= 20)                           |
+    | `height`      | `int`        | `48`       | screen height in px (>= 20)                          |
+    | `obs_type`    | `str`        | `"vector"` | `"vector"` (the 7 values) or `"pixels"` (the screen) |
+    | `grayscale`   | `bool`       | `False`    | pixels: one luma channel per frame instead of RGB    |
+    | `frame_stack` | `int`        | `1`        | pixels: stack the last `frame_stack` frames (>= 1)   |
+
+    There is no resize option: the game's own screen is 48x48 already, small enough for a CNN,
+    and `width`/`height` change the game itself (speeds and sizes scale with the screen).
 
     Seeding follows the original exactly. The game owns `numpy.random.RandomState(24)`, and
     construction initialises the game twice (PLE, then the wrapper). `reset()` initialises once
@@ -232,18 +298,34 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
     `gym.make_vec("Pixelcopter-PLE-v0", num_envs=n)` returns the numpy-batched
     :class:`~reinforcelab.envs.pixelcopter_vector.PixelcopterVectorEnv`. Sub-env i reproduces
     this class exactly (after `reset(seed=s)`, as `reset(seed=s + i)`), with next-step autoreset.
+    It takes the same pixel options and draws every sub-env's screen at once.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
-    def __init__(self, render_mode: str | None = None, width: int = 48, height: int = 48):
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        width: int = 48,
+        height: int = 48,
+        obs_type: str = "vector",
+        grayscale: bool = False,
+        frame_stack: int = 1,
+    ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        PixelObservations.check_options(obs_type, grayscale, frame_stack)
         self.render_mode = render_mode
         self.rules = PixelcopterRules(width, height)
 
         self.action_space = spaces.Discrete(2)
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+        self.obs_type = obs_type
+        self._pixels = PixelObservations(self.rules, grayscale, int(frame_stack)) if obs_type == "pixels" else None
+        if self._pixels is None:
+            self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+        else:
+            self.observation_space = self._pixels.space
+        self._frames: deque[np.ndarray] = deque()  # pixels: the last frame_stack (C, H, W) frames
 
         self._game_rng = np.random.RandomState(PLE_RNG_SEED)
         # PLE's constructor initialises the game, then gym-games' wrapper does it again.
@@ -319,6 +401,19 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
             dtype=np.float32,
         )
 
+    def _pixel_observation(self, restart: bool) -> np.ndarray:
+        """Draw the screen and push it onto the frame stack; (frame_stack * C, H, W) uint8."""
+        frame = self._pixels.frame(self._screen())
+        if restart:
+            self._frames = deque([frame] * self._pixels.frame_stack, maxlen=self._pixels.frame_stack)
+        else:
+            self._frames.append(frame)
+        return np.concatenate(self._frames)
+
+    def _screen(self) -> np.ndarray:
+        """The current screen, as ``render()`` returns it: (H, W, 3) uint8."""
+        return draw_frame(self.rules, self._y, self._blocks, zip(self._terrain_x, self._terrain_c))
+
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)  # seeds self.np_random; the game itself uses its own stream
@@ -327,13 +422,16 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
             self._game_rng.seed(seed)
             self._new_game()
         self._new_game()
+        if self._pixels is not None:
+            return self._pixel_observation(restart=True), {}
         return self._observation(), {}
 
     def step(self, action):
         if not (isinstance(action, (int, np.integer)) and 0 <= action <= 1):
             assert self.action_space.contains(action), f"{action!r} ({type(action)}) invalid"
         if self._game_over:  # PLE does not advance a finished game
-            return self._observation(), 0.0, True, False, {}
+            obs = self._observation() if self._pixels is None else np.concatenate(self._frames)
+            return obs, 0.0, True, False, {}
         r = self.rules
         thrust = int(action) == 0
 
@@ -383,7 +481,8 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
         if dead:
             reward += r.reward_loss
             self._game_over = True
-        return self._observation(), reward, dead, False, {}
+        obs = self._observation() if self._pixels is None else self._pixel_observation(restart=False)
+        return obs, reward, dead, False, {}
 
     def render(self):
         if self.render_mode is None:
@@ -392,6 +491,4 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
                 'gym.make("Pixelcopter-PLE-v0", render_mode="rgb_array")'
             )
             return None
-        return draw_frame(
-            self.rules, self._y, [(x, y) for x, y in self._blocks], zip(self._terrain_x, self._terrain_c)
-        )
+        return self._screen()

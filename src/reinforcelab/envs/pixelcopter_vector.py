@@ -18,11 +18,15 @@ random levels and frames), yet one step of 1024 sub-envs costs a few dozen numpy
   RandomState's own algorithms (masked rejection; 53-bit doubles), so the sub-envs that need
   draws in a frame (spawn, refill, reset) are served in one batch, each from its own stream and
   in the single env's order.
+- Pixel observations (``obs_type="pixels"``) are drawn for all sub-envs at once by gathering
+  each pixel column from small tables cut out of ``draw_frame``'s own output (see
+  :class:`_ScreenTables`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,7 +36,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .pixelcopter import PLE_RNG_SEED, PixelcopterRules, draw_frame
+from .pixelcopter import GREEN, PLE_RNG_SEED, WHITE, PixelcopterRules, PixelObservations, draw_frame
 
 FIRST_CHUNK, REFILL_CHUNK, EMPTY_SLOT = 0, 1, 2
 
@@ -154,6 +158,118 @@ class _ScrollTables:
                 self.touch[k, p] = slot * (self.chunk_len + 1) + j
 
 
+class _ScreenTables:
+    """What the batched renderer needs to draw every sub-env's screen with a few numpy calls.
+
+    The screen has three colours. The terrain and the blocks share one (green) and paint over
+    the copter (white), which is a few pixels. So the renderer draws green shapes first, then the
+    copter on the pixels left black. The green shapes are drawn one pixel column at a time: a
+    pixel column shows the terrain columns covering it (each drawn from its centre c) and maybe
+    a block (drawn from its centre y), so it is one row of a table of every such combination:
+
+    - ``terrain_rows[level]``, (levels, H): one terrain column with c = ``c_low + level - 1``
+      (level 0: no column);
+    - ``block_rows[level]``, (levels, H): a block with centre y = ``block_y_low + level - 1``;
+    - ``column_rows[code]``, (codes, H): their unions, at code = (level of the first terrain
+      column covering the pixel column + terrain_levels * level of the second, if any, and so
+      on) * block_levels + block level. On big screens, where that table would be too large
+      (``blocks_apart``), it holds the terrain only and ``block_rows`` are looked up apart.
+
+    The rows are cut out of frames drawn by ``draw_frame`` and hold the first channel of
+    ``GREEN`` as :class:`PixelObservations` converts it (the single env's frames), so the
+    batched screens cannot drift from the reference renderer. Which terrain columns cover which
+    pixel column depends only on the cave phase (see :class:`_ScrollTables`):
+    ``first_cover[phase, x]`` indexes a sub-env's (2, chunk_len + 1) column array (the sentinel
+    chunk_len where none does), and the few second covers, where chunks meet, are listed per
+    phase in ``more_x``, ``more_cover``, ``more_weight``.
+    """
+
+    def __init__(self, rules: PixelcopterRules, tables: _ScrollTables, pixels: PixelObservations):
+        r, t = rules, tables
+        hidden_copter_y = -10.0 * r.height  # draw_frame always draws the copter: off screen here
+
+        def drawn_rows(blocks, columns, x: int) -> np.ndarray:
+            """(H,) uint8, 1 where pixel column x of a frame holding only these shapes is drawn."""
+            frame = draw_frame(r, hidden_copter_y, blocks, columns)
+            return frame[:, x].any(axis=1).astype(np.uint8)
+
+        def colour(rgb) -> np.ndarray:
+            return pixels.frame(np.array([[rgb]], dtype=np.uint8))[:, 0, 0]  # (C,)
+
+        self.green, self.white = colour(GREEN), colour(WHITE)
+        # The renderer tells black from green by the first channel alone (R 120, luma 186).
+        assert self.green[0] > 0
+
+        nothing = np.zeros(r.height, dtype=np.uint8)
+        # c = int(H/2 + (H/8) sin(...)) lies in [c_low, c_high].
+        self.c_low = math.floor(r.terrain_mid - r.terrain_amplitude)
+        c_high = math.floor(r.terrain_mid + r.terrain_amplitude)
+        x = r.terrain_w  # a column centred here is fully on screen, its left edge at x - w // 2
+        self.terrain_rows = np.stack(
+            [nothing] + [drawn_rows([], [(x, c)], x - r.terrain_w // 2) for c in range(self.c_low, c_high + 1)]
+        )
+        x = r.block_w
+        self.block_rows = np.stack(
+            [nothing] + [drawn_rows([(x, y)], [], x - r.block_w // 2) for y in range(r.block_y_low, r.block_y_high)]
+        )
+        self.block_left = _round_half_away(t.block_x) - r.block_w // 2  # by block key
+
+        # Which terrain columns cover each pixel column, per phase (the single env draws every
+        # column still alive at its rounded x, as _scene lists them).
+        xs, columns, phases = [], [], []
+        for phase, slots in enumerate(t.phase_slots):
+            for slot, (kind, age) in enumerate(slots):
+                alive = np.flatnonzero(t.column_gone_age[kind] > age) if kind != EMPTY_SLOT else []
+                if len(alive) == 0:  # (an old slot's age can pass the end of the x_at table)
+                    continue
+                left = _round_half_away(t.x_at[t.chunk_x0[kind][alive], age]) - r.terrain_w // 2
+                pixel_x = left[:, None] + np.arange(r.terrain_w)
+                column = np.broadcast_to((slot * (t.chunk_len + 1) + alive)[:, None], pixel_x.shape)
+                on_screen = (pixel_x >= 0) & (pixel_x < r.width)
+                xs.append(pixel_x[on_screen])
+                columns.append(column[on_screen])
+                phases.append(np.full(on_screen.sum(), phase))
+        xs, columns, phases = np.concatenate(xs), np.concatenate(columns), np.concatenate(phases)
+        order = np.lexsort((xs, phases))
+        xs, columns, phases = xs[order], columns[order], phases[order]
+        rank = _rank_within_runs(phases * r.width + xs)  # 0: the first column covering x
+        first = rank == 0
+        self.first_cover = np.full((t.phases, r.width), t.chunk_len, dtype=np.int64)
+        self.first_cover[phases[first], xs[first]] = columns[first]
+        # Where two chunks meet, a pixel column can show more columns. Those are few, so they
+        # are kept per phase as a short list of (x, column, weight terrain_levels**rank);
+        # padding entries add level 0 at x = 0.
+        more = ~first
+        slot = _rank_within_runs(phases[more])
+        most = slot.max() + 1 if slot.size else 0
+        self.more_x = np.zeros((t.phases, most), dtype=np.int64)
+        self.more_cover = np.full((t.phases, most), t.chunk_len, dtype=np.int64)
+        self.more_weight = np.zeros((t.phases, most), dtype=np.int64)
+        self.more_x[phases[more], slot] = xs[more]
+        self.more_cover[phases[more], slot] = columns[more]
+        self.more_weight[phases[more], slot] = len(self.terrain_rows) ** rank[more]
+
+        # Every pixel column the screen can show, so that one lookup draws it (see the class
+        # docstring). The table grows like H**4: for big screens the block stays apart.
+        rows = self.terrain_rows
+        for _ in range(rank.max()):
+            rows = (rows[None, :] | self.terrain_rows[:, None]).reshape(-1, r.height)
+        self.blocks_apart = rows.nbytes * len(self.block_rows) > 32 * 2**20
+        if not self.blocks_apart:
+            rows = (rows[:, None] | self.block_rows[None]).reshape(-1, r.height)
+        # Green's first channel, so that the lookup gives the screens' first channel directly.
+        self.column_rows = rows * self.green[0]
+        self.block_rows *= self.green[0]
+
+
+def _rank_within_runs(keys: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive keys."""
+    if keys.size == 0:
+        return keys.copy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(keys.size) - np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+
+
 class _SubEnvRandomStates:
     """One ``numpy.random.RandomState`` per sub-env, drawn from many sub-envs at a time.
 
@@ -238,7 +354,10 @@ class PixelcopterVectorEnv(VectorEnv):
     - ``render()`` with ``render_mode="rgb_array"`` returns a tuple of (H, W, 3) uint8 frames,
       one per sub-env.
 
-    Rewards are float64, observations float32 of shape (num_envs, 7). There is no time limit:
+    Rewards are float64, observations float32 of shape (num_envs, 7), or with
+    ``obs_type="pixels"`` uint8 of shape (num_envs, frame_stack * C, H, W): row i is sub-env i's
+    single-env pixel observation (its screen, channels first, frames oldest first; after any
+    reset, autoreset included, the reset frame ``frame_stack`` times). There is no time limit:
     ``truncated`` is always False.
 
     Args:
@@ -246,6 +365,9 @@ class PixelcopterVectorEnv(VectorEnv):
         render_mode: None or ``"rgb_array"``.
         width: screen width in px (>= 20), as for the single env.
         height: screen height in px (>= 20).
+        obs_type: ``"vector"`` (the 7 values) or ``"pixels"`` (the screens).
+        grayscale: pixels only: one luma channel per frame instead of RGB.
+        frame_stack: pixels only: observations stack the last ``frame_stack`` frames (>= 1).
     """
 
     metadata = {
@@ -254,11 +376,21 @@ class PixelcopterVectorEnv(VectorEnv):
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, width: int = 48, height: int = 48):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        render_mode: str | None = None,
+        width: int = 48,
+        height: int = 48,
+        obs_type: str = "vector",
+        grayscale: bool = False,
+        frame_stack: int = 1,
+    ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        PixelObservations.check_options(obs_type, grayscale, frame_stack)
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.rules = r = PixelcopterRules(width, height)
@@ -266,7 +398,17 @@ class PixelcopterVectorEnv(VectorEnv):
 
         self.single_action_space = spaces.Discrete(2)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+        self.obs_type = obs_type
+        if obs_type == "pixels":
+            self._pixels = PixelObservations(r, grayscale, int(frame_stack))
+            self._screen_tables = _ScreenTables(r, t, self._pixels)
+            self.single_observation_space = self._pixels.space
+            # The renderer's first colour channel, x-major: (num_envs, W, H).
+            self._mask_x_major = np.empty((num_envs, r.width, r.height), np.uint8)
+            self._frames: deque[np.ndarray] = deque()  # the last frame_stack (num_envs, C, H, W) frames
+        else:
+            self._pixels = None
+            self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
         n = num_envs
@@ -393,6 +535,82 @@ class PixelcopterVectorEnv(VectorEnv):
         obs[:, 6] = self._block_y + r.block_h
         return obs
 
+    def _draw_screens(self) -> np.ndarray:
+        """Every sub-env's screen, as the single env's pixel frame: (num_envs, C, H, W) uint8."""
+        r, st = self.rules, self._screen_tables
+        n, width, height = self.num_envs, r.width, r.height
+        mask = self._mask_x_major  # (n, W, H): x-major, so each lookup copies one table row
+
+        # The code of each pixel column (see _ScreenTables), with one more entry at the end that
+        # takes what falls off screen. First the terrain: the levels of the columns covering
+        # each pixel column (the sentinel column's c gives level 0, nothing).
+        terrain_levels = len(st.terrain_rows)
+        code = np.empty(n * width + 1, dtype=np.int64)
+        on_screen_code = code[:-1].reshape(n, width)
+        c = np.take(self._slot_c_flat, st.first_cover[self._phase] + self._slot_base[:, None])
+        np.clip(c - (st.c_low - 1), 0, terrain_levels - 1, out=on_screen_code)
+        if st.more_x.shape[1]:
+            c = np.take(self._slot_c_flat, st.more_cover[self._phase] + self._slot_base[:, None])
+            more = np.clip(c - (st.c_low - 1), 0, terrain_levels - 1) * st.more_weight[self._phase]
+            np.add.at(on_screen_code, (self._rows[:, None], st.more_x[self._phase]), more)
+
+        # (Codes are in range by construction; mode="clip" spares the copy through a buffer
+        # that take(out=...) makes in the default mode="raise".)
+        if st.blocks_apart:
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask, mode="clip")
+            code[:] = 0
+        else:
+            code *= len(st.block_rows)
+        # Blocks: the one ahead and, while on screen, the one passed (level 0 once gone). They
+        # are always more than a block width apart (a block spawns at x >= W when the last one
+        # reaches the copter), so a pixel column shows at most one.
+        for key, level in (
+            (self._passed_key, (self._passed_y - (r.block_y_low - 1)) * self._passed_alive),
+            (self._block_key, self._block_y - (r.block_y_low - 1)),
+        ):
+            x = st.block_left[key][:, None] + np.arange(r.block_w)  # (n, block_w)
+            code[np.where((x >= 0) & (x < width), self._rows[:, None] * width + x, n * width)] += level[:, None]
+        if st.blocks_apart:
+            mask |= np.take(st.block_rows, on_screen_code, axis=0)
+        else:
+            np.take(st.column_rows, on_screen_code, axis=0, out=mask, mode="clip")
+
+        # The transposing copy is the costliest step: it is done once, for the first channel.
+        channels = len(st.green)
+        screens = np.empty((n, channels, height, width), dtype=np.uint8)
+        first = screens[:, 0]
+        np.copyto(first, mask.transpose(0, 2, 1))
+        if channels > 1:
+            drawn = (first != 0).view(np.uint8)  # 0 or 1, as bytes (no bool -> uint8 cast below)
+            np.multiply(drawn[:, None], st.green[1:, None, None], out=screens[:, 1:])
+
+        # The copter: white on the pixels left black (everything else paints over it).
+        plane = height * width
+        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[:, None]
+        cols = r.copter_left + np.arange(r.copter_w)
+        pixel = (self._rows * (channels * plane))[:, None, None] + rows * width + cols  # (n, copter_h, copter_w)
+        visible = (rows >= 0) & (rows < height)
+        flat = screens.reshape(-1)
+        pixel = pixel[visible & (flat[np.where(visible, pixel, 0)] == 0)]
+        flat[pixel[:, None] + plane * np.arange(channels)] = st.white
+        return screens
+
+    def _pixel_observation(self, restarted: np.ndarray | None) -> np.ndarray:
+        """Draw the screens and push them onto the frame stacks; (num_envs, frame_stack * C, H, W).
+
+        ``restarted``: the sub-envs whose stack starts over with this frame (None: all of them).
+        """
+        frame = self._draw_screens()
+        k = self._pixels.frame_stack
+        if restarted is None:
+            self._frames = deque([frame] * k, maxlen=k)
+        else:
+            # The stacked frames are private (concatenate copies them), so they can be edited.
+            for older in list(self._frames)[1:]:  # the ones still stacked after this append
+                older[restarted] = frame[restarted]
+            self._frames.append(frame)
+        return frame if k == 1 else np.concatenate(self._frames, axis=1)
+
     # ------------------------------------------------------------------ gymnasium API
     def reset(
         self,
@@ -415,6 +633,8 @@ class PixelcopterVectorEnv(VectorEnv):
             self._new_games(seeded)  # gym-games initialises once more after seeding
         self._new_games(self._rows)
         self._game_over = np.zeros(self.num_envs, dtype=bool)
+        if self._pixels is not None:
+            return self._pixel_observation(restarted=None), {}
         _, c_under = self._contact()
         return self._observe(c_under), {}
 
@@ -466,7 +686,8 @@ class PixelcopterVectorEnv(VectorEnv):
         reward += np.where(terminated, r.reward_loss, 0.0)
         reward[rows] = 0.0
         self._game_over = terminated.copy()  # the caller may keep (and modify) `terminated`
-        return self._observe(c_under), reward, terminated, np.zeros(self.num_envs, dtype=bool), {}
+        obs = self._observe(c_under) if self._pixels is None else self._pixel_observation(restarted=rows)
+        return obs, reward, terminated, np.zeros(self.num_envs, dtype=bool), {}
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:

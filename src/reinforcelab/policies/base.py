@@ -33,8 +33,9 @@ class Policy(Protocol):
 
     Attributes:
         kind: ``"mlp"`` (trained in numpy on the CPU) or ``"torch"`` (trained by autograd).
-        distribution: ``"categorical"``.
-        output: what the torch module returns: ``"logits"`` or ``"probs"`` (after a softmax).
+        distribution: ``"categorical"`` (discrete actions) or ``"normal"`` (continuous actions).
+        output: what the torch module returns: ``"logits"``, ``"probs"`` (after a softmax) or
+            ``"mean"`` (of a Gaussian).
     """
 
     kind: str
@@ -50,8 +51,9 @@ class Policy(Protocol):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
-    def log_probs(self, out: "torch.Tensor") -> "torch.Tensor":
-        """log pi(.|s) [n, A] from the torch module's output, computed stably."""
+    def log_prob_and_entropy(self, out: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+        """log pi(a|s) [n] of the actions taken and the entropy of pi(.|s) [n], from the torch
+        module's output, computed stably (the distribution is part of the policy)."""
 
     def torch_module(self, device: str = "cpu") -> "nn.Module":
         """The module the torch engine trains (for the MLP: a view sharing its arrays on the CPU)."""
@@ -106,3 +108,28 @@ class CategoricalActor:
             cdf += probs[j]
             actions += u >= cdf
         return actions
+
+
+class GaussianActor:
+    """Samples continuous actions mean + std * N(0, 1) (``mean_fn``: observations [n, ...] -> means
+    [n, d]); deterministic acting takes the mean. Actions are not clipped here: the env's
+    ClipAction wrapper clips what it is sent, and the sample itself is what the update scores."""
+
+    def __init__(self, mean_fn: Callable[[np.ndarray], np.ndarray], std: np.ndarray) -> None:
+        self.mean = mean_fn
+        self.std = np.asarray(std, dtype=np.float32)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        return self.act_batch(np.asarray(obs)[None], rng, deterministic)[0]
+
+    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        mean = self.mean(obs)
+        if deterministic:
+            return mean
+        return (mean + self.std * rng.standard_normal(mean.shape, dtype=np.float32)).astype(np.float32)
+
+
+def categorical_terms(log_pi: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    """log pi(a_t|s_t) [n] of the actions taken and the entropy [n], from log pi(.|s) [n, A]."""
+    chosen = log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    return chosen, -(log_pi.exp() * log_pi).sum(-1)

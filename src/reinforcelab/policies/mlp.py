@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..nets import MLP
-from .base import CategoricalActor, Normalizer
+from .base import CategoricalActor, Normalizer, categorical_terms
 
 if TYPE_CHECKING:
     import torch
@@ -41,11 +41,12 @@ class MLPPolicy(MLP):
 
         return CategoricalActor(logits)
 
-    def log_probs(self, logits: "torch.Tensor") -> "torch.Tensor":
-        """log pi(.|s) [n, A] from the torch module's logits: log-softmax, finite when saturated."""
+    def log_prob_and_entropy(self, logits: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+        """log pi(a|s) [n] and the entropy [n] from the torch module's logits, by log-softmax: a
+        saturated policy gives a log-probability of about -100 instead of NaN."""
         import torch
 
-        return torch.log_softmax(logits, dim=-1)
+        return categorical_terms(torch.log_softmax(logits, dim=-1), actions)
 
     def torch_module(self, device: str = "cpu") -> "nn.Module":
         """A torch module computing this MLP. On the CPU its parameters share the numpy arrays'

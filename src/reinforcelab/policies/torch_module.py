@@ -1,5 +1,7 @@
-"""Any ``torch.nn.Module`` as a policy: it maps a batch of observations to action logits, or to
-action probabilities (the course's ``Policy`` ends in ``F.softmax(x, dim=1)``).
+"""Any ``torch.nn.Module`` as a policy: for discrete actions it maps a batch of observations to
+action logits, or to action probabilities (the course's ``Policy`` ends in ``F.softmax(x, dim=1)``);
+for continuous actions to the mean of a Gaussian whose log standard deviation is its ``log_std``
+parameter (see ``policies/gaussian.py``).
 
 Whether a module returns probabilities is declared (``output="probs"``) or detected from one
 forward pass (``"auto"``: non-negative rows summing to one). Log-probabilities are computed from
@@ -20,7 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from .base import CategoricalActor, Normalizer
+from .base import CategoricalActor, GaussianActor, Normalizer, categorical_terms
 
 OUTPUTS = ("auto", "logits", "probs")
 
@@ -30,36 +32,46 @@ class PolicyError(UserError, ValueError):
 
 
 class TorchPolicy:
-    """A categorical policy computed by ``module``; the module is trained in place.
+    """A policy computed by ``module``; the module is trained in place.
 
     Args:
-        module: maps observations [n, ...] (float32) to [n, n_actions] logits or probabilities.
-        output: ``"logits"``, ``"probs"`` or ``"auto"`` (detect from ``example_obs``).
+        module: maps observations [n, ...] (float32) to [n, n_actions] logits or probabilities
+            (``distribution="categorical"``), or to [n, action_dim] Gaussian means (``"normal"``;
+            the module's ``log_std`` parameter [action_dim] holds the log standard deviations).
+        n_actions: the env's number of actions, or the size of its action vector.
         example_obs: observations [n, ...] for the detection and for checking the output shape.
-        n_actions: the env's number of actions (checked against the module's output).
+        output: ``"logits"``, ``"probs"`` or ``"auto"`` (detect from ``example_obs``); ``"mean"`` for
+            a Gaussian.
+        distribution: ``"categorical"`` (discrete actions) or ``"normal"`` (continuous actions).
         init_kwargs: the constructor arguments, when known, so that ``load`` can rebuild the module.
     """
 
     kind = "torch"
-    distribution = "categorical"
 
     def __init__(self, module: nn.Module, n_actions: int, example_obs: np.ndarray, output: str = "auto",
-                 init_kwargs: dict[str, Any] | None = None) -> None:
+                 init_kwargs: dict[str, Any] | None = None, distribution: str = "categorical") -> None:
         if not isinstance(module, nn.Module):
             raise PolicyError(f"policy must be a torch.nn.Module (or its class); got {type(module).__name__}")
-        if output not in OUTPUTS:
+        if output not in (*OUTPUTS, "mean"):
             raise PolicyError(f"policy_output must be one of {', '.join(OUTPUTS)}; got {output!r}")
         self.module = module
+        self.distribution = distribution
         self.init_kwargs = init_kwargs if init_kwargs is not None else known_init_kwargs(module)
         with torch.no_grad():
             out = module(torch.as_tensor(example_obs, dtype=torch.float32, device=self.device))
         name = type(module).__name__
+        what = "action means" if distribution == "normal" else "logits or probabilities"
         if not isinstance(out, torch.Tensor) or out.shape != (len(example_obs), n_actions):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise PolicyError(f"{name} maps a batch of {len(example_obs)} observations to {shape}; the env has "
-                              f"{n_actions} actions, so it must return ({len(example_obs)}, {n_actions}) logits "
-                              "or probabilities")
-        if output == "auto":
+                              f"{n_actions} actions, so it must return ({len(example_obs)}, {n_actions}) {what}")
+        if distribution == "normal":
+            log_std = getattr(module, "log_std", None)
+            if not isinstance(log_std, torch.Tensor) or log_std.shape != (n_actions,):
+                raise PolicyError(f"{name} is used as a Gaussian policy for {n_actions} continuous actions, so it "
+                                  f"needs a log_std parameter of shape ({n_actions},) (see GaussianMLP)")
+            output = "mean"
+        elif output == "auto":
             sums_to_one = bool(((out >= 0).all() & torch.allclose(out.sum(-1), torch.ones(len(out)), atol=1e-5)))
             output = "probs" if sums_to_one else "logits"
         self.output = output
@@ -75,20 +87,31 @@ class TorchPolicy:
             return torch.log(out.clamp_min(torch.finfo(out.dtype).tiny))
         return torch.log_softmax(out, dim=-1)
 
-    def actor(self, normalize: Normalizer | None = None) -> CategoricalActor:
+    def log_prob_and_entropy(self, out: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) [n] of the actions taken, and the entropy of pi(.|s) [n]."""
+        if self.distribution == "normal":
+            log_std = self.module.log_std.expand_as(out)
+            normal = torch.distributions.Normal(out, log_std.exp())
+            return normal.log_prob(actions).sum(-1), normal.entropy().sum(-1)
+        return categorical_terms(self.log_probs(out), actions)
+
+    def actor(self, normalize: Normalizer | None = None) -> CategoricalActor | GaussianActor:
         """Acts through the live module (valid until the next update). Sampling needs logits only up
         to a constant, so a logits module's output is used as it is; probabilities are logged."""
         module, device, as_logits = self.module, self.device, self.output == "probs"
 
-        def logits(obs: np.ndarray) -> np.ndarray:
+        def outputs(obs: np.ndarray) -> np.ndarray:
             x = np.asarray(obs if normalize is None else normalize(obs), dtype=np.float32)
             with torch.inference_mode():
                 out = module(torch.from_numpy(np.ascontiguousarray(x)).to(device))
                 if as_logits:
                     out = self.log_probs(out)
-                return out.cpu().numpy().T
+                return out.cpu().numpy()
 
-        return CategoricalActor(logits)
+        if self.distribution == "normal":
+            std = self.module.log_std.detach().exp().cpu().numpy()
+            return GaussianActor(outputs, std)
+        return CategoricalActor(lambda obs: outputs(obs).T)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.module.state_dict().items()}
@@ -105,7 +128,7 @@ class TorchPolicy:
     def spec(self) -> dict[str, Any]:
         cls = type(self.module)
         return {"kind": "torch", "class": f"{cls.__module__}:{cls.__qualname__}", "kwargs": self.init_kwargs,
-                "output": self.output}
+                "output": self.output, "distribution": self.distribution}
 
     def describe(self) -> str:
         return str(self.module)
