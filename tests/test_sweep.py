@@ -108,6 +108,7 @@ def test_param_flags():
     (["--preset", "fast-cartpole", "--param", "lr=0.5..0.1"], "low < high"),
     (["--preset", "fast-cartpole", "--param", "lr=0.1,0.2", "--ray-address", "auto"], "install reinforcelab[ray]"),
     (["--resume", "not-a-sweep"], "not a sweep folder"),
+    (["--resume", "not-a-sweep", "--seeds", "3"], "give no sweep file, --param or --seeds"),
     (["--preset", "fast-cartpole", "--env", "CartPol-v1", "--param", "lr=0.1"], "Did you mean: CartPole-v1"),
     (["--preset", "fast-cartpole", "--seeds", "a,b", "--param", "lr=0.1"], "--seeds must be a count"),
 ])

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import UserError
+from .results import describe
 from .spec import SweepSpecError
 
 console = Console(soft_wrap=True)
@@ -55,19 +56,21 @@ def sweep(
     from .spec import load_spec, parse_param_flag, spec_from_dict
 
     try:
+        flags = {"preset": preset, "env": env, "seeds": _seeds(seeds), "confirm_seeds": _seeds(confirm_seeds),
+                 "method": method, "trials": trials, "pruning": pruning, "objective": objective,
+                 "eval_episodes": eval_episodes}
+        budget = {"total_env_steps": total_steps, "n_episodes": episodes, "seconds": seconds,
+                  "stop_reward": stop_reward}
         if resume is not None:
-            if file is not None or param:
-                raise SweepSpecError("--resume continues a sweep as it was started: give no sweep file or --param")
+            given = [k for k, v in {**flags, **budget, "out": out}.items() if v is not None]
+            if file is not None or param or given:
+                raise SweepSpecError("--resume continues a sweep as it was started: give no sweep file, --param or "
+                                     f"--{(given or ['param'])[0].replace('_', '-')}")
             summary = resume_sweep(resume, ray_address, workers, progress, tensorboard)
             folder = resume
         else:
             data = load_spec(file) if file is not None else {}
-            flags = {"preset": preset, "env": env, "seeds": _seeds(seeds), "confirm_seeds": _seeds(confirm_seeds),
-                     "method": method, "trials": trials, "pruning": pruning, "objective": objective,
-                     "eval_episodes": eval_episodes}
             data.update({k: v for k, v in flags.items() if v is not None})
-            budget = {"total_env_steps": total_steps, "n_episodes": episodes, "seconds": seconds,
-                      "stop_reward": stop_reward}
             data["budget"] = {**data.get("budget", {}), **{k: v for k, v in budget.items() if v is not None}}
             if param:
                 data["parameters"] = dict(parse_param_flag(p) for p in param)
@@ -102,9 +105,9 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
                   f"in {summary['wall_seconds']:.1f} s ({summary['backend']})")
     console.print("top configurations (search seeds; mean and IQM with 95% bootstrap CIs):")
     for row in [r for r in summary["configurations"] if r.get("n")][:5]:
-        params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "preset"
-        console.print(f"  {row['config_id']:<11} {params:<40} mean {interval(row, 'mean')}  "
-                      f"IQM {interval(row, 'iqm')}  n={row['n']}", highlight=False)
+        state = "" if row["state"] == "complete" else f" ({row['state']})"
+        console.print(f"  {row['config_id']:<11} {describe(row['params']):<36} mean {interval(row, 'mean')}  "
+                      f"IQM {interval(row, 'iqm')}  n={row['n']}{state}", highlight=False)
     best = summary.get("best")
     if best and best["confirmation"].get("n"):
         conf, base = best["confirmation"], summary["base_confirmation"]

@@ -46,6 +46,7 @@ class SweepRunner:
         self.running: dict[Future, tuple[ConfigRun, TrialTask]] = {}
         self.configs: list[ConfigRun] = []
         self.counts = {"done": 0, "failed": 0, "pruned": 0}
+        self.skipped = 0  # seeds that will not run: their configuration was pruned or failed
         self.best: tuple[float, str] | None = None
 
     # ------------------------------------------------------------------ study
@@ -207,6 +208,7 @@ class SweepRunner:
         if config.state != "running":
             return
         config.state = state
+        self.skipped += sum(1 for item in self.pending if item[0] is config)
         self.pending = deque(item for item in self.pending if item[0] is not config)
         scores = config.scores()
         if state == "pruned":
@@ -231,7 +233,7 @@ class SweepRunner:
 
     # -------------------------------------------------------------- progress
     def start_progress(self, total: int) -> None:
-        self.progress = None
+        self.progress, self.total = None, total
         if not self.show_progress:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -246,7 +248,7 @@ class SweepRunner:
             return
         c = self.counts
         best = f"best {self.best[1]} {self.best[0]:.1f}" if self.best else "best -"
-        self.progress.update(self.task, completed=c["done"] + c["failed"],
+        self.progress.update(self.task, completed=c["done"] + c["failed"], total=self.total - self.skipped,
                              status=f"done {c['done']}  running {len(self.running)}  failed {c['failed']}  "
                                     f"pruned {c['pruned']}  {best}")
 

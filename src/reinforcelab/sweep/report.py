@@ -13,7 +13,7 @@ import numpy as np
 from ..artifacts.checkpoint import write_json
 from .stats import (aggregate, curve_band, performance_profile, performance_profile_band, probability_of_improvement,
                     probability_of_improvement_ci)
-from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, run_folder
+from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, describe, run_folder
 from .spec import SweepSpec
 
 TRIALS_FILE = "trials.csv"
@@ -144,8 +144,7 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
         ci = np.array([r[f"{key}_ci"] for r in rows]).reshape(-1, 2)
         ax.errorbar(values, ys + offset, xerr=[values - ci[:, 0], ci[:, 1] - values], fmt="o", color=colour,
                     label=key.upper() if key == "iqm" else "mean", capsize=3)
-    ax.set_yticks(ys, [f"{r['config_id']}  " + (" ".join(f"{k}={v}" for k, v in r["params"].items())[:40]
-                                                 or "(preset)") for r in rows])
+    ax.set_yticks(ys, [f"{r['config_id']}  {describe(r['params'])[:40]}" for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out {score_name} (95% bootstrap CI over seeds)")
     ax.set_title("configurations (search seeds)")

@@ -11,6 +11,11 @@ BASE_ID = "base"  # the preset itself, on the search seeds
 CONFIRM_BEST_ID, CONFIRM_BASE_ID = "confirm-best", "confirm-base"  # retrained on fresh seeds
 
 
+def describe(params: dict[str, Any]) -> str:
+    """``lr=0.04235 num_envs=64`` (floats to 4 significant digits), or ``preset`` for none."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()) or "preset"
+
+
 def run_folder(config_id: str, seed: int) -> str:
     """A trial's run folder, relative to the sweep folder."""
     return f"{RUNS_DIR}/{config_id}/seed-{seed}"
