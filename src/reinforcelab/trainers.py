@@ -86,6 +86,7 @@ class Trainer:
         self.diverged = False
         # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
         self.seed_entropy = root_entropy(self.config.seed)
+        self.rng = np.random.default_rng(config.seed)  # samples the actions
 
     @property
     def average_return(self) -> float:
@@ -105,7 +106,7 @@ class Trainer:
     # Resume state: everything that decides what training does next. It is pickled (optimizer
     # state, RNG state), so it is for the local run folder only, never for sharing.
     def optimizers(self) -> list[Any]:
-        raise NotImplementedError
+        return self.engine.optimizers
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -215,13 +216,9 @@ class CourseTrainer(Trainer):
         self.env = make_env(config.env_id, **config.env_kwargs)
         # On the CPU: the built-in MLP's torch view shares its arrays, so updates land there.
         self.engine = TorchEngine(parts.policy, None, None, config, "cpu")
-        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
-
-    def optimizers(self) -> list[Any]:
-        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
         actor = self.parts.actor()
@@ -240,13 +237,9 @@ class FastTrainer(Trainer):
         self.envs = make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
         self.engine = fast_engine(parts.policy, parts.value, parts.obs_norm, config, device)
         self.storage = RolloutStorage()
-        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
-
-    def optimizers(self) -> list[Any]:
-        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
         cfg = self.config

@@ -60,7 +60,9 @@ class TorchEngine:
                  device: str = "cpu") -> None:
         self.policy, self.value, self.obs_norm, self.config, self.device = policy, value, obs_norm, config, device
         self.module = policy.torch_module(device)
-        self.value_module = as_torch(value, "value", device) if value is not None else None
+        # The value baseline: the numpy MLP's torch view, or a torch module (e.g. the CNN for frames).
+        self.value_module = (None if value is None else as_torch(value, "value", device) if isinstance(value, MLP)
+                             else value.module.to(device))
         self.optimizers = [Adam(self.module.parameters(), lr=config.lr)]
         if self.value_module is not None:
             self.optimizers.append(Adam(self.value_module.parameters(), lr=config.value_lr))
@@ -106,5 +108,5 @@ class TorchEngine:
                 torch.nn.utils.clip_grad_norm_(optimizer.params, self.config.max_grad_norm)
             optimizer.step()
         self.policy.after_torch_step()
-        if self.value_module is not None and self.device != "cpu":
+        if isinstance(self.value, MLP) and self.device != "cpu":
             copy_to_numpy(self.value_module, self.value)
