@@ -47,6 +47,10 @@ def test_train_writes_episode_returns_means_and_speed(tmp_path):
     last_100 = [float(m["return"]) for m in metrics[-100:]]
     assert scalars["rollout/mean_return_100"][-1][1] == pytest.approx(sum(last_100) / len(last_100))
     assert all(v > 0 for _, v in scalars["time/env_steps_per_second"])
+    updates = len(scalars["rollout/mean_return_100"])
+    for name in ("train/policy_loss", "train/entropy", "train/grad_norm"):  # every update's statistics
+        assert len(scalars[name]) == updates
+    assert all(0 < v <= 0.6932 for _, v in scalars["train/entropy"])  # two actions: at most log 2
 
 
 def test_tensorboard_with_resume_is_refused(tmp_path):

@@ -7,8 +7,8 @@ Scalars, all against env steps:
     rollout/episode_length      every finished training episode
     rollout/mean_return_100     mean of the last 100 training episodes, after every update
     time/env_steps_per_second   training env steps per wall-clock second since the previous update
-    train/<name>                whatever the trainer reports in ``update_stats`` (e.g. loss, entropy,
-                                grad_norm) -- written only when the trainer provides it
+    train/<name>                the update's ``update_stats``: policy_loss, entropy, grad_norm (the
+                                policy's, before clipping) and value_loss with a value baseline
 """
 
 from __future__ import annotations
