@@ -83,6 +83,7 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.stop_reason: str | None = None
         self.interrupted = False
+        self.update_stats: dict[str, float] = {}  # the last update's losses, entropy, gradient norm
         self.diverged = False
         # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
         self.seed_entropy = root_entropy(self.config.seed)
@@ -225,7 +226,7 @@ class CourseTrainer(Trainer):
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
                                   seed=self.reset_seeds(1)[0])
         self.simulated_env_steps += episode.length
-        self.engine.course_update(episode)
+        self.update_stats = self.engine.course_update(episode)
         return [(episode.total_reward, episode.length)]
 
 
@@ -248,7 +249,7 @@ class FastTrainer(Trainer):
                               cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
                               storage=self.storage)
         self.simulated_env_steps += batch.valid.size
-        self.engine.update(batch)
+        self.update_stats = self.engine.update(batch)
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 
