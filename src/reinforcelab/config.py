@@ -16,6 +16,8 @@ Mode = Literal["course", "fast"]
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
 Truncation = Literal["terminal", "bootstrap"]
+Vectorization = Literal["auto", "sync", "async"]
+VECTORIZATIONS = ("auto", "sync", "async")
 
 
 class ConfigError(UserError, ValueError):
@@ -74,6 +76,10 @@ class TrainConfig:
             batch waits for its longest episode, so a shorter cap keeps updates coming once the
             agent survives long; with ``truncation="bootstrap"`` the cut costs no bias beyond V's.
             Evaluation always uses max_t.
+        vectorization: fast mode: how the training envs are stepped. ``auto``: the env's
+            numpy-batched vector env when it has one, else the faster of ``sync`` and ``async`` as
+            measured (``reinforcelab.make_env.ASYNC_FASTER``); ``sync``: every sub-env in this
+            process; ``async``: one worker process per sub-env (Gymnasium's AsyncVectorEnv).
         env_kwargs: extra keyword arguments for ``gymnasium.make``.
     """
 
@@ -99,6 +105,7 @@ class TrainConfig:
     normalize_obs: bool = False
     truncation: Truncation = "terminal"
     rollout_max_t: int | None = None
+    vectorization: Vectorization = "auto"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +114,7 @@ class TrainConfig:
             "return_norm": (self.return_norm, ("batch", "episode", "none")),
             "baseline": (self.baseline, ("none", "value")),
             "truncation": (self.truncation, ("terminal", "bootstrap")),
+            "vectorization": (self.vectorization, VECTORIZATIONS),
         }
         for name, (value, allowed) in checks.items():
             if value not in allowed:
@@ -170,7 +178,8 @@ COMMON_FIELDS = ("env_id", "mode", "hidden_sizes", "lr", "gamma", "max_t", "eval
 MODE_FIELDS: dict[str, tuple[str, ...]] = {
     "course": (*COMMON_FIELDS, "n_episodes", "print_every"),
     "fast": (*COMMON_FIELDS, "num_envs", "episodes_per_env", "total_env_steps", "rollout_max_t", "return_norm",
-             "baseline", "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation"),
+             "baseline", "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation",
+             "vectorization"),
 }
 
 #: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
