@@ -214,6 +214,19 @@ PRESETS: dict[str, TrainConfig] = {
         return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
         rollout_max_t=1000, truncation="bootstrap",
     ),
+    # LUNAR_PRESETS_COMMENT
+    "fast-lunarlander": TrainConfig(
+        env_id="LunarLander-v3", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
+        num_envs=32, episodes_per_env=1, total_env_steps=5_000_000, max_t=1000, eval_episodes=10,
+        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True, entropy_coef=0.01,
+        rollout_max_t=250, truncation="bootstrap",
+    ),
+    "fast-lunarlander-continuous": TrainConfig(
+        env_id="LunarLanderContinuous-v3", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
+        num_envs=32, episodes_per_env=1, total_env_steps=5_000_000, max_t=1000, eval_episodes=10,
+        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
+        rollout_max_t=250, truncation="bootstrap",
+    ),
 }
 
 
