@@ -9,7 +9,8 @@ seconds. Both agents are evaluated by the same code on the same episodes (reinfo
 most every ``--eval-every`` env steps and only once the mean of the last 100 training episodes
 (sampled actions too) reaches ``--precheck`` times the goal: below that an evaluation cannot
 plausibly pass, and a 100-episode evaluation costs up to 100,000 env steps. A run stops at the goal
-or at its budget; a run that never reaches the goal counts as its whole budget.
+or at its budget; a run that never reaches the goal counts as its whole budget. PPO's budget is
+checked after each rollout (16 x 1024 steps), so it can overrun ``--budget-seconds`` by one rollout.
 
 PPO: rl-zoo3's ``hyperparams/ppo.yml`` (DLR-RM/rl-baselines3-zoo) gives LunarLander and
 LunarLanderContinuous the same settings: n_envs 16, n_steps 1024, batch_size 64, gae_lambda 0.98,
@@ -190,13 +191,13 @@ def main() -> None:
                 runs.append(run)
 
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
-    print(f"{'env':<25} {'agent':<13} {'seed':>4} {'s to 200':>9} {'steps to 200':>13} {'final mean':>10} "
-          f"{'train s':>8} {'env steps':>10}")
+    print("| env | agent | seed | train s to 200 | env steps to 200 | final eval mean | train s | env steps |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         solved_s = f"{r.solved_seconds:.0f}" if r.solved_seconds is not None else "-"
         solved_n = f"{r.solved_steps:,}" if r.solved_steps is not None else "-"
-        print(f"{r.env_id:<25} {r.agent:<13} {r.seed:>4} {solved_s:>9} {solved_n:>13} {r.final_mean:>10.1f} "
-              f"{r.train_seconds:>8.0f} {r.env_steps:>10,}")
+        print(f"| {r.env_id} | {r.agent} | {r.seed} | {solved_s} | {solved_n} | {r.final_mean:.1f} | "
+              f"{r.train_seconds:.0f} | {r.env_steps:,} |")
     print("'-': not reached within the run's budget (counts as the whole budget).")
 
 

@@ -46,11 +46,12 @@ def main() -> None:
     rows = [("CartPole-v1", "auto"), ("CartPole-v1", "sync")]
     rows += [("LunarLander-v3", mode) for mode in ("sync", "async")]
     print(f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
-    print(f"{'env':<16} {'vectorization':<13} {'num_envs':>8} {'steps/s':>10} {'steps/CPU s (main)':>19}")
+    print("| env | vectorization | num_envs | env steps/s | env steps per CPU s of the main process |")
+    print("|---|---|---|---|---|")
     for env_id, mode in rows:
         for n in args.num_envs:
             rate, cpu_rate = steps_per_second(env_id, n, mode, args.seconds)
-            print(f"{env_id:<16} {mode:<13} {n:>8} {rate:>10,.0f} {cpu_rate:>19,.0f}", flush=True)
+            print(f"| {env_id} | {mode} | {n} | {rate:,.0f} | {cpu_rate:,.0f} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
