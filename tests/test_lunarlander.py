@@ -43,7 +43,10 @@ def test_lunarlander_preset_trains_checkpoints_and_evaluates(tmp_path, name, env
 
 def test_async_training_resumes_and_leaves_no_worker_processes(tmp_path):
     config = preset("fast-lunarlander").replace(**SHORT, vectorization="async")
-    train_run(config, tmp_path / "run", progress=False, device="cpu")
+    agent = train_run(config, tmp_path / "run", progress=False, device="cpu").agent
+    assert multiprocessing.active_children() == []
+    agent.learn(total_env_steps=4000)  # a second learn() opens the workers again, and closes them
+    assert agent.trainer.env_steps >= 4000
     assert multiprocessing.active_children() == []
     resumed = resume_run(tmp_path / "run", progress=False, device="cpu")
     assert resumed.agent.trainer.env_steps >= 3000
