@@ -7,6 +7,8 @@ is excluded from the training clock. Prints markdown tables.
     python benchmarks/pixelcopter.py                           # env table + 3 seeds x 5 minutes
     python benchmarks/pixelcopter.py --seeds 1 --minutes 20    # how far one longer run gets
     python benchmarks/pixelcopter.py --no-train                # env throughput only
+    python benchmarks/pixelcopter.py --no-env --preset fast-pixelcopter-pixels --seeds 3 --minutes 30
+                                                               # from pixels, with where the time goes
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ class Trace:
 
 
 class TimedEvaluation(Callback):
-    def __init__(self, trace: Trace, every: float, budget: float) -> None:
-        self.trace, self.every, self.budget = trace, every, budget
+    def __init__(self, agent, trace: Trace, every: float, budget: float) -> None:
+        self.agent, self.trace, self.every, self.budget = agent, trace, every, budget
         self.start = time.perf_counter()
         self.eval_seconds = 0.0
         self.next_eval = every
@@ -48,7 +50,7 @@ class TimedEvaluation(Callback):
         if train_seconds >= self.next_eval or train_seconds >= self.budget:
             self.next_eval += self.every
             t0 = time.perf_counter()
-            result = trainer.agent.evaluate(10, seed=1000 + trainer.updates)
+            result = self.agent.evaluate(10, seed=1000 + trainer.updates)
             self.eval_seconds += time.perf_counter() - t0
             tr = self.trace
             tr.evals.append((train_seconds, trainer.env_steps, result.mean_reward, result.std_reward))
@@ -69,7 +71,7 @@ def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
         trace = Trace(seed)
         agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset=preset, seed=seed, device="cpu",
                                        total_env_steps=10**12)
-        agent.learn([TimedEvaluation(trace, every, minutes * 60)])
+        agent.learn([TimedEvaluation(agent, trace, every, minutes * 60)])
         traces.append(trace)
     print(f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation every "
           f"{every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n")
@@ -87,6 +89,46 @@ def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
           + f"; median best eval mean {statistics.median(t.best_mean for t in traces):.1f}")
 
 
+def time_split(preset: str, frames: int = 1024) -> None:
+    """Where a fast-mode update's time goes: stepping the vector env, acting (a forward pass per
+    step), and the update's forward and backward passes (on one chunk of about 1,000 frames, as the
+    torch engine runs them), per 1,000 env steps."""
+    import numpy as np
+    import torch
+
+    from reinforcelab.make_env import make_vector_env
+
+    agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset=preset, seed=0, device="cpu")
+    cfg = agent.config
+    torch.set_num_threads(1)  # as training runs
+    envs = make_vector_env(cfg.env_id, cfg.num_envs, **cfg.env_kwargs)
+    obs, _ = envs.reset(seed=0)
+    actor, rng = agent.actor(), np.random.default_rng(0)
+    steps = max(1, frames // cfg.num_envs)
+    start = time.perf_counter()
+    for _ in range(steps):
+        actions = actor.act_batch(obs, rng)
+    act = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        obs, *_ = envs.step(actions)
+    env = time.perf_counter() - start
+    batch = torch.from_numpy(np.repeat(obs, -(-frames // len(obs)), axis=0)[:frames])
+    parts = [agent.policy.torch_module()] + ([agent.value.module] if hasattr(agent.value, "module") else [])
+    sum(part(batch[:64]).float().sum() for part in parts).backward()  # first calls set up kernels
+    start = time.perf_counter()
+    loss = sum(part(batch).float().sum() for part in parts)
+    forward = time.perf_counter() - start
+    start = time.perf_counter()
+    loss.backward()
+    backward = time.perf_counter() - start
+    per_k = 1000 / (steps * cfg.num_envs)
+    print(f"\n{preset}: seconds per 1,000 env steps ({cfg.num_envs} envs, {cfg.env_kwargs or 'vector obs'}):\n")
+    print("| env step | acting (forward) | update forward (policy + value) | update backward |")
+    print("|---|---|---|---|")
+    print(f"| {env * per_k:.3f} | {act * per_k:.3f} | {forward * 1000 / frames:.3f} | {backward * 1000 / frames:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -95,12 +137,15 @@ def main() -> None:
     parser.add_argument("--preset", default="fast-pixelcopter")
     parser.add_argument("--no-train", action="store_true", help="only the env throughput table")
     parser.add_argument("--no-env", action="store_true", help="skip the env throughput table")
+    parser.add_argument("--no-split", action="store_true", help="skip the time split of a torch-policy preset")
     args = parser.parse_args()
     if not args.no_env:
         sys.path.insert(0, str(Path(__file__).parent))
         import pixelcopter_env
 
         pixelcopter_env.main([])
+    if not args.no_split and reinforcelab.preset(args.preset).env_kwargs.get("obs_type") == "pixels":
+        time_split(args.preset)
     if not args.no_train:
         train_table(args.seeds, args.minutes, args.eval_every, args.preset)
 

@@ -89,7 +89,7 @@ def test_stop_reward_stops_early(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["train", "CartPol-v1"], "Did you mean: CartPole-v1"),
-    (["train", "FrozenLake-v1", "--episodes", "1"], "needs a flat Box"),
+    (["train", "FrozenLake-v1", "--episodes", "1"], "need a flat Box"),
     (["train", "CartPole-v1", "--preset", "nope"], "'nope' is not one of 'course-cartpole'"),
     (["train", "CartPole-v1", "--set", "bogus=1"], "unknown config field 'bogus'"),
     (["train", "CartPole-v1", "--set", "mode=slow"], "mode must be one of"),

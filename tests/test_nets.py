@@ -203,7 +203,11 @@ def test_numpy_update_equals_the_torch_update(options):
             agent.obs_norm.update(batch.obs[0])
     engines = [NumpyEngine(agents[0].policy, agents[0].value, agents[0].obs_norm, agents[0].config),
                TorchEngine(agents[1].policy, agents[1].value, agents[1].obs_norm, agents[1].config, "cpu")]
-    for _ in range(3):
+    first = [engine.update(batch) for engine in engines]
+    assert set(first[0]) == set(first[1]) >= {"policy_loss", "entropy", "grad_norm"}
+    for name in first[0]:  # the reported statistics agree too
+        np.testing.assert_allclose(first[0][name], first[1][name], rtol=1e-4, atol=1e-6, err_msg=name)
+    for _ in range(2):
         for engine in engines:
             engine.update(batch)
     for (name, a), b in zip(agents[0].weights().items(), agents[1].weights().values(), strict=True):

@@ -90,7 +90,9 @@ class Reinforce:
             overrides["env_id"] = env_id
         self.config = base.replace(**overrides) if overrides else base
         env = make_env(self.config.env_id, **self.config.env_kwargs)
-        self.obs_dim, self.n_actions, self.continuous = space_summary(env)
+        self.obs_shape, self.n_actions, self.continuous = space_summary(env)
+        self.obs_dim = int(np.prod(self.obs_shape))
+        self.images = len(self.obs_shape) == 3  # (C, H, W) frames: a CNN
         example_obs = np.stack([env.observation_space.sample() for _ in range(8)]).astype(np.float32)
         env.close()
         cfg = self.config
@@ -106,13 +108,24 @@ class Reinforce:
             policy_kwargs = {"obs_dim": self.obs_dim, "action_dim": self.n_actions,
                              "hidden_sizes": list(cfg.hidden_sizes), **(policy_kwargs or {})}
             policy = GaussianMLP
+        if policy is None and self.images:  # the built-in CNN (torch)
+            from .policies.cnn import CNNPolicy
+
+            policy_kwargs = {"obs_shape": list(self.obs_shape), "n_actions": self.n_actions,
+                             "hidden": cfg.hidden_sizes[0], **(policy_kwargs or {})}
+            policy = CNNPolicy
         if policy is None:
             if policy_kwargs:
                 raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
             built: Policy = MLPPolicy.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
         else:
             built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed, distribution)
-        value = MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng) if cfg.baseline == "value" else None
+        value = None
+        if cfg.baseline == "value":
+            value = cnn_value(self.obs_shape, cfg.hidden_sizes[0], seed) if self.images else MLP.random(
+                self.obs_dim, cfg.hidden_sizes, 1, init_rng)
+        if cfg.normalize_obs and self.images:
+            raise OptionError("normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]")
         self.parts = AgentParts(built, value, ObsNorm(self.obs_dim) if cfg.normalize_obs else None)
         self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
         self.trainer = None  # set by learn(); holds optimizer and RNG state between calls
@@ -122,7 +135,7 @@ class Reinforce:
         return self.parts.policy
 
     @property
-    def value(self) -> MLP | None:
+    def value(self) -> Any:
         return self.parts.value
 
     @property
@@ -138,11 +151,13 @@ class Reinforce:
         """The action for one observation (an int; a float32 vector for continuous actions) or for
         a batch of them (an array). With ``deterministic``: the most probable action, or the mean."""
         obs = np.asarray(obs, dtype=np.float32)
-        if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
-            raise OptionError(f"expected an observation of shape ({self.obs_dim},) or a batch "
-                             f"(n, {self.obs_dim}); got {tuple(obs.shape)}")
-        actions = self.actor().act_batch(obs.reshape(-1, self.obs_dim), self.predict_rng, deterministic)
-        if obs.ndim == 2:
+        single = obs.shape == self.obs_shape
+        if not single and obs.shape[1:] != self.obs_shape:
+            shape = ", ".join(map(str, self.obs_shape))
+            raise OptionError(f"expected an observation of shape ({shape}) or a batch (n, {shape}); got "
+                              f"{tuple(obs.shape)}")
+        actions = self.actor().act_batch(obs[None] if single else obs, self.predict_rng, deterministic)
+        if not single:
             return actions
         return actions[0] if self.continuous else int(actions[0])
 
@@ -203,7 +218,7 @@ class Reinforce:
         return {
             "library_version": __version__,
             "env_id": self.config.env_id,
-            "observation_shape": [self.obs_dim],
+            "observation_shape": list(self.obs_shape),
             "n_actions": self.n_actions,
             "policy": self.policy.spec(),
             "config": self.config.to_dict(),
@@ -238,10 +253,11 @@ class Reinforce:
         output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
         output = "auto" if output == "mean" else output
         agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs, policy_output=output)
-        if [agent.obs_dim] != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
+        if list(agent.obs_shape) != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
             raise CheckpointError(
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
-                f"{data.get('n_actions')} actions, but {config.env_id} now has [{agent.obs_dim}] and {agent.n_actions}")
+                f"{data.get('n_actions')} actions, but {config.env_id} now has {list(agent.obs_shape)} and "
+                f"{agent.n_actions}")
         for name, part in agent.parts.named().items():
             load_state(part, weights, name, folder / "model.safetensors",
                        expected_by if name == "policy" else "its config.json")
@@ -292,6 +308,18 @@ def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str,
     if policy_kwargs:
         raise PolicyError("policy_kwargs only apply when policy is a class, not an instance")
     return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)
+
+
+def cnn_value(obs_shape: tuple[int, ...], hidden: int, seed: int | None) -> Any:
+    """The CNN value baseline for image observations (seeded like the policy's torch modules)."""
+    import torch
+
+    from .policies.cnn import CNNValue
+    from .policies.torch_module import TorchValue
+
+    if seed is not None:
+        torch.manual_seed(seed + 1)  # not the policy's stream: the two nets start different
+    return TorchValue(CNNValue(obs_shape, hidden))
 
 
 def rebuild_policy(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, Any]]:

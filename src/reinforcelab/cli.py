@@ -190,6 +190,9 @@ def train(
     checkpoint_every: Annotated[Optional[int], typer.Option(
         help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
         "and on Ctrl-C.")] = None,
+    tensorboard: Annotated[Optional[Path], typer.Option(
+        help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
+        "needs reinforcelab[tensorboard].")] = None,
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
@@ -200,6 +203,8 @@ def train(
         if stop_reward is not None and not math.isfinite(stop_reward):
             raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
         if resume is not None:
+            if tensorboard is not None:
+                raise OptionError("--tensorboard applies to new runs, not to --resume")
             result = resume_run(resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps)
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
@@ -209,7 +214,8 @@ def train(
                                      total_env_steps=total_steps, lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t)
             result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
                                stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every,
-                               policy=policy_options(policy, policy_kwargs))
+                               policy=policy_options(policy, policy_kwargs),
+                               extra_callbacks=tensorboard_callbacks(tensorboard))
         config = result.agent.config
         if plot and result.summary["train_episodes"] > 0:
             plot_run([result.out], result.out / "curve.png")
@@ -227,6 +233,14 @@ def train(
     console.print(f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})")
     if s["interrupted"]:
         console.print(f"continue with: reinforcelab train --resume {result.out}")
+
+
+def tensorboard_callbacks(logdir: Optional[Path]) -> list:
+    if logdir is None:
+        return []
+    from .tensorboard import TensorBoardScalars  # only now: tensorboardX imports torch
+
+    return [TensorBoardScalars(logdir)]
 
 
 @app.command()
@@ -421,6 +435,10 @@ def presets() -> None:
 def main() -> None:
     app()
 
+
+from .sweep.cli import register as register_sweep  # noqa: E402  (after the app's own commands)
+
+register_sweep(app, fail)
 
 if __name__ == "__main__":
     main()

@@ -38,10 +38,10 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
             f"{env_id} has a {type(action_space).__name__} action space {action_space}; this REINFORCE agent "
             "needs a Discrete action space (categorical policy) or a 1-D Box (Gaussian policy)."
         )
-    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) not in (1, 3):
         raise EnvError(
-            f"{env_id} has observation space {observation_space}; the MLP policy needs a flat Box "
-            "(1-D vector) observation."
+            f"{env_id} has observation space {observation_space}; the policies need a flat Box (1-D vector, "
+            "MLP) or image (C, H, W) observations (CNN)."
         )
 
 
@@ -108,10 +108,11 @@ def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **k
     return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
 
 
-def space_summary(env: gym.Env) -> tuple[int, int, bool]:
-    """(observation size, number of actions or size of the action vector, continuous?) of a checked
+def space_summary(env: gym.Env) -> tuple[tuple[int, ...], int, bool]:
+    """(observation shape, number of actions or size of the action vector, continuous?) of a checked
     env (its action space before clipping)."""
     space = env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
+    shape = tuple(int(d) for d in env.observation_space.shape)
     if is_continuous(space):
-        return int(np.prod(env.observation_space.shape)), int(space.shape[0]), True
-    return int(np.prod(env.observation_space.shape)), int(space.n), False
+        return shape, int(space.shape[0]), True
+    return shape, int(space.n), False

@@ -15,7 +15,7 @@ from gymnasium.vector import AutoresetMode
 class Episode:
     """One episode: observations s_0..s_{T-1}, the actions taken in them and the rewards received."""
 
-    obs: np.ndarray  # [T, obs_dim] float32
+    obs: np.ndarray  # [T, obs_dim] float32, or [T, C, H, W] uint8 frames
     actions: np.ndarray  # [T] int64, or [T, action_dim] float32 (continuous)
     rewards: np.ndarray  # [T] float64
     terminated: bool
@@ -52,7 +52,8 @@ def collect_episode(
         if terminated or truncated:
             break
     return Episode(
-        obs=np.asarray(observations, dtype=np.float32).reshape(len(rewards), -1),
+        obs=np.asarray(observations, dtype=np.uint8 if np.asarray(obs).dtype == np.uint8 else np.float32
+                       ).reshape(len(rewards), *np.shape(obs)),
         actions=np.stack(actions).astype(np.float32) if np.ndim(actions[0]) else np.asarray(actions, dtype=np.int64),
         rewards=np.asarray(rewards, dtype=np.float64),
         terminated=bool(terminated),
@@ -149,7 +150,9 @@ def collect_batch(
     storage = storage or RolloutStorage()
     space = envs.single_action_space
     action_row = ((n, *space.shape), np.float32) if isinstance(space, gym.spaces.Box) else ((n,), np.int64)
-    layout = {"obs": (obs.shape, np.float32), "actions": action_row, "rewards": ((n,), np.float64),
+    # Frames stay uint8 (a float copy of a batch of them would take gigabytes); vectors are float32.
+    obs_dtype = np.uint8 if obs.dtype == np.uint8 else np.float32
+    layout = {"obs": (obs.shape, obs_dtype), "actions": action_row, "rewards": ((n,), np.float64),
               **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")}}
     # Room for the longest possible batch (a sub-env's share is at most episodes_per_env episodes of
     # max_t steps, each followed by a dead step) or for 256 steps if less; more when needed.

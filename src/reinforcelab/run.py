@@ -85,10 +85,9 @@ def train_run(
 ) -> RunResult:
     """Train an agent into the run folder ``out`` and evaluate it with the course protocol.
 
-    ``policy``: your own torch policy, as the ``Reinforce`` arguments ``{"policy": module or
-    class, "policy_kwargs": ..., "policy_output": ...}`` (default: the built-in MLP).
-
     Args:
+        policy: your own torch policy, as the ``Reinforce`` arguments ``{"policy": module or
+            class, "policy_kwargs": ..., "policy_output": ...}`` (default: the built-in one).
         stop_reward: stop early at this score: in course mode when the 100-episode training
             average reaches it; in fast mode (or with ``stop_eval_episodes``) when an evaluation of
             ``stop_eval_episodes`` sampled-action episodes on a separate env does.
@@ -123,6 +122,7 @@ def resume_run(out: Path, progress: bool = True, device: str = "auto", policy: A
 
     ``budget`` may raise ``n_episodes`` / ``total_env_steps``. With the same budget, an
     interrupted-and-resumed run ends with the same weights and metrics as an uninterrupted one.
+    ``policy``: the module to load a torch policy into when its class cannot be imported here.
     """
     from .artifacts.checkpoint import load_resume_state
 

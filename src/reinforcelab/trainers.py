@@ -83,9 +83,11 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.stop_reason: str | None = None
         self.interrupted = False
+        self.update_stats: dict[str, float] = {}  # the last update's losses, entropy, gradient norm
         self.diverged = False
         # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
         self.seed_entropy = root_entropy(self.config.seed)
+        self.rng = np.random.default_rng(config.seed)  # samples the actions
 
     @property
     def average_return(self) -> float:
@@ -105,7 +107,7 @@ class Trainer:
     # Resume state: everything that decides what training does next. It is pickled (optimizer
     # state, RNG state), so it is for the local run folder only, never for sharing.
     def optimizers(self) -> list[Any]:
-        raise NotImplementedError
+        return self.engine.optimizers
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -215,20 +217,16 @@ class CourseTrainer(Trainer):
         self.env = make_env(config.env_id, **config.env_kwargs)
         # On the CPU: the built-in MLP's torch view shares its arrays, so updates land there.
         self.engine = TorchEngine(parts.policy, None, None, config, "cpu")
-        self.rng = np.random.default_rng(config.seed)
 
     def budget_left(self) -> bool:
         return self.episodes < self.config.n_episodes
-
-    def optimizers(self) -> list[Any]:
-        return self.engine.optimizers
 
     def step(self) -> list[tuple[float, int]]:
         actor = self.parts.actor()
         episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
                                   seed=self.reset_seeds(1)[0])
         self.simulated_env_steps += episode.length
-        self.engine.course_update(episode)
+        self.update_stats = self.engine.course_update(episode)
         return [(episode.total_reward, episode.length)]
 
 
@@ -241,7 +239,6 @@ class FastTrainer(Trainer):
         self.open_envs()
         self.engine = fast_engine(parts.policy, parts.value, parts.obs_norm, config, device)
         self.storage = RolloutStorage()
-        self.rng = np.random.default_rng(config.seed)
 
     def open_envs(self) -> None:
         cfg = self.config
@@ -261,9 +258,6 @@ class FastTrainer(Trainer):
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
 
-    def optimizers(self) -> list[Any]:
-        return self.engine.optimizers
-
     def step(self) -> list[tuple[float, int]]:
         cfg = self.config
         actor = self.parts.actor()
@@ -271,7 +265,7 @@ class FastTrainer(Trainer):
                               cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
                               storage=self.storage)
         self.simulated_env_steps += batch.valid.size
-        self.engine.update(batch)
+        self.update_stats = self.engine.update(batch)
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
 

@@ -102,7 +102,7 @@ def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path:
 
 
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
-    """Training state for ``train --resume`` (optimizer, RNG and env state). A local pickle: it is
+    """Training state for ``train --resume`` (optimizer and RNG state). A local pickle: it is
     never part of what is shared."""
     def write(path: Path) -> None:
         with open(path, "wb") as f:

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def fast_engine(policy: "Policy", value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig, device: str):
-    """Fast mode's engine: numpy for the built-in MLP on the CPU, torch otherwise."""
-    if policy.kind == "mlp" and device == "cpu":
+    """Fast mode's engine: numpy for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
+    if policy.kind == "mlp" and device == "cpu" and (value is None or isinstance(value, MLP)):
         from .numpy_engine import NumpyEngine
 
         return NumpyEngine(policy, value, obs_norm, config)

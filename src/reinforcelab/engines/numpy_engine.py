@@ -14,13 +14,16 @@ from ..nets import MLP, ObsNorm
 from ..optim import NumpyAdam
 from ..returns import advantages, batch_returns
 from ..rollout import Batch
+from .chunks import chunks
 
 def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.ndarray,
-                    entropy_coef: float, n_total: int | None = None) -> list[np.ndarray]:
+                    entropy_coef: float, n_total: int | None = None,
+                    stats: dict[str, float] | None = None) -> list[np.ndarray]:
     """Gradients of -mean(A * log pi(a|s)) - entropy_coef * mean(H(pi(.|s))) for inputs x [obs_dim, S].
 
     With ``n_total``, x is one chunk of a batch that size: the sums are divided by n_total, so the
-    chunks' gradients add up to the batch's.
+    chunks' gradients add up to the batch's. ``stats`` accumulates the batch's ``policy_loss`` (the
+    first term) and mean ``entropy``.
     """
     activations = policy.forward_keep(x)
     logits = activations[-1]
@@ -34,7 +37,11 @@ def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.nda
     if entropy_coef:
         entropy = -(pi * log_pi).sum(0)
         grad += entropy_coef * pi * (log_pi + entropy)
-    grad /= n_total or len(actions)
+    n = n_total or len(actions)
+    grad /= n
+    if stats is not None:
+        stats["policy_loss"] = stats.get("policy_loss", 0.0) - float(adv @ log_pi[actions, columns]) / n
+        stats["entropy"] = stats.get("entropy", 0.0) - float((pi * log_pi).sum()) / n
     return policy.backward(activations, grad)
 
 
@@ -48,14 +55,6 @@ def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray,
     return grads, v
 
 
-def chunks(n: int, size: int = 16_384) -> list[slice]:
-    """Slices of a batch to run forward and backward one at a time. Measured on CartPole's 16-unit
-    and Pixelcopter's 64-unit networks, both were fastest at about 16k samples: whole-batch
-    temporaries of many megabytes were each time fresh memory (page faults), and far smaller
-    chunks pay numpy's per-call overhead too often."""
-    return [slice(lo, lo + size) for lo in range(0, n, size)]
-
-
 def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np.ndarray]:
     """Sum per-chunk gradients: ``total += grads`` in place (the first chunk's arrays are reused)."""
     if total is None:
@@ -65,9 +64,14 @@ def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np
     return total
 
 
+def global_norm(grads: list[np.ndarray]) -> float:
+    """The L2 norm of all gradients together."""
+    return float(np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads)))
+
+
 def clip_grad_norm(grads: list[np.ndarray], max_norm: float) -> None:
     """Scale gradients in place so that their global L2 norm is at most ``max_norm``."""
-    total = np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
+    total = global_norm(grads)
     scale = max_norm / (total + 1e-6)
     if scale < 1.0:
         for g in grads:
@@ -86,8 +90,10 @@ class NumpyEngine:
         if value is not None:
             self.optimizers.append(NumpyAdam(value.parameters(), lr=config.value_lr))
 
-    def update(self, batch: Batch) -> None:
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One update; returns its statistics (losses, entropy, the policy's gradient norm)."""
         cfg = self.config
+        stats: dict[str, float] = {}
         normalize = self.obs_norm.frozen() if self.obs_norm is not None else None
         inputs = (lambda obs: obs.T) if normalize is None else (lambda obs: normalize(obs).T)
         x = inputs(batch.counted_obs)
@@ -105,13 +111,15 @@ class NumpyEngine:
                 value_grads = add_into(value_grads, chunk_grads)
                 values.append(chunk_values)
             values = np.concatenate(values)
+            stats["value_loss"] = 0.5 * float(np.mean(np.square(values - returns)))
         else:
             returns = batch_returns(batch, cfg.gamma, None)
         adv = advantages(batch, returns, values, cfg.return_norm)
         policy_grads = None
         for c in chunks(n):
             policy_grads = add_into(policy_grads, policy_gradient(self.policy, x[:, c], actions[c], adv[c],
-                                                                  cfg.entropy_coef, n))
+                                                                  cfg.entropy_coef, n, stats))
+        stats["grad_norm"] = global_norm(policy_grads)
         grads = [policy_grads] if value_grads is None else [policy_grads, value_grads]
         for optimizer, g in zip(self.optimizers, grads):
             if cfg.max_grad_norm is not None:
@@ -119,3 +127,4 @@ class NumpyEngine:
             optimizer.step(g)
         if self.obs_norm is not None:
             self.obs_norm.update(batch.counted_obs)
+        return stats

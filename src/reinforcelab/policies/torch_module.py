@@ -114,10 +114,10 @@ class TorchPolicy:
         return CategoricalActor(lambda obs: outputs(obs).T)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.module.state_dict().items()}
+        return numpy_state(self.module)
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+        load_numpy_state(self.module, state)
 
     def torch_module(self, device: str = "cpu") -> nn.Module:
         return self.module.to(device)
@@ -132,6 +132,31 @@ class TorchPolicy:
 
     def describe(self) -> str:
         return str(self.module)
+
+
+class TorchValue:
+    """A torch value baseline (observations -> V(s) [n]), e.g. the CNN for image observations;
+    saved under ``value.`` like the numpy MLP baseline."""
+
+    kind = "torch"
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return numpy_state(self.module)
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        load_numpy_state(self.module, state)
+
+
+def numpy_state(module: nn.Module) -> dict[str, np.ndarray]:
+    """A module's state_dict as numpy arrays (what model.safetensors holds)."""
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> None:
+    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
 
 
 def known_init_kwargs(module: nn.Module) -> dict[str, Any] | None:
