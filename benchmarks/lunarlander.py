@@ -166,7 +166,8 @@ def run_sb3_ppo(run: Run, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per env and agent")
+    parser.add_argument("--seeds", type=int, default=3, help="N seeds per env and agent")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+N-1")
     parser.add_argument("--budget-seconds", type=float, default=None,
                         help="cap on each run's training seconds (default: none; reinforcelab stops at its preset's "
                              "total_env_steps, PPO at --ppo-timesteps)")
@@ -184,7 +185,7 @@ def main() -> None:
           f"{args.budget_seconds or 'none'} s", flush=True)
     for env_id in args.envs:
         for agent in args.agents:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 run = Run(env_id, agent, seed)
                 print(f"{env_id} {agent} seed {seed} ...", flush=True)
                 (run_reinforcelab if agent == "reinforcelab" else run_sb3_ppo)(run, args)
