@@ -232,7 +232,7 @@ PRESETS: dict[str, TrainConfig] = {
     # (650k steps) and then fell to 116; lr 1e-3 was at 100 after 730k steps; cutting at 600
     # instead of 250 steps, 141 after 1.07M; 64 envs held 150-160 from 1.1M to 1.7M steps. The
     # continuous env, 32 envs without the entropy bonus: 160-173 from 1.4M to 2.1M steps. None of
-    # these reached an evaluation mean of 200 within 10-20 minutes. Then, with 64 envs, dropping
+    # these reached an evaluation mean of 200 within their 5-20 minutes. Then, with 64 envs, dropping
     # the entropy bonus (0.01 above) made the difference: 180 at 2.9M steps and a 100-episode
     # evaluation mean of 258.6 at 3.03M steps (275 s), where gamma 0.98 instead of 0.99 was at
     # 153 after 3.2M. The continuous preset (never with the bonus) is not solved yet: with 64 envs
