@@ -419,14 +419,17 @@ def presets() -> None:
 
     for mode, fields in MODE_FIELDS.items():
         names = [name for name, cfg in PRESETS.items() if cfg.mode == mode]
-        table = Table(title=f"{mode} mode", title_justify="left")
-        table.add_column("field")
-        for name in names:
-            table.add_column(name)
-        for field in fields:
-            if field not in ("mode", "seed", "env_kwargs"):
-                table.add_row(field, *(cell(getattr(PRESETS[name], field)) for name in names))
-        console.print(table)
+        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
+        for start in range(0, len(names), 3):
+            shown = names[start:start + 3]
+            table = Table(title=f"{mode} mode" if start == 0 else None, title_justify="left")
+            table.add_column("field")
+            for name in shown:
+                table.add_column(name)
+            for field in fields:
+                if field not in ("mode", "seed", "env_kwargs"):
+                    table.add_row(field, *(cell(getattr(PRESETS[name], field)) for name in shown))
+            console.print(table)
 
 
 def main() -> None:

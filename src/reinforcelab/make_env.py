@@ -11,6 +11,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from .config import VECTORIZATIONS, ConfigError
 from .errors import UserError
 
 
@@ -72,14 +73,38 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     return gym.wrappers.ClipAction(env) if is_continuous(env.action_space) else env
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
-    """A vector env: the env's numpy-batched entry point when it has one, else a sync vector env."""
+#: Env ids whose sub-envs step faster in worker processes (AsyncVectorEnv) than in this process.
+#: Empty, because none has been measured faster: on this project's 2-core machine
+#: (benchmarks/vector_stepping.py; numbers in the README) LunarLander-v3's step is too cheap for
+#: the pipe round trip to each worker to pay, so "auto" steps it in this process.
+ASYNC_FASTER: frozenset[str] = frozenset()
+
+
+def vectorization_mode(env_id: str, vectorization: str = "auto") -> str:
+    """Gymnasium's ``vectorization_mode`` for ``vectorization``: ``auto`` takes the env's
+    numpy-batched entry point when it has one (CartPole, Pixelcopter), else whichever of sync and
+    async was measured faster for it; ``sync`` and ``async`` force a per-sub-env vector env."""
+    if vectorization not in VECTORIZATIONS:
+        raise ConfigError("vectorization", f"must be one of {', '.join(VECTORIZATIONS)}; got {vectorization!r}")
+    if vectorization != "auto":
+        return vectorization
+    if gym.spec(env_id).vector_entry_point is not None:
+        return "vector_entry_point"
+    return "async" if env_id in ASYNC_FASTER else "sync"
+
+
+def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **kwargs: Any) -> gym.vector.VectorEnv:
+    """A vector env stepped as ``vectorization`` says (see :func:`vectorization_mode`). An async
+    one runs a worker process per sub-env until ``close()``."""
     check_env_id(env_id)
-    spec = gym.spec(env_id)
-    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    mode = vectorization_mode(env_id, vectorization)
     with optional_dependencies(env_id):
         envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-    check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
+    try:
+        check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
+    except EnvError:
+        envs.close()
+        raise
     return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
 
 

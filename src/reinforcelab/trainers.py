@@ -235,9 +235,25 @@ class FastTrainer(Trainer):
 
     def __init__(self, config: TrainConfig, parts: AgentParts, device: str = "cpu") -> None:
         super().__init__(config, parts)
-        self.envs = make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
+        self.envs: Any = None
+        self.open_envs()
         self.engine = fast_engine(parts.policy, parts.value, parts.obs_norm, config, device)
         self.storage = RolloutStorage()
+
+    def open_envs(self) -> None:
+        cfg = self.config
+        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vectorization, **cfg.env_kwargs)
+
+    def run(self, callbacks: list[Any]) -> None:
+        # The envs live while training runs: async ones hold a worker process per sub-env, which
+        # must not outlive learn() (a later learn() opens them again; resets are seeded per update).
+        if self.envs is None:
+            self.open_envs()
+        try:
+            super().run(callbacks)
+        finally:
+            self.envs.close()
+            self.envs = None
 
     def budget_left(self) -> bool:
         return self.env_steps < self.config.total_env_steps
