@@ -64,9 +64,11 @@ class Reinforce:
         device: where updates run: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``. Course
             mode and the built-in MLP's acting always run on the CPU.
         policy: your own policy, a ``torch.nn.Module`` mapping a batch of observations to action
-            logits or probabilities: an instance, or its class (built with ``policy_kwargs``).
-            A module with the course's ``act(state)`` needs no changes. Default: the built-in MLP
-            with the config's ``hidden_sizes``.
+            logits or probabilities (or Gaussian means, with a ``log_std`` parameter, for
+            continuous actions): an instance, or its class (built with ``policy_kwargs``). A module
+            with the course's ``act(state)`` needs no changes. Default: the built-in numpy MLP with
+            the config's ``hidden_sizes``; a Gaussian MLP for continuous actions; a CNN for image
+            observations.
         policy_kwargs: constructor arguments when ``policy`` is a class.
         policy_output: ``"auto"`` (detected), ``"logits"`` or ``"probs"`` (ends in a softmax).
         **overrides: any :class:`TrainConfig` field, e.g. ``seed=0``, ``lr=5e-3``.
