@@ -39,15 +39,11 @@ def load(path_or_repo, endpoint: str | None = None, token: str | None = None, al
 
 
 def is_local_path(path_or_repo: str | Path) -> bool:
-    """True unless ``path_or_repo`` can only be a Hub repo id: it exists, starts with ``.``, ``/``
-    or ``~``, its parent folder exists (``runs/cp00`` when ``runs/`` does), or it does not have the
-    Hub's ``USER/NAME`` form."""
-    from .artifacts.hub.repo import REPO_ID_PATTERN
+    """True unless ``path_or_repo`` can only be a Hub repo id (see ``artifacts.hub.is_hub_repo_id``);
+    a ``Path`` is always local."""
+    from .artifacts.hub.repo import is_hub_repo_id
 
-    text = str(path_or_repo)
-    path = Path(text).expanduser()
-    return (isinstance(path_or_repo, Path) or text.startswith((".", "/", "~")) or path.exists()
-            or path.parent.is_dir() and str(path.parent) != "." or REPO_ID_PATTERN.match(text) is None)
+    return isinstance(path_or_repo, Path) or not is_hub_repo_id(str(path_or_repo))
 
 
 __all__ = ["Reinforce", "TrainConfig", "PRESETS", "preset", "load", "__version__"]

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..nets import MLP
+from .base import categorical_terms
 
 
 def mlp(in_dim: int, hidden_sizes: Sequence[int], out_dim: int) -> nn.Sequential:
@@ -42,16 +43,7 @@ class CategoricalPolicy(nn.Module):
 
     def log_probs(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """log pi(a|s) for a batch of observations and the actions taken in them."""
-        log_pi = torch.log_softmax(self.net(obs), dim=-1)
-        return log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-
-    def log_probs_and_entropy(
-        self, obs: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        log_pi = torch.log_softmax(self.net(obs), dim=-1)
-        chosen = log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-        entropy = -(log_pi.exp() * log_pi).sum(-1)
-        return chosen, entropy
+        return categorical_terms(torch.log_softmax(self.net(obs), dim=-1), actions)[0]
 
 
 class ValueBaseline(nn.Module):

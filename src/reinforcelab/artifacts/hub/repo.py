@@ -22,14 +22,15 @@ def resolve_endpoint(endpoint: str | None = None) -> str:
 
 
 def is_hub_repo_id(s: str) -> bool:
-    """True if ``s`` names a Hub repo (``USER/NAME``) rather than a local path.
+    """True if ``s`` can only name a Hub repo (``USER/NAME``), not a local path.
 
-    A path that exists locally always wins, so ``runs/cartpole`` is a folder when it exists.
-    Anything with more or fewer than one ``/``, a leading ``.``/``~``, or characters the Hub does
-    not allow in repo ids is a local path.
+    Anything that could be a local path is one, so a mistyped run folder is never sent to the Hub:
+    a path that exists, that starts with ``.``, ``/`` or ``~``, whose parent folder exists
+    (``runs/cp00`` when ``runs/`` does), or that does not have the Hub's ``USER/NAME`` form.
     """
     s = str(s)
-    if Path(s).expanduser().exists():
+    path = Path(s).expanduser()
+    if s.startswith((".", "/", "~")) or path.exists() or (str(path.parent) != "." and path.parent.is_dir()):
         return False
     return REPO_ID_PATTERN.match(s) is not None
 
