@@ -21,7 +21,7 @@ from .policies.base import Actor, Policy
 from .policies.mlp import MLPPolicy
 
 def check_count(name: str, value: int) -> None:
-    """A number of episodes or steps: an integer of at least 1."""
+    """A count (episodes, steps, frames per second, ...): an integer of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise OptionError(f"{name} must be an integer >= 1; got {value!r}")
 

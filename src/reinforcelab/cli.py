@@ -22,6 +22,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import load as load_agent
+from .agent import check_count
 from .config import COURSE_BARS, MODE_FIELDS, PRESETS, ConfigError, TrainConfig, preset as get_preset
 from .errors import OptionError, UserError
 from .run import NoWindowError, default_out, plot_run, record_replay, resume_run, train_run, watch
@@ -98,15 +99,10 @@ def option_error(exc: ConfigError) -> str:
     return f"{FIELD_OPTIONS.get(exc.field, exc.field)} {exc.problem}"
 
 
-def check_option(option: str, value: float | None, low: float, integer: bool = True) -> None:
-    """An OptionError unless ``value`` is None, or an integer >= ``low``, or (``integer=False``) a
-    finite number > ``low``."""
-    if value is None:
-        return
-    if integer and value < low:
-        raise OptionError(f"{option} must be an integer >= {low:g}; got {value}")
-    if not integer and not (math.isfinite(value) and value > low):
-        raise OptionError(f"{option} must be a finite number > {low:g}; got {value}")
+def check_option(option: str, value: int | None) -> None:
+    """An OptionError naming ``option`` unless ``value`` is None or an integer >= 1."""
+    if value is not None:
+        check_count(option, value)
 
 
 def parse_value(text: str) -> Any:
@@ -199,7 +195,7 @@ def train(
     try:
         for option, value in (("--eval-episodes", eval_episodes), ("--checkpoint-every", checkpoint_every),
                               ("--episodes", episodes), ("--total-steps", total_steps)):
-            check_option(option, value, 1)
+            check_option(option, value)
         if stop_reward is not None and not math.isfinite(stop_reward):
             raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
         if resume is not None:
@@ -257,8 +253,8 @@ def evaluate(
     """Evaluate a trained agent with the course protocol (mean and population std of returns) and
     say whether it passes the course's bar (mean - std)."""
     try:
-        check_option("--episodes", episodes, 1)
-        check_option("--max-t", max_t, 1)
+        check_option("--episodes", episodes)
+        check_option("--max-t", max_t)
         agent = load_agent(run, endpoint=endpoint, token=token)
         result = agent.evaluate(episodes, deterministic=deterministic, seed=seed, max_t=max_t)
     except UserError as exc:
@@ -294,9 +290,9 @@ def record_cmd(
     from .artifacts.video import check_video_support
 
     try:
-        check_option("--episodes", episodes, 1)
-        check_option("--max-steps", max_steps, 1)
-        check_option("--fps", fps, 1)
+        check_option("--episodes", episodes)
+        check_option("--max-steps", max_steps)
+        check_option("--fps", fps)
         check_video_support(out)
         agent = load_agent(run, endpoint=endpoint, token=token)
         info = record_replay(agent, out, episodes, max_steps, fps, seed, deterministic)
@@ -315,7 +311,7 @@ def plot_cmd(
 ) -> None:
     """Plot learning curves: episode returns, the rolling mean and the env's reward threshold."""
     try:
-        check_option("--window", window, 1)
+        check_option("--window", window)
         path = plot_run(runs, out, window, x.value if x else None)
     except UserError as exc:
         fail(exc)
@@ -341,7 +337,7 @@ def push(
     from .publish import publish_run
 
     try:
-        check_option("--eval-episodes", eval_episodes, 1)
+        check_option("--eval-episodes", eval_episodes)
         result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,
                              eval_episodes=eval_episodes, seed=seed, video=video, dry_run=dry_run)
     except HubUploadError as exc:
@@ -381,7 +377,7 @@ def enjoy(
     from .artifacts.video import check_video_support
 
     try:
-        check_option("--episodes", episodes, 1)
+        check_option("--episodes", episodes)
         if record is not None:
             check_video_support(record)
         agent = load_agent(source, endpoint=endpoint, token=token, allow_pickle=allow_pickle)

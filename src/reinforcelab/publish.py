@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .agent import Reinforce
+from .agent import Reinforce, check_count
 from .artifacts.files import VIDEO_FILE
 from .artifacts.hub.card import torch_loading_snippet
 from .artifacts.hub.client import upload
 from .artifacts.hub.errors import HubUploadError
 from .artifacts.hub.folder import write_hub_folder, write_manifest
 from .artifacts.hub.repo import check_repo_id
-from .errors import OptionError
 from .evaluation import EvalResult
 from .run import record_replay
 
@@ -80,8 +79,7 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
         HubUploadError: the upload failed (see above).
     """
     check_repo_id(repo_id)
-    if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) or eval_episodes < 1:
-        raise OptionError(f"eval_episodes must be a whole number >= 1, got {eval_episodes!r}")
+    check_count("eval_episodes", eval_episodes)
     run = Path(run)
     agent = Reinforce.load(run, policy=policy)
     card = {}
