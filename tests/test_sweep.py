@@ -62,6 +62,14 @@ def test_held_out_evaluation_seeds_are_disjoint_from_training_and_from_each_othe
     assert min(seen) >= EVAL_SEED_BASE > max(spec.seeds + spec.confirm_seeds) + spec.base_config().num_envs
 
 
+def test_base_changes_the_preset_for_every_trial_and_parameters_override_it():
+    spec = spec_from_dict({**TINY, "base": {"gamma": 0.9, "lr": 0.3}})
+    assert spec.base_config().gamma == 0.9 and spec.base_config().lr == 0.3  # the base configuration
+    config = spec.config_for({"lr": 0.05}, seed=0)  # a grid configuration
+    assert config.gamma == 0.9 and config.lr == 0.05 and config.total_env_steps == 5000
+    assert spec_from_dict(json.loads(json.dumps(spec.to_dict()))).base == {"gamma": 0.9, "lr": 0.3}  # spec.json
+
+
 def test_ranges_choose_tpe():
     spec = spec_from_dict({**TINY, "parameters": {"lr": {"low": 0.01, "high": 0.3, "log": True},
                                                   "num_envs": {"low": 32, "high": 128}}, "trials": 7})
@@ -87,6 +95,10 @@ def test_ranges_choose_tpe():
     ({"pruning": True}, "pruning needs"),
     ({"method": "grid", "parameters": {"lr": {"low": 0.01, "high": 0.1}}}, "a grid needs lists"),
     ({"colour": "red"}, "unknown sweep key 'colour'"),
+    ({"base": {"lrr": 0.1}}, "unknown base field 'lrr'"),
+    ({"base": {"seed": 3}}, "unknown base field 'seed'"),
+    ({"base": {"lr": -1}}, "the base preset: lr must be"),
+    ({"base": [0.1]}, "base must be a mapping"),
 ])
 def test_bad_specs_say_what_is_wrong(change, message):
     with pytest.raises(SweepSpecError, match=message):

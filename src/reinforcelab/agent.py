@@ -171,6 +171,9 @@ class Reinforce:
     def learn(self, callbacks: Sequence[Any] = (), **limits: Any) -> "Reinforce":
         """Train with the configured mode. ``limits`` override ``n_episodes`` / ``total_env_steps``.
 
+        A later call continues where the last one stopped. With ``lr_schedule="linear"`` the
+        learning rates fall over the budget in effect, so a loop of growing budgets restarts the
+        decay each time: train in one call, with a callback to look in on the way.
         Ctrl-C stops training cleanly: the agent keeps everything learned so far.
         """
         if limits:

@@ -8,7 +8,8 @@ Scalars, all against env steps:
     rollout/mean_return_100     mean of the last 100 training episodes, after every update
     time/env_steps_per_second   training env steps per wall-clock second since the previous update
     train/<name>                the update's ``update_stats``: policy_loss, entropy, grad_norm (the
-                                policy's, before clipping) and value_loss with a value baseline
+                                policy's, before clipping), value_loss with a value baseline, and
+                                in fast mode lr (the policy's learning rate, see ``lr_schedule``)
 """
 
 from __future__ import annotations

@@ -265,8 +265,16 @@ class FastTrainer(Trainer):
                               cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
                               storage=self.storage)
         self.simulated_env_steps += batch.valid.size
+        if cfg.lr_schedule == "linear":
+            self.scale_learning_rates(max(0.0, 1.0 - self.env_steps / cfg.total_env_steps))
         self.update_stats = self.engine.update(batch)
+        self.update_stats["lr"] = self.engine.optimizers[0].lr
         return list(zip(batch.episode_returns, batch.episode_lengths))
+
+    def scale_learning_rates(self, scale: float) -> None:
+        """Set the policy's (and the value baseline's) learning rate to ``scale`` times the config's."""
+        for optimizer, lr in zip(self.engine.optimizers, (self.config.lr, self.config.value_lr)):
+            optimizer.lr = lr * scale
 
 
 def make_trainer(config: TrainConfig, parts: AgentParts, device: str = "cpu") -> Trainer:

@@ -5,6 +5,8 @@ objective; read from a TOML or YAML file (or built from CLI flags) and checked b
     seeds = 10                      # or a list: [0, 1, 2]
     objective = "mean"              # or "mean-std" (the course's score)
     eval_episodes = 100             # held-out episodes per trained agent
+    [base]                          # optional: fixed changes to the preset, for every trial
+    gamma = 0.99
     [budget]
     total_env_steps = 300_000       # and/or n_episodes, seconds, stop_reward
     [parameters]
@@ -70,6 +72,7 @@ class SweepSpec:
     seeds: list[int]
     confirm_seeds: list[int]
     env_id: str | None = None
+    base: dict[str, Any] = field(default_factory=dict)
     budget: dict[str, float] = field(default_factory=dict)
     objective: str = "mean"
     eval_episodes: int = 100
@@ -80,7 +83,8 @@ class SweepSpec:
 
     # ------------------------------------------------------------------ configs
     def base_config(self) -> TrainConfig:
-        config = get_preset(self.preset)
+        """The preset with the sweep's fixed ``base`` changes (and its env): the base configuration."""
+        config = get_preset(self.preset).replace(**self.base)
         return config.replace(env_id=self.env_id) if self.env_id else config
 
     def config_for(self, params: dict[str, Any], seed: int) -> TrainConfig:
@@ -138,7 +142,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     return data
 
 
-SPEC_KEYS = ("preset", "env", "env_id", "parameters", "seeds", "confirm_seeds", "budget", "objective",
+SPEC_KEYS = ("preset", "env", "env_id", "base", "parameters", "seeds", "confirm_seeds", "budget", "objective",
              "eval_episodes", "method", "trials", "pruning", "sampler_seed")
 
 
@@ -162,7 +166,12 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
                              f"fresh seeds (both have {sorted(set(seeds) & set(confirm))[0]})")
     eval_episodes = _positive_int(data.get("eval_episodes", 100), "eval_episodes")
     budget = _budget(data.get("budget", {}))
-    spec = SweepSpec(preset=preset_name, env_id=env_id, parameters=[], seeds=seeds, confirm_seeds=confirm,
+    base = data.get("base") or {}
+    if not isinstance(base, dict):
+        raise SweepSpecError(f"base must be a mapping of config fields to fixed values; got {base!r}")
+    for name in base:
+        _field_name(name, "base field")
+    spec = SweepSpec(preset=preset_name, env_id=env_id, base=dict(base), parameters=[], seeds=seeds, confirm_seeds=confirm,
                      budget=budget, objective=objective, eval_episodes=eval_episodes,
                      pruning=bool(data.get("pruning", False)), sampler_seed=int(data.get("sampler_seed", 0)))
     check_env_id(_checked_config(spec.base_config, "the base preset").env_id)  # EnvError names close matches
@@ -228,10 +237,14 @@ def _budget(raw: Any) -> dict[str, float]:
     return dict(raw)
 
 
-def _parameter(name: str, raw: Any) -> Parameter:
+def _field_name(name: str, what: str) -> None:
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESERVED_FIELDS)
     if name not in fields:
-        raise SweepSpecError(f"unknown parameter {name!r}; parameters: {', '.join(sorted(fields))}")
+        raise SweepSpecError(f"unknown {what} {name!r}; config fields: {', '.join(sorted(fields))}")
+
+
+def _parameter(name: str, raw: Any) -> Parameter:
+    _field_name(name, "parameter")
     if isinstance(raw, list):
         if not raw:
             raise SweepSpecError(f"parameter {name} has an empty list of values")
