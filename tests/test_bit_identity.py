@@ -21,9 +21,11 @@ CASES = {
     "course-pixelcopter": (dict(preset="course-pixelcopter", seed=1, n_episodes=30), "01af503b878a6e7f"),
     "fast-cartpole": (dict(preset="fast-cartpole", seed=2, total_env_steps=60_000), "10c35e3d2cce9e54"),
     # the preset's settings before its re-tune (issue 13): a constant learning rate of 3e-3
-    "fast-pixelcopter, constant lr": (dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000,
-                                           lr=3e-3, lr_schedule="constant"), "954bf68fbbb8015b"),
-    "fast-pixelcopter": (dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000), "03d609e9812978f8"),
+    "fast-pixelcopter, constant lr": (
+        dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000, lr=3e-3,
+             lr_schedule="constant"), "954bf68fbbb8015b"),
+    "fast-pixelcopter": (dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000),
+                         "03d609e9812978f8"),
     "fast, episode norm + entropy + clipping": (
         dict(preset="fast-cartpole", seed=4, total_env_steps=40_000, return_norm="episode", entropy_coef=0.01,
              max_grad_norm=0.5, episodes_per_env=2, rollout_max_t=60), "7d06c7d36494520b"),

@@ -215,7 +215,7 @@ PRESETS: dict[str, TrainConfig] = {
     # training episodes are cut at 1000 steps with the value bootstrapped (a batch waits for its
     # longest episode). Evaluation keeps the course's 10,000-step cap. Tuned for the course's
     # score (mean - std of 100 sampled episodes) after at most 10 minutes of training
-    # (sweeps/pixelcopter-10min.toml, README): 120M env steps (6-10 minutes on our CPU) with a
+    # (sweeps/pixelcopter-10min.toml, README): 120M env steps (6 to over 10 minutes on our CPU) with a
     # learning rate of 2e-2 falling linearly to zero. In 10-minute runs, lr 3e-3 kept improving to
     # the end, 1e-2 constant peaked early and then wandered, and a decay from 3e-3 learned too slowly.
     "fast-pixelcopter": TrainConfig(

@@ -171,8 +171,8 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
         raise SweepSpecError(f"base must be a mapping of config fields to fixed values; got {base!r}")
     for name in base:
         _field_name(name, "base field")
-    spec = SweepSpec(preset=preset_name, env_id=env_id, base=dict(base), parameters=[], seeds=seeds, confirm_seeds=confirm,
-                     budget=budget, objective=objective, eval_episodes=eval_episodes,
+    spec = SweepSpec(preset=preset_name, env_id=env_id, base=dict(base), parameters=[], seeds=seeds,
+                     confirm_seeds=confirm, budget=budget, objective=objective, eval_episodes=eval_episodes,
                      pruning=bool(data.get("pruning", False)), sampler_seed=int(data.get("sampler_seed", 0)))
     check_env_id(_checked_config(spec.base_config, "the base preset").env_id)  # EnvError names close matches
     _checked_config(lambda: spec.config_for({}, seeds[0]), "budget")
