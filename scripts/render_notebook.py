@@ -80,7 +80,12 @@ def main() -> None:
                         help="where the notebook runs and leaves its videos, runs and Hub folders")
     args = parser.parse_args()
 
-    from nbconvert import HTMLExporter
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        print('error: rendering needs nbconvert, from the notebook extra: pip install -e ".[notebook]"',
+              file=sys.stderr)
+        sys.exit(2)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
