@@ -11,17 +11,18 @@ import argparse
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 
-from reinforcelab.config import preset
-from reinforcelab.sweep.spec import EVAL_SEED_BASE
+from reinforcelab.sweep.spec import SweepSpec
 from reinforcelab.sweep.trial import TrialTask, run_trial
 
 
 def trial(name: str, seed: int, seconds: float | None, episodes: int, out: str) -> dict:
-    config = preset(name).replace(seed=seed)
-    task = TrialTask(stage="held-out", config_id=name, seed=seed, params={}, config=config.to_dict(),
-                     folder=f"{name}/seed-{seed}", eval_episodes=episodes,
-                     eval_seed=EVAL_SEED_BASE + seed * episodes,  # as SweepSpec.eval_seed
-                     objective="mean-std", seconds=seconds)
+    # The sweep's own bookkeeping: the same training config and held-out evaluation seeds.
+    spec = SweepSpec(preset=name, parameters=[], seeds=[seed], confirm_seeds=[], eval_episodes=episodes,
+                     objective="mean-std")
+    task = TrialTask(stage="held-out", config_id=name, seed=seed, params={},
+                     config=spec.config_for({}, seed).to_dict(), folder=f"{name}/seed-{seed}",
+                     eval_episodes=episodes, eval_seed=spec.eval_seed(seed), objective=spec.objective,
+                     seconds=seconds)
     return run_trial(task, out)
 
 

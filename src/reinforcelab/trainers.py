@@ -268,12 +268,12 @@ class FastTrainer(Trainer):
         if cfg.lr_schedule == "linear":
             self.scale_learning_rates(max(0.0, 1.0 - self.env_steps / cfg.total_env_steps))
         self.update_stats = self.engine.update(batch)
-        self.update_stats["lr"] = self.engine.optimizers[0].lr
+        self.update_stats["lr"] = self.optimizers()[0].lr
         return list(zip(batch.episode_returns, batch.episode_lengths))
 
     def scale_learning_rates(self, scale: float) -> None:
         """Set the policy's (and the value baseline's) learning rate to ``scale`` times the config's."""
-        for optimizer, lr in zip(self.engine.optimizers, (self.config.lr, self.config.value_lr)):
+        for optimizer, lr in zip(self.optimizers(), (self.config.lr, self.config.value_lr)):
             optimizer.lr = lr * scale
 
 
