@@ -71,7 +71,9 @@ class Evaluator:
 
     def __call__(self, actor: Actor) -> float:
         start = time.perf_counter()
-        result = evaluate_policy(lambda o: actor.act_batch(o, self.rng), self.envs, "CartPole-v1", 1000, self.seed)
+        result = evaluate_policy(
+            lambda o: actor.act_batch(o, self.rng), self.envs, "CartPole-v1", 1000, self.seed
+        )
         self.seconds += time.perf_counter() - start
         return result.mean_reward
 
@@ -88,7 +90,11 @@ class Probe:
         """Returns True when training should stop."""
         tr = self.trace
         self.window.extend(returns)
-        if tr.course_criterion_episode is None and len(self.window) == 100 and np.mean(self.window) >= TARGET:
+        if (
+            tr.course_criterion_episode is None
+            and len(self.window) == 100
+            and np.mean(self.window) >= TARGET
+        ):
             tr.course_criterion_episode = episodes
         train_seconds = time.perf_counter() - self.start - self.evaluator.seconds
         budget = episodes if self.key == "episodes" else steps
@@ -106,7 +112,9 @@ class Probe:
         if np.isnan(tr.eval_at_double) and budget >= 2 * self.solve_budget:
             tr.eval_at_double = self.evaluator(actor_fn())
         # Course-style loops also run on until the course's own criterion is met (or the cap).
-        return not np.isnan(tr.eval_at_double) and (self.key == "steps" or tr.course_criterion_episode is not None)
+        return not np.isnan(tr.eval_at_double) and (
+            self.key == "steps" or tr.course_criterion_episode is not None
+        )
 
 
 class AgentProbe(Callback):
@@ -114,8 +122,9 @@ class AgentProbe(Callback):
         self.probe = probe
 
     def on_update(self, trainer, records) -> None:
-        if self.probe.after_update([r.ret for r in records], trainer.episodes, trainer.env_steps,
-                                   trainer.parts.actor):
+        if self.probe.after_update(
+            [r.ret for r in records], trainer.episodes, trainer.env_steps, trainer.parts.actor
+        ):
             trainer.stop("benchmark done")
 
 
@@ -124,7 +133,9 @@ class SameShapeMLP(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -132,11 +143,15 @@ class SameShapeMLP(torch.nn.Module):
 
 def run_agent(method: str, seed: int, preset: str, limit: dict, **policy) -> Trace:
     trace = Trace(method, seed)
-    agent = reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=seed, device="cpu", **limit, **policy)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset=preset, seed=seed, device="cpu", **limit, **policy
+    )
     probe = Probe(trace, Evaluator(seed), "episodes" if agent.config.mode == "course" else "steps")
     agent.learn([AgentProbe(probe)])
     if not trace.solved:
-        trace.steps_per_second = agent.trainer.env_steps / (agent.trainer.wall_seconds - probe.evaluator.seconds)
+        trace.steps_per_second = agent.trainer.env_steps / (
+            agent.trainer.wall_seconds - probe.evaluator.seconds
+        )
     return trace
 
 
@@ -150,7 +165,9 @@ def run_per_step(seed: int, n_episodes: int) -> Trace:
 
     def on_episode(episode: int, length: int) -> bool:
         lengths.append(length)
-        return probe.after_update([float(length)], episode, sum(lengths), lambda: MLPPolicy(to_mlp(policy).layers).actor())
+        return probe.after_update(
+            [float(length)], episode, sum(lengths), lambda: MLPPolicy(to_mlp(policy).layers).actor()
+        )
 
     start = time.perf_counter()
     saved_threads = torch.get_num_threads()
@@ -160,7 +177,9 @@ def run_per_step(seed: int, n_episodes: int) -> Trace:
     finally:
         torch.set_num_threads(saved_threads)
     if not trace.solved:
-        trace.steps_per_second = sum(lengths) / (time.perf_counter() - start - probe.evaluator.seconds)
+        trace.steps_per_second = sum(lengths) / (
+            time.perf_counter() - start - probe.evaluator.seconds
+        )
     return trace
 
 
@@ -174,10 +193,29 @@ def whole_process_seconds(seeds: int, extra: list[str]) -> list[float]:
     times = []
     for seed in range(seeds):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "reinforcelab.cli", "train", "CartPole-v1", "--preset", "fast-cartpole",
-                        "--stop-reward", "475", "--eval-episodes", "100", "--seed", str(seed),
-                        "--out", f"/tmp/reinforcelab-bench-{seed}", "--overwrite", *extra],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reinforcelab.cli",
+                "train",
+                "CartPole-v1",
+                "--preset",
+                "fast-cartpole",
+                "--stop-reward",
+                "475",
+                "--eval-episodes",
+                "100",
+                "--seed",
+                str(seed),
+                "--out",
+                f"/tmp/reinforcelab-bench-{seed}",
+                "--overwrite",
+                *extra,
+            ],
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - start)
     return times
 
@@ -187,29 +225,53 @@ def throughput(num_envs: int, steps: int, seeds: int) -> dict[str, list[float]]:
     episodes): steps trained on in the first ``steps`` from scratch, the same once solved (the next
     ``steps``, episodes at the 500-step limit), and sub-env steps simulated from scratch (a batch
     also steps the sub-envs that have finished their episode while it waits for the longest one)."""
-    rates: dict[str, list[float]] = {"from scratch": [], "once solved": [], "simulated, from scratch": []}
+    rates: dict[str, list[float]] = {
+        "from scratch": [],
+        "once solved": [],
+        "simulated, from scratch": [],
+    }
     for seed in range(seeds):
-        agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=seed, device="cpu",
-                                       num_envs=num_envs, total_env_steps=steps)
+        agent = reinforcelab.Reinforce(
+            "CartPole-v1",
+            preset="fast-cartpole",
+            seed=seed,
+            device="cpu",
+            num_envs=num_envs,
+            total_env_steps=steps,
+        )
         agent.learn()
         trainer = agent.trainer
         rates["from scratch"].append(trainer.env_steps / trainer.wall_seconds)
         rates["simulated, from scratch"].append(trainer.simulated_env_steps / trainer.wall_seconds)
         first_steps, first_seconds = trainer.env_steps, trainer.wall_seconds
         agent.learn(total_env_steps=2 * steps)
-        rates["once solved"].append((trainer.env_steps - first_steps) / (trainer.wall_seconds - first_seconds))
+        rates["once solved"].append(
+            (trainer.env_steps - first_steps) / (trainer.wall_seconds - first_seconds)
+        )
     return rates
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=10, help="seeds for fast mode")
-    parser.add_argument("--slow-seeds", type=int, default=5, help="seeds for course mode and the per-step loop")
-    parser.add_argument("--methods", nargs="+", default=["fast", "torch-module", "course", "per-step"])
-    parser.add_argument("--episodes", type=int, default=2000, help="episode cap of the course-style loops")
-    parser.add_argument("--process-runs", type=int, default=3, help="whole-process timings of the CLI (0: skip)")
+    parser.add_argument(
+        "--slow-seeds", type=int, default=5, help="seeds for course mode and the per-step loop"
+    )
+    parser.add_argument(
+        "--methods", nargs="+", default=["fast", "torch-module", "course", "per-step"]
+    )
+    parser.add_argument(
+        "--episodes", type=int, default=2000, help="episode cap of the course-style loops"
+    )
+    parser.add_argument(
+        "--process-runs", type=int, default=3, help="whole-process timings of the CLI (0: skip)"
+    )
     parser.add_argument("--plot", default="benchmarks/cartpole_speed.png")
-    parser.add_argument("--throughput-envs", type=int, default=1024, help="envs of the throughput run (0: skip)")
+    parser.add_argument(
+        "--throughput-envs", type=int, default=1024, help="envs of the throughput run (0: skip)"
+    )
     parser.add_argument("--throughput-steps", type=int, default=4_000_000)
     parser.add_argument("--throughput-seeds", type=int, default=5)
     args = parser.parse_args()
@@ -218,7 +280,9 @@ def main() -> None:
     peak_mb = rates = None
     if "fast" in args.methods:
         for seed in range(args.seeds):
-            traces.append(run_agent("fast mode", seed, "fast-cartpole", {"total_env_steps": 20_000_000}))
+            traces.append(
+                run_agent("fast mode", seed, "fast-cartpole", {"total_env_steps": 20_000_000})
+            )
             print(traces[-1], file=sys.stderr)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # Before the torch-based loops run: a fast-mode process never runs torch.
@@ -226,12 +290,21 @@ def main() -> None:
             rates = throughput(args.throughput_envs, args.throughput_steps, args.throughput_seeds)
     if "torch-module" in args.methods:
         for seed in range(args.seeds):
-            traces.append(run_agent("fast mode (torch module)", seed, "fast-cartpole", {"total_env_steps": 20_000_000},
-                                    policy=SameShapeMLP))
+            traces.append(
+                run_agent(
+                    "fast mode (torch module)",
+                    seed,
+                    "fast-cartpole",
+                    {"total_env_steps": 20_000_000},
+                    policy=SameShapeMLP,
+                )
+            )
             print(traces[-1], file=sys.stderr)
     if "course" in args.methods:
         for seed in range(args.slow_seeds):
-            traces.append(run_agent("course mode", seed, "course-cartpole", {"n_episodes": args.episodes}))
+            traces.append(
+                run_agent("course mode", seed, "course-cartpole", {"n_episodes": args.episodes})
+            )
             print(traces[-1], file=sys.stderr)
     if "per-step" in args.methods:
         for seed in range(args.slow_seeds):
@@ -239,43 +312,66 @@ def main() -> None:
             print(traces[-1], file=sys.stderr)
 
     methods = list(dict.fromkeys(t.method for t in traces))
-    print(f"\nCartPole-v1, target: {EVAL_EPISODES}-episode sampled-action evaluation >= {TARGET:g}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads available\n")
-    print("| method | seeds | solved | median train s to solve | median env steps to solve | env steps/s "
-          "| median episode: 100-ep training avg >= 475 | eval at 2x budget (median) | still >= 475 at 2x |")
+    print(
+        f"\nCartPole-v1, target: {EVAL_EPISODES}-episode sampled-action evaluation >= {TARGET:g}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads available\n"
+    )
+    print(
+        "| method | seeds | solved | median train s to solve | median env steps to solve | env steps/s "
+        "| median episode: 100-ep training avg >= 475 | eval at 2x budget (median) | still >= 475 at 2x |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for m in methods:
         ts = [t for t in traces if t.method == m]
         ok = [t for t in ts if t.solved]
         still = sum(t.eval_at_double >= TARGET for t in ok)
         course_eps = [t.course_criterion_episode for t in ts]
-        print(f"| {m} | {len(ts)} | {len(ok)}/{len(ts)} | {median(t.solve_seconds for t in ok):.2f} "
-              f"| {median(t.solve_steps for t in ok):,.0f} | {median(t.steps_per_second for t in ts):,.0f} "
-              f"| {median(course_eps) if any(e is not None for e in course_eps) else '-'} "
-              f"| {median(t.eval_at_double for t in ok):.1f} | {still}/{len(ok)} |")
+        print(
+            f"| {m} | {len(ts)} | {len(ok)}/{len(ts)} | {median(t.solve_seconds for t in ok):.2f} "
+            f"| {median(t.solve_steps for t in ok):,.0f} | {median(t.steps_per_second for t in ts):,.0f} "
+            f"| {median(course_eps) if any(e is not None for e in course_eps) else '-'} "
+            f"| {median(t.eval_at_double for t in ok):.1f} | {still}/{len(ok)} |"
+        )
     speed = {m: median(t.steps_per_second for t in traces if t.method == m) for m in methods}
     if "course mode" in speed and "per-step loop" in speed:
-        print(f"\ncourse mode / per-step loop env steps/s: {speed['course mode'] / speed['per-step loop']:.1f}x")
-    solve = {m: median(t.solve_seconds for t in traces if t.method == m and t.solved) for m in methods}
+        print(
+            f"\ncourse mode / per-step loop env steps/s: {speed['course mode'] / speed['per-step loop']:.1f}x"
+        )
+    solve = {
+        m: median(t.solve_seconds for t in traces if t.method == m and t.solved) for m in methods
+    }
     if "fast mode" in solve and "fast mode (torch module)" in solve:
-        print(f"\nfast mode, torch module / numpy MLP median train s to solve: "
-              f"{solve['fast mode (torch module)'] / solve['fast mode']:.2f}x")
+        print(
+            f"\nfast mode, torch module / numpy MLP median train s to solve: "
+            f"{solve['fast mode (torch module)'] / solve['fast mode']:.2f}x"
+        )
     if "fast mode" in speed and "per-step loop" in speed:
-        print(f"fast mode / per-step loop env steps/s: {speed['fast mode'] / speed['per-step loop']:.0f}x")
+        print(
+            f"fast mode / per-step loop env steps/s: {speed['fast mode'] / speed['per-step loop']:.0f}x"
+        )
     if peak_mb is not None:
         print(f"peak memory (max RSS) after the fast-mode runs: {peak_mb:.0f} MB")
     if args.process_runs and "fast" in args.methods:
-        for extra, label in (([], "as documented (writes curve.png)"), (["--no-plot"], "with --no-plot")):
+        for extra, label in (
+            ([], "as documented (writes curve.png)"),
+            (["--no-plot"], "with --no-plot"),
+        ):
             times = whole_process_seconds(args.process_runs, extra)
-            print(f"whole process `reinforcelab train CartPole-v1 --preset fast-cartpole --stop-reward 475 "
-                  f"--eval-episodes 100` {label}: median {median(times):.2f} s over {len(times)} seeds "
-                  f"({', '.join(f'{t:.2f}' for t in times)})")
+            print(
+                f"whole process `reinforcelab train CartPole-v1 --preset fast-cartpole --stop-reward 475 "
+                f"--eval-episodes 100` {label}: median {median(times):.2f} s over {len(times)} seeds "
+                f"({', '.join(f'{t:.2f}' for t in times)})"
+            )
     if "fast" in args.methods and rates is not None:
-        print(f"fast mode training throughput with {args.throughput_envs} envs, updates included, median over "
-              f"{args.throughput_seeds} seeds "
-              f"(first {args.throughput_steps:,} trained-on env steps from scratch, then the next as many):")
+        print(
+            f"fast mode training throughput with {args.throughput_envs} envs, updates included, median over "
+            f"{args.throughput_seeds} seeds "
+            f"(first {args.throughput_steps:,} trained-on env steps from scratch, then the next as many):"
+        )
         for label, values in rates.items():
-            print(f"  {label}: {median(values):,.0f} env steps/s ({', '.join(f'{r:,.0f}' for r in values)})")
+            print(
+                f"  {label}: {median(values):,.0f} env steps/s ({', '.join(f'{r:,.0f}' for r in values)})"
+            )
     if args.plot:
         plot(traces, methods, args.plot)
         print(f"plot: {args.plot}")
@@ -297,7 +393,9 @@ def plot(traces: list[Trace], methods: list[str], path: str) -> None:
         ax.set_xticks(range(len(methods)), methods)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"CartPole-v1: time to a {EVAL_EPISODES}-episode evaluation mean >= {TARGET:g} (one dot per seed)")
+    fig.suptitle(
+        f"CartPole-v1: time to a {EVAL_EPISODES}-episode evaluation mean >= {TARGET:g} (one dot per seed)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

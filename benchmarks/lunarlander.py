@@ -42,7 +42,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GOAL = 200.0
-PRESETS = {"LunarLander-v3": "fast-lunarlander", "LunarLanderContinuous-v3": "fast-lunarlander-continuous"}
+PRESETS = {
+    "LunarLander-v3": "fast-lunarlander",
+    "LunarLanderContinuous-v3": "fast-lunarlander-continuous",
+}
 ZOO_PPO = dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01)
 ZOO_N_ENVS, ZOO_TIMESTEPS = 16, 1_000_000
 
@@ -57,7 +60,9 @@ class Run:
     solved_seconds: float | None = None
     solved_steps: int | None = None
     final_mean: float = float("nan")
-    evaluations: list[tuple[int, float, float]] = field(default_factory=list)  # (steps, seconds, mean)
+    evaluations: list[tuple[int, float, float]] = field(
+        default_factory=list
+    )  # (steps, seconds, mean)
 
 
 class Evaluator:
@@ -73,7 +78,10 @@ class Evaluator:
         self.count = 0
 
     def due(self, steps: int, training_mean: float) -> bool:
-        return steps - self.last_steps >= self.args.eval_every and training_mean >= self.args.precheck * GOAL
+        return (
+            steps - self.last_steps >= self.args.eval_every
+            and training_mean >= self.args.precheck * GOAL
+        )
 
     def evaluate(self, act, steps: int, train_seconds: float) -> float:
         from reinforcelab.evaluation import evaluate_policy
@@ -89,8 +97,11 @@ class Evaluator:
         self.run.evaluations.append((steps, train_seconds, mean))
         if mean >= GOAL and self.run.solved_steps is None:
             self.run.solved_seconds, self.run.solved_steps = train_seconds, steps
-        print(f"  {self.run.agent} seed {self.run.seed}: eval at {steps:,} steps, {train_seconds:.0f} s: "
-              f"{mean:.1f}", flush=True)
+        print(
+            f"  {self.run.agent} seed {self.run.seed}: eval at {steps:,} steps, {train_seconds:.0f} s: "
+            f"{mean:.1f}",
+            flush=True,
+        )
         return mean
 
     def close(self) -> None:
@@ -101,17 +112,27 @@ def run_reinforcelab(run: Run, args: argparse.Namespace) -> None:
     import reinforcelab
     from reinforcelab.callbacks import Callback
 
-    agent = reinforcelab.Reinforce(run.env_id, preset=PRESETS[run.env_id], seed=run.seed, device="cpu")
+    agent = reinforcelab.Reinforce(
+        run.env_id, preset=PRESETS[run.env_id], seed=run.seed, device="cpu"
+    )
     evaluator = Evaluator(run, args)
     rng = np.random.default_rng([run.seed, 9])
 
     class Watch(Callback):
         def on_update(self, trainer, records) -> None:
             # wall_seconds counts every earlier callback too: take the evaluations back out.
-            run.train_seconds, run.env_steps = trainer.wall_seconds - evaluator.seconds, trainer.env_steps
+            run.train_seconds, run.env_steps = (
+                trainer.wall_seconds - evaluator.seconds,
+                trainer.env_steps,
+            )
             if evaluator.due(trainer.env_steps, trainer.average_return):
                 actor = trainer.parts.actor()
-                if evaluator.evaluate(lambda obs: actor.act_batch(obs, rng), run.env_steps, run.train_seconds) >= GOAL:
+                if (
+                    evaluator.evaluate(
+                        lambda obs: actor.act_batch(obs, rng), run.env_steps, run.train_seconds
+                    )
+                    >= GOAL
+                ):
                     trainer.stop("goal")
             if args.budget_seconds and run.train_seconds >= args.budget_seconds:
                 trainer.stop("budget")
@@ -119,8 +140,13 @@ def run_reinforcelab(run: Run, args: argparse.Namespace) -> None:
     try:
         agent.learn([Watch()])
         actor = agent.actor()
-        run.final_mean = (run.evaluations[-1][2] if run.solved_steps is not None else
-                          evaluator.evaluate(lambda obs: actor.act_batch(obs, rng), run.env_steps, run.train_seconds))
+        run.final_mean = (
+            run.evaluations[-1][2]
+            if run.solved_steps is not None
+            else evaluator.evaluate(
+                lambda obs: actor.act_batch(obs, rng), run.env_steps, run.train_seconds
+            )
+        )
     finally:
         evaluator.close()
 
@@ -150,15 +176,21 @@ def run_sb3_ppo(run: Run, args: argparse.Namespace) -> None:
             run.env_steps = self.num_timesteps
             infos = self.model.ep_info_buffer  # the last 100 training episodes
             mean = float(np.mean([i["r"] for i in infos])) if infos else float("-inf")
-            if evaluator.due(run.env_steps, mean) and evaluator.evaluate(act, run.env_steps, run.train_seconds) >= GOAL:
+            if (
+                evaluator.due(run.env_steps, mean)
+                and evaluator.evaluate(act, run.env_steps, run.train_seconds) >= GOAL
+            ):
                 self.go_on = False
             if args.budget_seconds and run.train_seconds >= args.budget_seconds:
                 self.go_on = False
 
     try:
         model.learn(total_timesteps=args.ppo_timesteps, callback=Watch())
-        run.final_mean = (run.evaluations[-1][2] if run.solved_steps is not None else
-                          evaluator.evaluate(act, run.env_steps, run.train_seconds))
+        run.final_mean = (
+            run.evaluations[-1][2]
+            if run.solved_steps is not None
+            else evaluator.evaluate(act, run.env_steps, run.train_seconds)
+        )
     finally:
         evaluator.close()
         envs.close()
@@ -167,22 +199,42 @@ def run_sb3_ppo(run: Run, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="N seeds per env and agent")
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+N-1")
-    parser.add_argument("--budget-seconds", type=float, default=None,
-                        help="cap on each run's training seconds (default: none; reinforcelab stops at its preset's "
-                             "total_env_steps, PPO at --ppo-timesteps)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+N-1"
+    )
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=None,
+        help="cap on each run's training seconds (default: none; reinforcelab stops at its preset's "
+        "total_env_steps, PPO at --ppo-timesteps)",
+    )
     parser.add_argument("--envs", nargs="+", default=list(PRESETS), choices=list(PRESETS))
-    parser.add_argument("--agents", nargs="+", default=["reinforcelab", "sb3-ppo"], choices=["reinforcelab", "sb3-ppo"])
+    parser.add_argument(
+        "--agents",
+        nargs="+",
+        default=["reinforcelab", "sb3-ppo"],
+        choices=["reinforcelab", "sb3-ppo"],
+    )
     parser.add_argument("--ppo-timesteps", type=int, default=ZOO_TIMESTEPS)
     parser.add_argument("--eval-episodes", type=int, default=100)
-    parser.add_argument("--eval-every", type=int, default=50_000, help="env steps between evaluations (at most)")
-    parser.add_argument("--precheck", type=float, default=0.75,
-                        help="evaluate only when the last 100 training episodes average this fraction of the goal")
+    parser.add_argument(
+        "--eval-every", type=int, default=50_000, help="env steps between evaluations (at most)"
+    )
+    parser.add_argument(
+        "--precheck",
+        type=float,
+        default=0.75,
+        help="evaluate only when the last 100 training episodes average this fraction of the goal",
+    )
     args = parser.parse_args()
 
     runs = []
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; budget per run: "
-          f"{args.budget_seconds or 'none'} s", flush=True)
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; budget per run: "
+        f"{args.budget_seconds or 'none'} s",
+        flush=True,
+    )
     for env_id in args.envs:
         for agent in args.agents:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -192,13 +244,17 @@ def main() -> None:
                 runs.append(run)
 
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
-    print("| env | agent | seed | train s to 200 | env steps to 200 | final eval mean | train s | env steps |")
+    print(
+        "| env | agent | seed | train s to 200 | env steps to 200 | final eval mean | train s | env steps |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         solved_s = f"{r.solved_seconds:.0f}" if r.solved_seconds is not None else "-"
         solved_n = f"{r.solved_steps:,}" if r.solved_steps is not None else "-"
-        print(f"| {r.env_id} | {r.agent} | {r.seed} | {solved_s} | {solved_n} | {r.final_mean:.1f} | "
-              f"{r.train_seconds:.0f} | {r.env_steps:,} |")
+        print(
+            f"| {r.env_id} | {r.agent} | {r.seed} | {solved_s} | {solved_n} | {r.final_mean:.1f} | "
+            f"{r.train_seconds:.0f} | {r.env_steps:,} |"
+        )
     print("'-': not reached within the run's budget (counts as the whole budget).")
 
 

@@ -53,9 +53,15 @@ class TimedEvaluation(Callback):
             result = self.agent.evaluate(10, seed=1000 + trainer.updates)
             self.eval_seconds += time.perf_counter() - t0
             tr = self.trace
-            tr.evals.append((train_seconds, trainer.env_steps, result.mean_reward, result.std_reward))
-            print(f"  seed {tr.seed}: {train_seconds:6.0f} s, {trainer.env_steps:>11,} steps: "
-                  f"eval {result.mean_reward:7.2f} +/- {result.std_reward:6.2f}", file=sys.stderr, flush=True)
+            tr.evals.append(
+                (train_seconds, trainer.env_steps, result.mean_reward, result.std_reward)
+            )
+            print(
+                f"  seed {tr.seed}: {train_seconds:6.0f} s, {trainer.env_steps:>11,} steps: "
+                f"eval {result.mean_reward:7.2f} +/- {result.std_reward:6.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
             if result.mean_reward > tr.best_mean:
                 tr.best_mean, tr.best_std = result.mean_reward, result.std_reward
             if tr.bar_seconds is None and result.mean_reward - result.std_reward >= BAR:
@@ -69,24 +75,33 @@ def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
     traces = []
     for seed in range(seeds):
         trace = Trace(seed)
-        agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset=preset, seed=seed, device="cpu",
-                                       total_env_steps=10**12)
+        agent = reinforcelab.Reinforce(
+            "Pixelcopter-PLE-v0", preset=preset, seed=seed, device="cpu", total_env_steps=10**12
+        )
         agent.learn([TimedEvaluation(agent, trace, every, minutes * 60)])
         traces.append(trace)
-    print(f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation every "
-          f"{every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n")
-    print("| seed | training s to course bar (mean - std >= 5) | env steps to bar | best eval mean (+/- std) "
-          "| env steps in budget | training env steps/s |")
+    print(
+        f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation every "
+        f"{every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n"
+    )
+    print(
+        "| seed | training s to course bar (mean - std >= 5) | env steps to bar | best eval mean (+/- std) "
+        "| env steps in budget | training env steps/s |"
+    )
     print("|---|---|---|---|---|---|")
     for t in traces:
         bar = f"{t.bar_seconds:.0f}" if t.bar_seconds is not None else "not reached"
         steps = f"{t.bar_steps:,}" if t.bar_steps is not None else "-"
-        print(f"| {t.seed} | {bar} | {steps} | {t.best_mean:.1f} (+/- {t.best_std:.1f}) | {t.final_steps:,} "
-              f"| {t.final_steps / max(t.final_seconds, 1e-9):,.0f} |")
+        print(
+            f"| {t.seed} | {bar} | {steps} | {t.best_mean:.1f} (+/- {t.best_std:.1f}) | {t.final_steps:,} "
+            f"| {t.final_steps / max(t.final_seconds, 1e-9):,.0f} |"
+        )
     reached = [t.bar_seconds for t in traces if t.bar_seconds is not None]
-    print(f"\ncourse bar reached by {len(reached)}/{len(traces)} seeds"
-          + (f", median {statistics.median(reached):.0f} s" if reached else "")
-          + f"; median best eval mean {statistics.median(t.best_mean for t in traces):.1f}")
+    print(
+        f"\ncourse bar reached by {len(reached)}/{len(traces)} seeds"
+        + (f", median {statistics.median(reached):.0f} s" if reached else "")
+        + f"; median best eval mean {statistics.median(t.best_mean for t in traces):.1f}"
+    )
 
 
 def time_split(preset: str, frames: int = 1024) -> None:
@@ -114,7 +129,9 @@ def time_split(preset: str, frames: int = 1024) -> None:
         obs, *_ = envs.step(actions)
     env = time.perf_counter() - start
     batch = torch.from_numpy(np.repeat(obs, -(-frames // len(obs)), axis=0)[:frames])
-    parts = [agent.policy.torch_module()] + ([agent.value.module] if hasattr(agent.value, "module") else [])
+    parts = [agent.policy.torch_module()] + (
+        [agent.value.module] if hasattr(agent.value, "module") else []
+    )
     sum(part(batch[:64]).float().sum() for part in parts).backward()  # first calls set up kernels
     start = time.perf_counter()
     loss = sum(part(batch).float().sum() for part in parts)
@@ -123,28 +140,41 @@ def time_split(preset: str, frames: int = 1024) -> None:
     loss.backward()
     backward = time.perf_counter() - start
     per_k = 1000 / (steps * cfg.num_envs)
-    print(f"\n{preset}: seconds per 1,000 env steps ({cfg.num_envs} envs, {cfg.env_kwargs or 'vector obs'}):\n")
+    print(
+        f"\n{preset}: seconds per 1,000 env steps ({cfg.num_envs} envs, {cfg.env_kwargs or 'vector obs'}):\n"
+    )
     print("| env step | acting (forward) | update forward (policy + value) | update backward |")
     print("|---|---|---|---|")
-    print(f"| {env * per_k:.3f} | {act * per_k:.3f} | {forward * 1000 / frames:.3f} | {backward * 1000 / frames:.3f} |")
+    print(
+        f"| {env * per_k:.3f} | {act * per_k:.3f} | {forward * 1000 / frames:.3f} | {backward * 1000 / frames:.3f} |"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per seed")
-    parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of training between evaluations")
+    parser.add_argument(
+        "--eval-every", type=float, default=20.0, help="seconds of training between evaluations"
+    )
     parser.add_argument("--preset", default="fast-pixelcopter")
     parser.add_argument("--no-train", action="store_true", help="only the env throughput table")
     parser.add_argument("--no-env", action="store_true", help="skip the env throughput table")
-    parser.add_argument("--no-split", action="store_true", help="skip the time split of a torch-policy preset")
+    parser.add_argument(
+        "--no-split", action="store_true", help="skip the time split of a torch-policy preset"
+    )
     args = parser.parse_args()
     if not args.no_env:
         sys.path.insert(0, str(Path(__file__).parent))
         import pixelcopter_env
 
         pixelcopter_env.main([])
-    if not args.no_split and reinforcelab.preset(args.preset).env_kwargs.get("obs_type") == "pixels":
+    if (
+        not args.no_split
+        and reinforcelab.preset(args.preset).env_kwargs.get("obs_type") == "pixels"
+    ):
         time_split(args.preset)
     if not args.no_train:
         train_table(args.seeds, args.minutes, args.eval_every, args.preset)

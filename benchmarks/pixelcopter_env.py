@@ -61,7 +61,9 @@ def single_env_rate(policy: str, seconds: float, seed: int, **env_kwargs) -> tup
             return steps / elapsed, steps / (time.process_time() - cpu_start)
 
 
-def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int, **env_kwargs) -> tuple[float, float]:
+def vector_env_rate(
+    policy: str, num_envs: int, seconds: float, seed: int, **env_kwargs
+) -> tuple[float, float]:
     """Sub-env steps per second of wall-clock time and per second of this process's CPU time."""
     envs = gym.make_vec(ENV_ID, num_envs=num_envs, **env_kwargs)
     envs.reset(seed=seed)
@@ -74,16 +76,28 @@ def vector_env_rate(policy: str, num_envs: int, seconds: float, seed: int, **env
         batches += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return batches * num_envs / elapsed, batches * num_envs / (time.process_time() - cpu_start)
+            return batches * num_envs / elapsed, batches * num_envs / (
+                time.process_time() - cpu_start
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-envs", type=int, nargs="*", default=[1, 64, 1024], help="vector env sizes")
-    parser.add_argument(
-        "--pixel-num-envs", type=int, nargs="*", default=[256], help="vector env sizes for the pixel rows"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per cell (median reported)")
+    parser.add_argument(
+        "--num-envs", type=int, nargs="*", default=[1, 64, 1024], help="vector env sizes"
+    )
+    parser.add_argument(
+        "--pixel-num-envs",
+        type=int,
+        nargs="*",
+        default=[256],
+        help="vector env sizes for the pixel rows",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measurements per cell (median reported)"
+    )
     parser.add_argument("--seconds", type=float, default=1.5, help="duration of one measurement")
     parser.add_argument("--no-single", action="store_true", help="skip the single-env rows")
     args = parser.parse_args(argv)
@@ -98,9 +112,12 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.pixel_num_envs
         for label, kwargs in PIXELS.items()
     ]
-    print(f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
-          f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n", flush=True)
+    print(
+        f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
+        f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n",
+        flush=True,
+    )
     rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for seed in range(args.repeats):
         for row, (_, n, kwargs) in enumerate(rows):
@@ -110,7 +127,13 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     rate = vector_env_rate(policy, n, args.seconds, seed, **kwargs)
                 rates.setdefault((row, policy), []).append(rate)
-    print("| env | " + " | ".join(POLICIES) + " | " + " | ".join(f"{p}, per CPU s" for p in POLICIES) + " |")
+    print(
+        "| env | "
+        + " | ".join(POLICIES)
+        + " | "
+        + " | ".join(f"{p}, per CPU s" for p in POLICIES)
+        + " |"
+    )
     print("|---|" + "---:|" * (2 * len(POLICIES)))
     for row, (label, _, _) in enumerate(rows):
         cells = [

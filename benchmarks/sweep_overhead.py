@@ -28,14 +28,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
-    parser.add_argument("--out", type=Path, default=None, help="sweep folder (default: a temporary one)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="sweep folder (default: a temporary one)"
+    )
     args = parser.parse_args()
 
-    spec = spec_from_dict({
-        "preset": "fast-cartpole", "seeds": args.seeds, "eval_episodes": 100,
-        "budget": {"stop_reward": 475, "total_env_steps": 300_000},
-        "parameters": {"lr": [0.03, 0.05, 0.1, 0.2, 0.3], "num_envs": [64, 128]},
-    })
+    spec = spec_from_dict(
+        {
+            "preset": "fast-cartpole",
+            "seeds": args.seeds,
+            "eval_episodes": 100,
+            "budget": {"stop_reward": 475, "total_env_steps": 300_000},
+            "parameters": {"lr": [0.03, 0.05, 0.1, 0.2, 0.3], "num_envs": [64, 128]},
+        }
+    )
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch) / "sweep"
         start = time.perf_counter()
@@ -51,27 +57,45 @@ def report(spec, summary, rows, wall: float, workers: int) -> None:
         return [float(r[name]) for r in rows]
 
     n = len(rows)
-    train, held_out, trial = column("train_seconds"), column("eval_seconds"), column("trial_seconds")
+    train, held_out, trial = (
+        column("train_seconds"),
+        column("eval_seconds"),
+        column("trial_seconds"),
+    )
     in_worker_rest = [t - a - b for t, a, b in zip(trial, train, held_out)]
     driver_share = (wall * workers - sum(trial)) / n
     best = summary["best"]
-    print(f"sweep: {len(spec.grid())} configurations x {len(spec.seeds)} seeds of fast-cartpole (+ preset, "
-          f"+ confirmation on {len(spec.confirm_seeds)} fresh seeds) = {n} trials on {workers} workers\n")
+    print(
+        f"sweep: {len(spec.grid())} configurations x {len(spec.seeds)} seeds of fast-cartpole (+ preset, "
+        f"+ confirmation on {len(spec.confirm_seeds)} fresh seeds) = {n} trials on {workers} workers\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| wall time, end to end incl. report | {wall:.1f} s |")
     print(f"| training per trial (median) | {statistics.median(train):.2f} s |")
-    print(f"| held-out evaluation per trial, {spec.eval_episodes} episodes (median) | "
-          f"{statistics.median(held_out):.2f} s |")
-    print(f"| rest of a trial in its worker: set-up, run folder (median) | {statistics.median(in_worker_rest):.2f} s |")
-    print(f"| driver share per trial: dispatch, Optuna, idle workers (mean) | {driver_share:.2f} s |")
-    print(f"| overhead per trial beyond training (mean: worker rest + driver share) | "
-          f"{statistics.mean(in_worker_rest) + driver_share:.2f} s |")
-    print(f"| workers busy (sum of trial time / (wall x workers)) | {sum(trial) / (wall * workers):.0%} |")
+    print(
+        f"| held-out evaluation per trial, {spec.eval_episodes} episodes (median) | "
+        f"{statistics.median(held_out):.2f} s |"
+    )
+    print(
+        f"| rest of a trial in its worker: set-up, run folder (median) | {statistics.median(in_worker_rest):.2f} s |"
+    )
+    print(
+        f"| driver share per trial: dispatch, Optuna, idle workers (mean) | {driver_share:.2f} s |"
+    )
+    print(
+        f"| overhead per trial beyond training (mean: worker rest + driver share) | "
+        f"{statistics.mean(in_worker_rest) + driver_share:.2f} s |"
+    )
+    print(
+        f"| workers busy (sum of trial time / (wall x workers)) | {sum(trial) / (wall * workers):.0%} |"
+    )
     print(f"| best configuration | {best['config_id']} {best['params'] or '(preset)'} |")
     conf = best["confirmation"]
-    print(f"| best, confirmed on fresh seeds: mean [95% CI] | {conf['mean']:.1f} "
-          f"[{conf['mean_ci'][0]:.1f}, {conf['mean_ci'][1]:.1f}] |")
+    print(
+        f"| best, confirmed on fresh seeds: mean [95% CI] | {conf['mean']:.1f} "
+        f"[{conf['mean_ci'][0]:.1f}, {conf['mean_ci'][1]:.1f}] |"
+    )
 
 
 if __name__ == "__main__":

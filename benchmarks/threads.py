@@ -27,35 +27,58 @@ def child(blas: str, steps: int, seed: int) -> None:
 
     if blas == "default":
         trainers.Trainer.threads = lambda self: contextlib.nullcontext()
-    agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=seed, device="cpu",
-                                   num_envs=1024, total_env_steps=steps)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1",
+        preset="fast-cartpole",
+        seed=seed,
+        device="cpu",
+        num_envs=1024,
+        total_env_steps=steps,
+    )
     agent.learn()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"steps_per_second": agent.trainer.env_steps / agent.trainer.wall_seconds,
-                      "wall": agent.trainer.wall_seconds, "cpu": usage.ru_utime + usage.ru_stime}))
+    print(
+        json.dumps(
+            {
+                "steps_per_second": agent.trainer.env_steps / agent.trainer.wall_seconds,
+                "wall": agent.trainer.wall_seconds,
+                "cpu": usage.ru_utime + usage.ru_stime,
+            }
+        )
+    )
 
 
 def run(blas: str, processes: int, steps: int, seed: int) -> list[dict]:
     cmd = [sys.executable, __file__, "--child", blas, "--steps", str(steps)]
-    procs = [subprocess.Popen([*cmd, "--seed", str(seed + i)], stdout=subprocess.PIPE, text=True)
-             for i in range(processes)]
+    procs = [
+        subprocess.Popen([*cmd, "--seed", str(seed + i)], stdout=subprocess.PIPE, text=True)
+        for i in range(processes)
+    ]
     return [json.loads(p.communicate()[0]) for p in procs]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", choices=["one", "default"], help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=4_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each setting (seeds 0, 2, 4, ...)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each setting (seeds 0, 2, 4, ...)"
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.steps, args.seed)
         return
 
-    print(f"fast-cartpole, 1024 envs, first {args.steps:,} env steps from scratch; {os.cpu_count()} cores; "
-          f"medians over {args.repeats} runs\n")
-    print("| BLAS threads | processes at once | env steps/s per process | CPU s per process (whole process) | training wall s |")
+    print(
+        f"fast-cartpole, 1024 envs, first {args.steps:,} env steps from scratch; {os.cpu_count()} cores; "
+        f"medians over {args.repeats} runs\n"
+    )
+    print(
+        "| BLAS threads | processes at once | env steps/s per process | CPU s per process (whole process) | training wall s |"
+    )
     print("|---|---|---|---|---|")
     for blas, label in (("one", "one (reinforcelab)"), ("default", "numpy's default")):
         for processes in (1, 2):
@@ -64,7 +87,9 @@ def main() -> None:
                 results += run(blas, processes, args.steps, 2 * r)
                 time.sleep(0.5)
             med = {k: statistics.median(x[k] for x in results) for k in results[0]}
-            print(f"| {label} | {processes} | {med['steps_per_second']:,.0f} | {med['cpu']:.1f} | {med['wall']:.2f} |")
+            print(
+                f"| {label} | {processes} | {med['steps_per_second']:,.0f} | {med['cpu']:.1f} | {med['wall']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

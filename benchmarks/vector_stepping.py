@@ -15,12 +15,12 @@ import argparse
 import os
 import time
 
-import numpy as np
-
 from reinforcelab.make_env import make_vector_env
 
 
-def steps_per_second(env_id: str, num_envs: int, vectorization: str, seconds: float) -> tuple[float, float]:
+def steps_per_second(
+    env_id: str, num_envs: int, vectorization: str, seconds: float
+) -> tuple[float, float]:
     """(env steps per wall-clock second, per CPU second of this process) over ``seconds`` of random
     actions (autoreset keeps every sub-env running)."""
     envs = make_vector_env(env_id, num_envs, vectorization=vectorization)
@@ -46,7 +46,9 @@ def main() -> None:
     rows = [("CartPole-v1", "auto"), ("CartPole-v1", "sync")]
     rows += [("LunarLander-v3", mode) for mode in ("sync", "async")]
     print(f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
-    print("| env | vectorization | num_envs | env steps/s | env steps per CPU s of the main process |")
+    print(
+        "| env | vectorization | num_envs | env steps/s | env steps per CPU s of the main process |"
+    )
     print("|---|---|---|---|---|")
     for env_id, mode in rows:
         for n in args.num_envs:

@@ -42,10 +42,15 @@ def _write_kernelspec(folder: Path) -> None:
     # whatever ``python`` is first on PATH, which need not be the one with reinforcelab installed.
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (reinforcelab)", "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (reinforcelab)",
+                "language": "python",
+            }
+        )
+    )
 
 
 def execute(workdir: str | Path, quick: bool, notebook: str | Path = NOTEBOOK, timeout: int = 900):
@@ -61,8 +66,12 @@ def execute(workdir: str | Path, quick: bool, notebook: str | Path = NOTEBOOK, t
         _write_kernelspec(Path(jupyter_path))
         os.environ.update(kernel_env(quick), JUPYTER_PATH=jupyter_path)  # the kernel inherits them
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME,
-                           resources={"metadata": {"path": str(workdir)}}).execute()
+            NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name=KERNEL_NAME,
+                resources={"metadata": {"path": str(workdir)}},
+            ).execute()
         finally:
             for name, value in saved.items():
                 if value is None:
@@ -74,17 +83,30 @@ def execute(workdir: str | Path, quick: bool, notebook: str | Path = NOTEBOOK, t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (what the test suite runs)")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "unit4_reinforce.html", help="HTML file to write")
-    parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "unit4_reinforce",
-                        help="where the notebook runs and leaves its videos, runs and Hub folders")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny budgets (what the test suite runs)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "build" / "unit4_reinforce.html",
+        help="HTML file to write",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=ROOT / "build" / "unit4_reinforce",
+        help="where the notebook runs and leaves its videos, runs and Hub folders",
+    )
     args = parser.parse_args()
 
     try:
         from nbconvert import HTMLExporter
     except ImportError:
-        print('error: rendering needs nbconvert, from the notebook extra: pip install -e ".[notebook]"',
-              file=sys.stderr)
+        print(
+            'error: rendering needs nbconvert, from the notebook extra: pip install -e ".[notebook]"',
+            file=sys.stderr,
+        )
         sys.exit(2)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -93,8 +115,10 @@ def main() -> None:
     html, _ = HTMLExporter().from_notebook_node(nb)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(html, encoding="utf-8")
-    print(f"ran {NOTEBOOK.name} in {time.perf_counter() - start:.0f} s; wrote {args.out} "
-          f"({args.out.stat().st_size / 1e6:.1f} MB)")
+    print(
+        f"ran {NOTEBOOK.name} in {time.perf_counter() - start:.0f} s; wrote {args.out} "
+        f"({args.out.stat().st_size / 1e6:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,17 @@ os.environ["HF_HOME"] = _HF_HOME
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT", "HF_HUB_CACHE", "HF_TOKEN",
-              "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_STORED_TOKENS_PATH", "HF_XET_CACHE"):
+for _name in (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_ENDPOINT",
+    "HF_HUB_CACHE",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+    "HF_STORED_TOKENS_PATH",
+    "HF_XET_CACHE",
+):
     os.environ.pop(_name, None)
 if "huggingface_hub.constants" in sys.modules:  # imported by a plugin before us: reread the env
     import importlib
@@ -86,8 +95,10 @@ class NetworkGuard:
 
     def _block(self, what: str) -> NetworkBlockedError:
         self.attempts.append(what)
-        return NetworkBlockedError(f"blocked by the test network guard (tests/conftest.py): {what}; "
-                                   "tests may only use 127.0.0.1 / ::1 / localhost")
+        return NetworkBlockedError(
+            f"blocked by the test network guard (tests/conftest.py): {what}; "
+            "tests may only use 127.0.0.1 / ::1 / localhost"
+        )
 
     def _check_address(self, sock: socket.socket, address, call: str) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
@@ -122,9 +133,13 @@ class NetworkGuard:
                 raise guard._block(f"name resolution of {host!r}")
             return real_gethostbyname(host)
 
-        for owner, name, value in ((socket.socket, "connect", connect), (socket.socket, "connect_ex", connect_ex),
-                                   (socket.socket, "sendto", sendto), (socket, "getaddrinfo", getaddrinfo),
-                                   (socket, "gethostbyname", gethostbyname)):
+        for owner, name, value in (
+            (socket.socket, "connect", connect),
+            (socket.socket, "connect_ex", connect_ex),
+            (socket.socket, "sendto", sendto),
+            (socket, "getaddrinfo", getaddrinfo),
+            (socket, "gethostbyname", gethostbyname),
+        ):
             self._saved[(owner, name)] = owner.__dict__.get(name)
             setattr(owner, name, value)
 
@@ -156,7 +171,9 @@ def network_guard():
     yield _GUARD
     attempts = _GUARD.take_attempts()
     if attempts:
-        pytest.fail("test tried to reach the network (blocked): " + "; ".join(attempts), pytrace=False)
+        pytest.fail(
+            "test tried to reach the network (blocked): " + "; ".join(attempts), pytrace=False
+        )
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -88,10 +88,20 @@ class Repo:
 class _Abort(Exception):
     """Raised by a route to send an error response."""
 
-    def __init__(self, status: int, message: str, error_code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.error_code, self.headers = status, message, error_code, headers or {}
+        self.status, self.message, self.error_code, self.headers = (
+            status,
+            message,
+            error_code,
+            headers or {},
+        )
 
 
 class _Disconnect(Exception):
@@ -108,7 +118,9 @@ class HubServer:
         requests: ``(method, path)`` of every request, for assertions.
     """
 
-    def __init__(self, bad_tokens: set[str] | None = None, read_only_tokens: set[str] | None = None) -> None:
+    def __init__(
+        self, bad_tokens: set[str] | None = None, read_only_tokens: set[str] | None = None
+    ) -> None:
         self.bad_tokens = {"bad"} if bad_tokens is None else set(bad_tokens)
         self.read_only_tokens = {"read-only"} if read_only_tokens is None else set(read_only_tokens)
         self.repos: dict[str, Repo] = {}
@@ -119,12 +131,16 @@ class HubServer:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         handler = type("Handler", (_Handler,), {"hub": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="hub-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="hub-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -135,7 +151,7 @@ class HubServer:
             self._thread.join()
             self._httpd = None
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -159,15 +175,22 @@ class HubServer:
                 self.repos[key] = repo
             return self.repos[key]
 
-    def add_files(self, repo_id: str, files: dict[str, bytes], repo_type: str = "model",
-                  message: str = "add files") -> str:
+    def add_files(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        repo_type: str = "model",
+        message: str = "add files",
+    ) -> str:
         """Commit ``files`` to ``main`` (creating the repo if needed); return the commit sha."""
         with self.lock:
             repo = self.create_repo(repo_id, repo_type)
             current = repo.resolve("main").files
             return repo.commit({**current, **files}, message).sha
 
-    def files(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> dict[str, bytes]:
+    def files(
+        self, repo_id: str, revision: str = "main", repo_type: str = "model"
+    ) -> dict[str, bytes]:
         """The files of ``repo_id`` at ``revision`` (a copy)."""
         repo = self.repo(repo_id, repo_type)
         assert repo is not None, f"no repo {repo_id}"
@@ -220,8 +243,15 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
-    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
-              headers: dict[str, str] | None = None, head: bool = False, length: int | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        head: bool = False,
+        length: int | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -285,7 +315,11 @@ class _Handler(BaseHTTPRequestHandler):
             if parts and re.fullmatch(f"{types}", parts[0]) and parts[0] != "models":
                 repo_type, parts = parts[0][:-1], parts[1:]
             if len(parts) >= 5 and parts[2] == "resolve":
-                return "resolve", self._resolve, (repo_type, "/".join(parts[:2]), parts[3], "/".join(parts[4:]))
+                return (
+                    "resolve",
+                    self._resolve,
+                    (repo_type, "/".join(parts[:2]), parts[3], "/".join(parts[4:])),
+                )
         raise _Abort(404, f"no route for {method} {path}")
 
     # ------------------------------------------------------------------ access rules
@@ -322,7 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = f"{self.hub.endpoint}/{prefix}{repo_id}"
         with self.hub.lock:
             if self.hub.repo(repo_id, repo_type) is not None:
-                self._send_json(409, {"error": f"You already created this {repo_type} repo", "url": url})
+                self._send_json(
+                    409, {"error": f"You already created this {repo_type} repo", "url": url}
+                )
                 return
             private = body.get("private", body.get("visibility") == "private")
             self.hub.create_repo(repo_id, repo_type, private=bool(private))
@@ -343,19 +379,28 @@ class _Handler(BaseHTTPRequestHandler):
         warnings = [] if match else [{"message": "empty or missing yaml metadata in repo card"}]
         self._send_json(400 if errors else 200, {"errors": errors, "warnings": warnings})
 
-    def _preupload(self, method: str, query: dict, repo_type: str, repo_id: str, revision: str) -> None:
+    def _preupload(
+        self, method: str, query: dict, repo_type: str, repo_id: str, revision: str
+    ) -> None:
         self._require_write()
         repo = self._repo(repo_type, repo_id)
         files = (self._json_body() or {}).get("files") or []
         current = repo.resolve(revision)  # a new branch has no files yet
         existing = current.files if current is not None else {}
-        answer = [{
-            "path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-            "oid": git_blob_sha1(existing[f["path"]]) if f["path"] in existing else None,
-        } for f in files]
+        answer = [
+            {
+                "path": f["path"],
+                "uploadMode": "regular",
+                "shouldIgnore": False,
+                "oid": git_blob_sha1(existing[f["path"]]) if f["path"] in existing else None,
+            }
+            for f in files
+        ]
         self._send_json(200, {"files": answer, "commitOid": current.sha if current else None})
 
-    def _commit(self, method: str, query: dict, repo_type: str, repo_id: str, revision: str) -> None:
+    def _commit(
+        self, method: str, query: dict, repo_type: str, repo_id: str, revision: str
+    ) -> None:
         self._require_write()
         repo = self._repo(repo_type, repo_id)
         if query.get("create_pr") in ("1", "true"):
@@ -388,8 +433,14 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _Abort(422, f"unsupported commit operation {key!r}")
             commit = repo.commit(files, header.get("summary", ""), branch=revision)
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
-        self._send_json(200, {"success": True, "commitOid": commit.sha,
-                              "commitUrl": f"{self.hub.endpoint}/{prefix}{repo_id}/commit/{commit.sha}"})
+        self._send_json(
+            200,
+            {
+                "success": True,
+                "commitOid": commit.sha,
+                "commitUrl": f"{self.hub.endpoint}/{prefix}{repo_id}/commit/{commit.sha}",
+            },
+        )
 
     def _info(self, method: str, query: dict, repo_type: str, repo_id: str, revision: str) -> None:
         repo = self._repo(repo_type, repo_id)
@@ -399,14 +450,27 @@ class _Handler(BaseHTTPRequestHandler):
             for s in siblings:
                 data = commit.files[s["rfilename"]]
                 s.update(size=len(data), blobId=git_blob_sha1(data))
-        self._send_json(200, {
-            "id": repo_id, "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
-            "author": repo_id.split("/")[0], "sha": commit.sha, "private": repo.private,
-            "gated": False, "disabled": False, "lastModified": commit.date, "tags": [],
-            "downloads": 0, "likes": 0, "siblings": siblings,
-        })
+        self._send_json(
+            200,
+            {
+                "id": repo_id,
+                "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
+                "author": repo_id.split("/")[0],
+                "sha": commit.sha,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "lastModified": commit.date,
+                "tags": [],
+                "downloads": 0,
+                "likes": 0,
+                "siblings": siblings,
+            },
+        )
 
-    def _tree(self, method: str, query: dict, repo_type: str, repo_id: str, revision: str, path: str) -> None:
+    def _tree(
+        self, method: str, query: dict, repo_type: str, repo_id: str, revision: str, path: str
+    ) -> None:
         repo = self._repo(repo_type, repo_id)
         commit = self._commit_at(repo, revision)
         recursive = query.get("recursive", "false").lower() in ("1", "true")
@@ -417,33 +481,54 @@ class _Handler(BaseHTTPRequestHandler):
         for file_path, data in sorted(commit.files.items()):
             if not file_path.startswith(prefix):
                 continue
-            rest = file_path[len(prefix):].split("/")
+            rest = file_path[len(prefix) :].split("/")
             # the folders between prefix and the file, then the file itself if in reach
             for depth in range(1, len(rest)):
                 folder = prefix + "/".join(rest[:depth])
                 if recursive or depth == 1:
-                    entries.setdefault(folder, {"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(),
-                                                "size": 0, "path": folder})
+                    entries.setdefault(
+                        folder,
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                            "size": 0,
+                            "path": folder,
+                        },
+                    )
             if recursive or len(rest) == 1:
-                entries[file_path] = {"type": "file", "oid": git_blob_sha1(data), "size": len(data),
-                                      "path": file_path}
+                entries[file_path] = {
+                    "type": "file",
+                    "oid": git_blob_sha1(data),
+                    "size": len(data),
+                    "path": file_path,
+                }
         self._send_json(200, list(entries.values()))
 
-    def _resolve(self, method: str, query: dict, repo_type: str, repo_id: str, revision: str, path: str) -> None:
+    def _resolve(
+        self, method: str, query: dict, repo_type: str, repo_id: str, revision: str, path: str
+    ) -> None:
         repo = self._repo(repo_type, repo_id)
         commit = self._commit_at(repo, revision)
         if path not in commit.files:
             raise _Abort(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
         data = commit.files[path]
-        headers = {"X-Repo-Commit": commit.sha, "ETag": f'"{git_blob_sha1(data)}"', "Accept-Ranges": "bytes"}
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "ETag": f'"{git_blob_sha1(data)}"',
+            "Accept-Ranges": "bytes",
+        }
         status, body = 200, data
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         if match:
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else len(data) - 1
             if start >= len(data):
-                raise _Abort(416, "Requested range not satisfiable", headers={"Content-Range": f"bytes */{len(data)}"})
-            status, body = 206, data[start:end + 1]
+                raise _Abort(
+                    416,
+                    "Requested range not satisfiable",
+                    headers={"Content-Range": f"bytes */{len(data)}"},
+                )
+            status, body = 206, data[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
         self._send(status, body, "application/octet-stream", headers, head=(method == "HEAD"))
 
@@ -454,14 +539,19 @@ def _model_index_problems(model_index: Any) -> list[str]:
         return ["model-index must be a list"]
     problems = []
     for entry in model_index:
-        if not isinstance(entry, dict) or "name" not in entry or not isinstance(entry.get("results"), list):
+        if (
+            not isinstance(entry, dict)
+            or "name" not in entry
+            or not isinstance(entry.get("results"), list)
+        ):
             problems.append("each model-index entry needs a name and a list of results")
             continue
         for result in entry["results"]:
             task, metrics = result.get("task"), result.get("metrics")
             if not isinstance(task, dict) or "type" not in task:
                 problems.append("each result needs a task with a type")
-            if not isinstance(metrics, list) or not all(isinstance(m, dict) and {"type", "value"} <= set(m)
-                                                        for m in metrics):
+            if not isinstance(metrics, list) or not all(
+                isinstance(m, dict) and {"type", "value"} <= set(m) for m in metrics
+            ):
                 problems.append("each result needs metrics with a type and a value")
     return problems

@@ -20,15 +20,37 @@ CASES = {
     "course-pixelcopter": dict(preset="course-pixelcopter", seed=1, n_episodes=30),
     "fast-cartpole": dict(preset="fast-cartpole", seed=2, total_env_steps=60_000),
     # the preset's settings before its re-tune (issue 13): a constant learning rate of 3e-3
-    "fast-pixelcopter, constant lr": dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000,
-                                          lr=3e-3, lr_schedule="constant"),
-    "fast-pixelcopter": dict(preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000),
+    "fast-pixelcopter, constant lr": dict(
+        preset="fast-pixelcopter",
+        seed=3,
+        num_envs=32,
+        total_env_steps=40_000,
+        lr=3e-3,
+        lr_schedule="constant",
+    ),
+    "fast-pixelcopter": dict(
+        preset="fast-pixelcopter", seed=3, num_envs=32, total_env_steps=40_000
+    ),
     "fast, episode norm + entropy + clipping": dict(
-        preset="fast-cartpole", seed=4, total_env_steps=40_000, return_norm="episode", entropy_coef=0.01,
-        max_grad_norm=0.5, episodes_per_env=2, rollout_max_t=60),
+        preset="fast-cartpole",
+        seed=4,
+        total_env_steps=40_000,
+        return_norm="episode",
+        entropy_coef=0.01,
+        max_grad_norm=0.5,
+        episodes_per_env=2,
+        rollout_max_t=60,
+    ),
     "fast, value baseline + bootstrap + obs norm": dict(
-        preset="fast-cartpole", seed=5, total_env_steps=40_000, baseline="value", truncation="bootstrap",
-        normalize_obs=True, rollout_max_t=100, hidden_sizes=(8, 8)),
+        preset="fast-cartpole",
+        seed=5,
+        total_env_steps=40_000,
+        baseline="value",
+        truncation="bootstrap",
+        normalize_obs=True,
+        rollout_max_t=100,
+        hidden_sizes=(8, 8),
+    ),
 }
 
 # The digests per kind of machine (see machine()). The last bits of a product depend on the BLAS
@@ -63,10 +85,17 @@ def machine() -> str:
     import torch
     from threadpoolctl import threadpool_info
 
-    blas = next((i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"), None)
+    blas = next(
+        (i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"),
+        None,
+    )
     vendor = "unknown"
     try:
-        vendor = next(line.split(":")[1].strip() for line in open("/proc/cpuinfo") if line.startswith("vendor_id"))
+        vendor = next(
+            line.split(":")[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("vendor_id")
+        )
     except (OSError, StopIteration):
         pass
     return f"openblas {blas}, torch {torch.backends.cpu.get_cpu_capability()}, {vendor}"
@@ -87,7 +116,9 @@ def weights_digest(options: dict) -> str:
 def test_built_in_mlp_weights_are_bit_identical(name):
     kind = machine()
     if kind not in DIGESTS:
-        pytest.skip(f"no digests recorded for this kind of machine ({kind}); record them from reinforcelab 0.1.0")
+        pytest.skip(
+            f"no digests recorded for this kind of machine ({kind}); record them from reinforcelab 0.1.0"
+        )
     assert weights_digest(CASES[name]) == DIGESTS[kind][name]
 
 

@@ -22,15 +22,28 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cp"
-    result = invoke("train", "CartPole-v1", "--preset", "course-cartpole", "--seed", 0, "--episodes", 30,
-                    "--out", out, "--no-progress")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "course-cartpole",
+        "--seed",
+        0,
+        "--episodes",
+        30,
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     return out, result.output
 
 
 def test_train_writes_a_complete_run_folder(trained):
     out, output = trained
-    assert {"config.json", "model.safetensors", "metrics.csv", "results.json"} <= {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.csv", "results.json"} <= {
+        p.name for p in out.iterdir()
+    }
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["episode"]) for r in rows] == list(range(1, 31))
     assert list(rows[0]) == ["episode", "return", "length", "env_steps", "wall_seconds"]
@@ -70,8 +83,21 @@ def test_evaluate_json(trained):
 
 def test_overrides_reach_the_config(tmp_path):
     out = tmp_path / "o"
-    result = invoke("train", "CartPole-v1", "--episodes", 3, "--lr", 0.005, "--hidden", "8,8",
-                    "--set", "gamma=0.9", "--out", out, "--no-progress")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--episodes",
+        3,
+        "--lr",
+        0.005,
+        "--hidden",
+        "8,8",
+        "--set",
+        "gamma=0.9",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     cfg = json.loads((out / "config.json").read_text())["config"]
     assert cfg["lr"] == 0.005 and cfg["hidden_sizes"] == [8, 8] and cfg["gamma"] == 0.9
@@ -79,21 +105,37 @@ def test_overrides_reach_the_config(tmp_path):
 
 def test_stop_reward_stops_early(tmp_path):
     out = tmp_path / "s"
-    result = invoke("train", "CartPole-v1", "--seed", 0, "--episodes", 500, "--stop-reward", 10,
-                    "--out", out, "--no-progress")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--seed",
+        0,
+        "--episodes",
+        500,
+        "--stop-reward",
+        10,
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "results.json").read_text())["training"]
-    assert summary["train_episodes"] == 100  # the first full 100-episode window already averages >= 10
+    assert (
+        summary["train_episodes"] == 100
+    )  # the first full 100-episode window already averages >= 10
     assert "training average" in summary["stop_reason"]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["train", "CartPol-v1"], "Did you mean: CartPole-v1"),
-    (["train", "FrozenLake-v1", "--episodes", "1"], "need a flat Box"),
-    (["train", "CartPole-v1", "--preset", "nope"], "'nope' is not one of 'course-cartpole'"),
-    (["train", "CartPole-v1", "--set", "bogus=1"], "unknown config field 'bogus'"),
-    (["train", "CartPole-v1", "--set", "mode=slow"], "mode must be one of"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "CartPol-v1"], "Did you mean: CartPole-v1"),
+        (["train", "FrozenLake-v1", "--episodes", "1"], "need a flat Box"),
+        (["train", "CartPole-v1", "--preset", "nope"], "'nope' is not one of 'course-cartpole'"),
+        (["train", "CartPole-v1", "--set", "bogus=1"], "unknown config field 'bogus'"),
+        (["train", "CartPole-v1", "--set", "mode=slow"], "mode must be one of"),
+    ],
+)
 def test_user_errors_are_one_clear_line(args, message):
     result = invoke(*args)
     assert result.exit_code == 2
@@ -110,7 +152,9 @@ def test_existing_out_is_not_overwritten(trained, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    result = invoke("train", "CartPole-v1", "--episodes", 2, "--out", foreign, "--overwrite", "--no-progress")
+    result = invoke(
+        "train", "CartPole-v1", "--episodes", 2, "--out", foreign, "--overwrite", "--no-progress"
+    )
     assert result.exit_code == 2 and "not a reinforcelab run folder" in result.output
     assert (foreign / "notes.txt").read_text() == "keep me"
 
@@ -118,7 +162,9 @@ def test_existing_out_is_not_overwritten(trained, tmp_path):
 def test_overwrite_replaces_a_run_folder(tmp_path):
     out = tmp_path / "r"
     for _ in range(2):
-        result = invoke("train", "CartPole-v1", "--episodes", 2, "--out", out, "--overwrite", "--no-progress")
+        result = invoke(
+            "train", "CartPole-v1", "--episodes", 2, "--out", out, "--overwrite", "--no-progress"
+        )
         assert result.exit_code == 0, result.output
     assert len(list(csv.DictReader((out / "metrics.csv").open()))) == 2
 
@@ -160,23 +206,37 @@ def test_help_is_complete():
     for command in ("train", "evaluate"):
         assert command in result.output
     train_help = invoke("train", "--help").output
-    for flag in ("--preset", "--seed", "--out", "--episodes", "--stop-reward", "--overwrite", "--set"):
+    for flag in (
+        "--preset",
+        "--seed",
+        "--out",
+        "--episodes",
+        "--stop-reward",
+        "--overwrite",
+        "--set",
+    ):
         assert flag in train_help
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "reinforcelab.cli", "evaluate", "/nonexistent"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "reinforcelab.cli", "evaluate", "/nonexistent"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["evaluate"], "Missing argument 'run'"),
-    (["bogus"], "No such command 'bogus'"),
-    (["evaluate", "x", "--episodes", "abc"], "Invalid value for '--episodes'"),
-    (["plot", "x", "--x", "steps"], "'steps' is not one of 'episode', 'env_steps'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["evaluate"], "Missing argument 'run'"),
+        (["bogus"], "No such command 'bogus'"),
+        (["evaluate", "x", "--episodes", "abc"], "Invalid value for '--episodes'"),
+        (["plot", "x", "--x", "steps"], "'steps' is not one of 'episode', 'env_steps'"),
+    ],
+)
 def test_usage_errors_are_one_line_too(args, message):
     result = invoke(*args)
     assert result.exit_code == 2
@@ -203,12 +263,29 @@ def test_train_a_policy_class_from_the_command_line(tmp_path, monkeypatch):
         "        self.hidden = hidden\n"
         "        self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2))\n\n"
         "    def forward(self, x):\n"
-        "        return self.net(x)\n")
-    result = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", 3000, "--policy",
-                    "mypolicies:Small", "--policy-kwargs", '{"hidden": 12}', "--out", "run", "--no-progress", "--no-plot")
+        "        return self.net(x)\n"
+    )
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--total-steps",
+        3000,
+        "--policy",
+        "mypolicies:Small",
+        "--policy-kwargs",
+        '{"hidden": 12}',
+        "--out",
+        "run",
+        "--no-progress",
+        "--no-plot",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["policy"]["class"] == "mypolicies:Small" and config["policy"]["kwargs"] == {"hidden": 12}
+    assert config["policy"]["class"] == "mypolicies:Small" and config["policy"]["kwargs"] == {
+        "hidden": 12
+    }
     assert invoke("evaluate", "run", "--episodes", 2).exit_code == 0
     bad = invoke("train", "CartPole-v1", "--policy", "mypolicies:Nope", "--out", "run2")
     assert bad.exit_code == 2 and "cannot import the policy class mypolicies:Nope" in bad.output

@@ -30,8 +30,14 @@ iio = pytest.importorskip("imageio.v3")
 
 runner = CliRunner()
 REPO = "user/cartpole"
-HUB_FOLDER_FILES = {"model.safetensors", "config.json", "hyperparameters.json", "results.json", "README.md",
-                    "replay.mp4"}
+HUB_FOLDER_FILES = {
+    "model.safetensors",
+    "config.json",
+    "hyperparameters.json",
+    "results.json",
+    "README.md",
+    "replay.mp4",
+}
 AGENT_FILES = {"model.safetensors", "config.json", "hyperparameters.json", "results.json"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -65,10 +71,34 @@ def copy_run(run, tmp_path):
 def runs(tmp_path_factory):
     """Two seeds of CartPole-v1 on tiny budgets; seed 0 with --record (and the default curve.png)."""
     root = tmp_path_factory.mktemp("runs")
-    ok(invoke("train", "CartPole-v1", "--seed", 0, "--episodes", 20, "--out", root / "s0", "--no-progress",
-              "--record"))
-    ok(invoke("train", "CartPole-v1", "--seed", 1, "--episodes", 10, "--out", root / "s1", "--no-progress",
-              "--no-plot"))
+    ok(
+        invoke(
+            "train",
+            "CartPole-v1",
+            "--seed",
+            0,
+            "--episodes",
+            20,
+            "--out",
+            root / "s0",
+            "--no-progress",
+            "--record",
+        )
+    )
+    ok(
+        invoke(
+            "train",
+            "CartPole-v1",
+            "--seed",
+            1,
+            "--episodes",
+            10,
+            "--out",
+            root / "s1",
+            "--no-progress",
+            "--no-plot",
+        )
+    )
     return root / "s0", root / "s1"
 
 
@@ -171,7 +201,11 @@ def test_plot_folder_without_metrics_is_a_clean_error(run, tmp_path):
 def test_push_dry_run_writes_the_hub_folder_and_a_manifest(run, tmp_path):
     run = copy_run(run, tmp_path)
     folder = tmp_path / "upload"
-    output = ok(invoke("push", run, "--repo-id", REPO, "--dry-run", folder, "--eval-episodes", 3, "--seed", 0))
+    output = ok(
+        invoke(
+            "push", run, "--repo-id", REPO, "--dry-run", folder, "--eval-episodes", 3, "--seed", 0
+        )
+    )
     assert "nothing uploaded" in output
     assert {p.name for p in folder.iterdir()} == HUB_FOLDER_FILES
 
@@ -194,12 +228,28 @@ def test_push_dry_run_writes_the_hub_folder_and_a_manifest(run, tmp_path):
 
 
 # ----------------------------------------------------------------------------- push to the loopback Hub
-def test_push_then_load_and_enjoy_from_the_hub(run, tmp_path, hub_server, in_tmp, private_hub_cache):
+def test_push_then_load_and_enjoy_from_the_hub(
+    run, tmp_path, hub_server, in_tmp, private_hub_cache
+):
     local_run = copy_run(run, tmp_path)
-    output = ok(invoke("push", local_run, "--repo-id", REPO, "--endpoint", hub_server.endpoint, "--token", "good",
-                       "--eval-episodes", 3, "--seed", 0))
+    output = ok(
+        invoke(
+            "push",
+            local_run,
+            "--repo-id",
+            REPO,
+            "--endpoint",
+            hub_server.endpoint,
+            "--token",
+            "good",
+            "--eval-episodes",
+            3,
+            "--seed",
+            0,
+        )
+    )
     assert f"{hub_server.endpoint}/{REPO}" in output
-    assert HUB_FOLDER_FILES <= set(hub_server.files(REPO))
+    assert set(hub_server.files(REPO)) >= HUB_FOLDER_FILES
 
     hub_server.requests.clear()
     remote = reinforcelab.load(REPO, endpoint=hub_server.endpoint)
@@ -208,28 +258,49 @@ def test_push_then_load_and_enjoy_from_the_hub(run, tmp_path, hub_server, in_tmp
     for name, tensor in local.weights().items():
         assert np.array_equal(remote.weights()[name], tensor), name
     obs = np.random.default_rng(0).normal(scale=0.5, size=(64, 4)).astype(np.float32)
-    np.testing.assert_array_equal(remote.predict(obs, deterministic=True), local.predict(obs, deterministic=True))
+    np.testing.assert_array_equal(
+        remote.predict(obs, deterministic=True), local.predict(obs, deterministic=True)
+    )
 
-    fetched = {path.rsplit("/", 1)[1] for method, path in hub_server.requests if "/resolve/" in path}
+    fetched = {
+        path.rsplit("/", 1)[1] for method, path in hub_server.requests if "/resolve/" in path
+    }
     assert fetched == AGENT_FILES  # only json and safetensors: no replay.mp4, no README.md
     cached = {p.name for p in private_hub_cache.rglob("*") if p.parent.parent.name == "snapshots"}
     assert cached == AGENT_FILES
 
-    output = ok(invoke("enjoy", REPO, "--endpoint", hub_server.endpoint, "--episodes", 2, "--seed", 0))
+    output = ok(
+        invoke("enjoy", REPO, "--endpoint", hub_server.endpoint, "--episodes", 2, "--seed", 0)
+    )
     assert "episode 1:" in output and "episode 2:" in output and "episode 3:" not in output
     assert "CartPole-v1:" in output
 
 
 @pytest.mark.parametrize("failure", ["bad-token", "commit-rejected"])
-def test_failed_upload_keeps_the_local_folder_and_says_how_to_retry(run, tmp_path, hub_server, failure,
-                                                                     monkeypatch):
+def test_failed_upload_keeps_the_local_folder_and_says_how_to_retry(
+    run, tmp_path, hub_server, failure, monkeypatch
+):
     run = copy_run(run, tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the staged upload folder lands here
     token = "bad" if failure == "bad-token" else "hf_write_token_for_tests"
     if failure == "commit-rejected":
         hub_server.fail_on["commit"] = 422
-    output = user_error(invoke("push", run, "--repo-id", REPO, "--endpoint", hub_server.endpoint, "--token", token,
-                               "--eval-episodes", 2, "--seed", 0))
+    output = user_error(
+        invoke(
+            "push",
+            run,
+            "--repo-id",
+            REPO,
+            "--endpoint",
+            hub_server.endpoint,
+            "--token",
+            token,
+            "--eval-episodes",
+            2,
+            "--seed",
+            0,
+        )
+    )
     assert not (run / "hub").exists()  # a failed push leaves the run folder as it was
     hub = Path(re.search(r"The local folder is complete at (\S+);", output).group(1))
     assert tmp_path in hub.parents
@@ -244,9 +315,17 @@ def test_failed_upload_keeps_the_local_folder_and_says_how_to_retry(run, tmp_pat
 
 
 # ----------------------------------------------------------------------------- course pickles
-COURSE_HYPERPARAMETERS = {"env_id": "CartPole-v1", "h_size": 16, "n_training_episodes": 1000,
-                          "n_evaluation_episodes": 10, "max_t": 1000, "gamma": 1.0, "lr": 0.01,
-                          "state_space": 4, "action_space": 2}
+COURSE_HYPERPARAMETERS = {
+    "env_id": "CartPole-v1",
+    "h_size": 16,
+    "n_training_episodes": 1000,
+    "n_evaluation_episodes": 10,
+    "max_t": 1000,
+    "gamma": 1.0,
+    "lr": 0.01,
+    "state_space": 4,
+    "action_space": 2,
+}
 
 
 class Policy(nn.Module):
@@ -278,8 +357,9 @@ def course_repo(hub_server, tmp_path, monkeypatch):
         torch.save(policy, buffer)
     (folder / "model.pt").write_bytes(buffer.getvalue())
     (folder / "hyperparameters.json").write_text(json.dumps(COURSE_HYPERPARAMETERS))
-    (folder / "results.json").write_text(json.dumps({"env_id": "CartPole-v1", "mean_reward": 500.0,
-                                                     "std_reward": 0.0}))
+    (folder / "results.json").write_text(
+        json.dumps({"env_id": "CartPole-v1", "mean_reward": 500.0, "std_reward": 0.0})
+    )
     repo_id = "user/Reinforce-CartPole-v1-course"
     api = HfApi(endpoint=hub_server.endpoint, token="good")
     api.create_repo(repo_id)
@@ -290,21 +370,39 @@ def course_repo(hub_server, tmp_path, monkeypatch):
 
 def test_course_pickle_needs_allow_pickle(course_repo, hub_server, in_tmp):
     repo_id, _ = course_repo
-    output = user_error(invoke("enjoy", repo_id, "--endpoint", hub_server.endpoint, "--episodes", 1))
+    output = user_error(
+        invoke("enjoy", repo_id, "--endpoint", hub_server.endpoint, "--episodes", 1)
+    )
     assert "--allow-pickle" in output and repo_id in output and "model.pt" in output
-    assert not any(path.endswith("model.pt") for _, path in hub_server.requests if "/resolve/" in path)
+    assert not any(
+        path.endswith("model.pt") for _, path in hub_server.requests if "/resolve/" in path
+    )
 
 
 def test_course_pickle_loads_with_allow_pickle(course_repo, hub_server, in_tmp):
     repo_id, policy = course_repo
     with pytest.warns(UserWarning) as caught:
-        output = ok(invoke("enjoy", repo_id, "--endpoint", hub_server.endpoint, "--episodes", 2, "--seed", 0,
-                           "--allow-pickle"))
+        output = ok(
+            invoke(
+                "enjoy",
+                repo_id,
+                "--endpoint",
+                hub_server.endpoint,
+                "--episodes",
+                2,
+                "--seed",
+                0,
+                "--allow-pickle",
+            )
+        )
     assert "episode 2:" in output and "CartPole-v1:" in output
     assert any(isinstance(w.message, PickleDownloadWarning) for w in caught)  # the download ...
     assert any("unpickling model.pt" in str(w.message) for w in caught)  # ... and the unpickling
     assert {path.rsplit("/", 1)[1] for _, path in hub_server.requests if "/resolve/" in path} == {
-        "model.pt", "hyperparameters.json", "results.json"}
+        "model.pt",
+        "hyperparameters.json",
+        "results.json",
+    }
 
     with pytest.warns(UserWarning, match="arbitrary code"):
         agent = reinforcelab.load(repo_id, endpoint=hub_server.endpoint, allow_pickle=True)
@@ -313,7 +411,9 @@ def test_course_pickle_loads_with_allow_pickle(course_repo, hub_server, in_tmp):
     x = torch.randn(32, 4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = policy.fc2(torch.relu(policy.fc1(x)))
-    np.testing.assert_allclose(agent.actor().logits(x.numpy()), expected.numpy().T, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        agent.actor().logits(x.numpy()), expected.numpy().T, rtol=1e-6, atol=1e-6
+    )
 
 
 # ----------------------------------------------------------------------------- missing repos

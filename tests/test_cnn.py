@@ -22,14 +22,18 @@ def test_pixel_observations_get_the_cnn_policy_and_value():
     assert logits.shape == (5, 2) and agent.policy.output == "logits"
     assert agent.value.module(frames).shape == (5,)
     log_prob, entropy = agent.policy.log_prob_and_entropy(logits, torch.tensor([0, 1, 0, 1, 1]))
-    torch.testing.assert_close(log_prob, torch.log_softmax(logits, -1)[torch.arange(5), [0, 1, 0, 1, 1]])
+    torch.testing.assert_close(
+        log_prob, torch.log_softmax(logits, -1)[torch.arange(5), [0, 1, 0, 1, 1]]
+    )
     assert (entropy > 0).all() and (entropy <= np.log(2) + 1e-6).all()
     obs = np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
     assert agent.predict(obs) in (0, 1) and agent.predict(np.stack([obs, obs])).shape == (2,)
 
 
 def test_the_cnn_trains_saves_and_loads_back(tmp_path):
-    config = preset("fast-pixelcopter-pixels").replace(seed=0, num_envs=8, total_env_steps=400, rollout_max_t=50)
+    config = preset("fast-pixelcopter-pixels").replace(
+        seed=0, num_envs=8, total_env_steps=400, rollout_max_t=50
+    )
     before = reinforcelab.Reinforce(config=config)
     result = train_run(config, tmp_path / "run", progress=False)
     weights = result.agent.weights()
@@ -39,8 +43,9 @@ def test_the_cnn_trains_saves_and_loads_back(tmp_path):
     for name, value in weights.items():
         np.testing.assert_array_equal(loaded.weights()[name], value)
     frames = np.random.default_rng(1).integers(0, 256, (16, 2, 48, 48), dtype=np.uint8)
-    np.testing.assert_array_equal(loaded.predict(frames, deterministic=True),
-                                  result.agent.predict(frames, deterministic=True))
+    np.testing.assert_array_equal(
+        loaded.predict(frames, deterministic=True), result.agent.predict(frames, deterministic=True)
+    )
 
 
 def test_observation_statistics_are_refused_for_frames():

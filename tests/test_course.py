@@ -27,7 +27,9 @@ def play_per_step(policy, seed):
     return saved, episode.rewards.tolist(), episode
 
 
-@pytest.mark.parametrize("seed,gamma,hidden", [(0, 1.0, (16,)), (3, 0.99, (64, 128)), (7, 0.9, (16,))])
+@pytest.mark.parametrize(
+    "seed,gamma,hidden", [(0, 1.0, (16,)), (3, 0.99, (64, 128)), (7, 0.9, (16,))]
+)
 def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
     torch.manual_seed(100 + seed)
     policy = CategoricalPolicy(4, 2, hidden)
@@ -55,7 +57,9 @@ def test_one_step_episode_gives_no_update_instead_of_nan():
 
 
 def train_small(seed):
-    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=seed, n_episodes=25)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="course-cartpole", seed=seed, n_episodes=25
+    )
     agent.learn()
     return agent
 
@@ -67,7 +71,9 @@ def test_same_seed_is_bit_identical():
         assert ka == kb and np.array_equal(va, vb)
     assert a.evaluate(3, seed=1).returns == b.evaluate(3, seed=1).returns
     c = train_small(6)
-    assert not all(np.array_equal(va, vc) for va, vc in zip(a.weights().values(), c.weights().values()))
+    assert not all(
+        np.array_equal(va, vc) for va, vc in zip(a.weights().values(), c.weights().values())
+    )
 
 
 def test_course_mode_learns_cartpole():

@@ -22,7 +22,7 @@ from reinforcelab.artifacts.hub import HUB_FILES, find_pickles
 from reinforcelab.course import evaluate_agent, push_to_hub, record_video, reinforce
 
 # ----------------------------------------------------------------------------- the course's cells
-COURSE_CELLS = '''
+COURSE_CELLS = """
 import numpy as np
 from collections import deque
 import torch
@@ -123,7 +123,7 @@ def evaluate_agent(env, max_steps, n_eval_episodes, policy):
   mean_reward = np.mean(episode_rewards)
   std_reward = np.std(episode_rewards)
   return mean_reward, std_reward
-'''
+"""
 
 
 class OldGymAPI:
@@ -156,7 +156,9 @@ def weights(module: torch.nn.Module) -> list[torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- reinforce
-@pytest.mark.parametrize("env_id,gamma,hidden", [("CartPole-v1", 1.0, 16), ("Pixelcopter-PLE-v0", 0.99, 8)])
+@pytest.mark.parametrize(
+    "env_id,gamma,hidden", [("CartPole-v1", 1.0, 16), ("Pixelcopter-PLE-v0", 0.99, 8)]
+)
 def test_reinforce_computes_what_the_course_computes(course, capsys, env_id, gamma, hidden):
     env = gym.make(env_id)
     n_obs, n_actions = env.observation_space.shape[0], env.action_space.n
@@ -167,17 +169,23 @@ def test_reinforce_computes_what_the_course_computes(course, capsys, env_id, gam
 
     torch.manual_seed(1)
     course["env"] = OldGymAPI(gym.make(env_id), seed=3)
-    their_scores = course["reinforce"](theirs, torch.optim.Adam(theirs.parameters(), lr=1e-2), 40, 1000, gamma, 10)
+    their_scores = course["reinforce"](
+        theirs, torch.optim.Adam(theirs.parameters(), lr=1e-2), 40, 1000, gamma, 10
+    )
     their_output = capsys.readouterr().out
 
     torch.manual_seed(1)
-    our_scores = reinforce(ours, torch.optim.Adam(ours.parameters(), lr=1e-2), 40, 1000, gamma, 10, env=env, seed=3)
+    our_scores = reinforce(
+        ours, torch.optim.Adam(ours.parameters(), lr=1e-2), 40, 1000, gamma, 10, env=env, seed=3
+    )
     assert capsys.readouterr().out == their_output
     assert our_scores == their_scores
     assert their_output.count("Average Score") == 4
     for a, b in zip(weights(ours), weights(theirs)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
-    assert any(not torch.equal(a, b) for a, b in zip(weights(ours), weights(cls(n_obs, n_actions, hidden))))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(weights(ours), weights(cls(n_obs, n_actions, hidden)))
+    )
 
 
 class OneStepEnv(gym.Env):
@@ -197,14 +205,18 @@ class OneStepEnv(gym.Env):
 def test_a_one_step_episode_leaves_the_policy_unchanged_instead_of_nan(course):
     policy = course["Policy"](4, 2, 16)
     before = weights(policy)
-    scores = reinforce(policy, torch.optim.Adam(policy.parameters(), lr=1e-2), 3, 100, 1.0, 100, env=OneStepEnv())
+    scores = reinforce(
+        policy, torch.optim.Adam(policy.parameters(), lr=1e-2), 3, 100, 1.0, 100, env=OneStepEnv()
+    )
     assert scores == [1.0, 1.0, 1.0]
     for a, b in zip(weights(policy), before):
         assert torch.equal(a, b)
     # The course's loop turns the same episodes into NaN weights.
     course["env"] = OldGymAPI(OneStepEnv(), seed=0)
     with pytest.warns(UserWarning, match="degrees of freedom"):
-        course["reinforce"](policy, torch.optim.Adam(policy.parameters(), lr=1e-2), 1, 100, 1.0, 100)
+        course["reinforce"](
+            policy, torch.optim.Adam(policy.parameters(), lr=1e-2), 1, 100, 1.0, 100
+        )
     assert any(torch.isnan(p).any() for p in weights(policy))
 
 
@@ -218,20 +230,47 @@ def test_evaluate_agent_computes_what_the_course_computes(course):
     ours = evaluate_agent(gym.make("CartPole-v1"), 1000, 6, policy, seed=2)
     assert ours == (float(theirs[0]), float(theirs[1]))
     assert ours[1] > 0  # sampled actions: the episodes differ
-    assert evaluate_agent(gym.make("CartPole-v1"), 3, 2, policy) == (3.0, 0.0)  # capped at max_steps
+    assert evaluate_agent(gym.make("CartPole-v1"), 3, 2, policy) == (
+        3.0,
+        0.0,
+    )  # capped at max_steps
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda p, env: evaluate_agent(env, 100, 0, p), "n_eval_episodes must be a whole number of at least 1; got 0"),
-    (lambda p, env: evaluate_agent(env, 0, 10, p), "max_steps must be a whole number of at least 1; got 0"),
-    (lambda p, env: evaluate_agent(env, 100, 10, object()), "policy must have a method act"),
-    (lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 10, 100, 1.5, 10, env), "gamma must be in"),
-    (lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 10, 100, 1.0, 0, env), "print_every must be"),
-    (lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 0, 100, 1.0, 10, env), "n_training_episodes must"),
-    (lambda p, env: record_video(env, p, "replay.avi"), "must end in .mp4"),
-    (lambda p, env: push_to_hub("not a repo id", p, {}, env, dry_run="x"), "is not a Hub repo id"),
-    (lambda p, env: push_to_hub("me/cp", p, {"env_id": "CartPole-v1"}, env, dry_run="x"), "missing max_t, n_eval"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda p, env: evaluate_agent(env, 100, 0, p),
+            "n_eval_episodes must be a whole number of at least 1; got 0",
+        ),
+        (
+            lambda p, env: evaluate_agent(env, 0, 10, p),
+            "max_steps must be a whole number of at least 1; got 0",
+        ),
+        (lambda p, env: evaluate_agent(env, 100, 10, object()), "policy must have a method act"),
+        (
+            lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 10, 100, 1.5, 10, env),
+            "gamma must be in",
+        ),
+        (
+            lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 10, 100, 1.0, 0, env),
+            "print_every must be",
+        ),
+        (
+            lambda p, env: reinforce(p, torch.optim.Adam(p.parameters()), 0, 100, 1.0, 10, env),
+            "n_training_episodes must",
+        ),
+        (lambda p, env: record_video(env, p, "replay.avi"), "must end in .mp4"),
+        (
+            lambda p, env: push_to_hub("not a repo id", p, {}, env, dry_run="x"),
+            "is not a Hub repo id",
+        ),
+        (
+            lambda p, env: push_to_hub("me/cp", p, {"env_id": "CartPole-v1"}, env, dry_run="x"),
+            "missing max_t, n_eval",
+        ),
+    ],
+)
 def test_bad_input_gets_one_clear_line(course, call, message):
     with pytest.raises((ValueError, TypeError, RuntimeError)) as info:
         call(course["Policy"](4, 2, 16), gym.make("CartPole-v1"))
@@ -246,24 +285,43 @@ def test_record_video_works_with_the_course_env_and_is_step_capped(course, tmp_p
     info = record_video(env, policy, tmp_path / "replay.mp4", fps=30, max_steps=5, seed=0)
     assert (tmp_path / "replay.mp4").stat().st_size > 0
     assert info["steps"] == 5 and info["frames"] == 6  # the reset frame, then one per step
-    info = record_video(gym.make("CartPole-v1", render_mode="rgb_array"), policy, tmp_path / "full.mp4", seed=0)
+    info = record_video(
+        gym.make("CartPole-v1", render_mode="rgb_array"), policy, tmp_path / "full.mp4", seed=0
+    )
     assert 5 < info["steps"] <= 500  # an untrained policy drops the pole long before 1000 steps
 
 
 # ----------------------------------------------------------------------------- push_to_hub
-CARTPOLE_HP = {"h_size": 16, "n_training_episodes": 1000, "n_evaluation_episodes": 10, "max_t": 1000,
-               "gamma": 1.0, "lr": 1e-2, "env_id": "CartPole-v1", "state_space": 4, "action_space": 2}
+CARTPOLE_HP = {
+    "h_size": 16,
+    "n_training_episodes": 1000,
+    "n_evaluation_episodes": 10,
+    "max_t": 1000,
+    "gamma": 1.0,
+    "lr": 1e-2,
+    "env_id": "CartPole-v1",
+    "state_space": 4,
+    "action_space": 2,
+}
 
 
 def front_matter(readme: str) -> dict:
     return yaml.safe_load(readme.split("---")[1])
 
 
-def test_push_to_hub_dry_run_writes_a_safetensors_folder_that_reinforcelab_loads(course, tmp_path, capsys):
+def test_push_to_hub_dry_run_writes_a_safetensors_folder_that_reinforcelab_loads(
+    course, tmp_path, capsys
+):
     torch.manual_seed(0)
     policy = course["Policy"](4, 2, 16)
-    folder = push_to_hub("me/Reinforce-CartPole-v1", policy, CARTPOLE_HP, gym.make("CartPole-v1"),
-                         dry_run=tmp_path / "hub", seed=0)
+    folder = push_to_hub(
+        "me/Reinforce-CartPole-v1",
+        policy,
+        CARTPOLE_HP,
+        gym.make("CartPole-v1"),
+        dry_run=tmp_path / "hub",
+        seed=0,
+    )
     assert folder == tmp_path / "hub"
     assert sorted(p.name for p in folder.iterdir()) == sorted(HUB_FILES)
     assert find_pickles(folder) == []
@@ -289,10 +347,25 @@ def test_push_to_hub_dry_run_writes_a_safetensors_folder_that_reinforcelab_loads
 def test_push_to_hub_publishes_the_deeper_pixelcopter_policy(course, tmp_path):
     torch.manual_seed(0)
     policy = course["PixelcopterPolicy"](7, 2, 64)
-    hp = {**CARTPOLE_HP, "h_size": 64, "max_t": 10000, "gamma": 0.99, "lr": 1e-4, "env_id": "Pixelcopter-PLE-v0",
-          "state_space": 7, "n_evaluation_episodes": 2}
-    folder = push_to_hub("me/Reinforce-Pixelcopter", policy, hp, gym.make("Pixelcopter-PLE-v0"),
-                         dry_run=tmp_path / "hub", seed=0, video_max_steps=20)
+    hp = {
+        **CARTPOLE_HP,
+        "h_size": 64,
+        "max_t": 10000,
+        "gamma": 0.99,
+        "lr": 1e-4,
+        "env_id": "Pixelcopter-PLE-v0",
+        "state_space": 7,
+        "n_evaluation_episodes": 2,
+    }
+    folder = push_to_hub(
+        "me/Reinforce-Pixelcopter",
+        policy,
+        hp,
+        gym.make("Pixelcopter-PLE-v0"),
+        dry_run=tmp_path / "hub",
+        seed=0,
+        video_max_steps=20,
+    )
     agent = reinforcelab.load(folder)
     assert agent.config.hidden_sizes == (64, 128) and agent.config.env_id == "Pixelcopter-PLE-v0"
     assert json.loads((folder / "hyperparameters.json").read_text())["h_size"] == 64
@@ -304,11 +377,17 @@ def test_push_to_hub_uploads_to_the_hub(course, hub_server, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     policy = course["Policy"](4, 2, 16)
     hp = {**CARTPOLE_HP, "n_evaluation_episodes": 2}
-    url = push_to_hub("me/cartpole", policy, hp, gym.make("CartPole-v1"), token="good",
-                      endpoint=hub_server.endpoint, seed=0)
+    url = push_to_hub(
+        "me/cartpole",
+        policy,
+        hp,
+        gym.make("CartPole-v1"),
+        token="good",
+        endpoint=hub_server.endpoint,
+        seed=0,
+    )
     assert url == f"{hub_server.endpoint}/me/cartpole"
     assert set(hub_server.files("me/cartpole")) - {".gitattributes"} == set(HUB_FILES)
-
 
 
 def test_a_failed_upload_keeps_the_folder_and_says_how_to_retry(course, hub_server):
@@ -316,12 +395,20 @@ def test_a_failed_upload_keeps_the_folder_and_says_how_to_retry(course, hub_serv
 
     hp = {**CARTPOLE_HP, "n_evaluation_episodes": 2}
     with pytest.raises(HubUploadError) as info:
-        push_to_hub("me/cartpole", course["Policy"](4, 2, 16), hp, gym.make("CartPole-v1"), token="bad",
-                    endpoint=hub_server.endpoint, video_max_steps=5)
+        push_to_hub(
+            "me/cartpole",
+            course["Policy"](4, 2, 16),
+            hp,
+            gym.make("CartPole-v1"),
+            token="bad",
+            endpoint=hub_server.endpoint,
+            video_max_steps=5,
+        )
     assert info.value.kind == "auth"
     assert sorted(p.name for p in info.value.folder.iterdir()) == sorted(HUB_FILES)
     assert "hf upload me/cartpole" in info.value.retry_command
     shutil.rmtree(info.value.folder.parent)
+
 
 class TanhPolicy(torch.nn.Module):
     """Linear layers that chain, but with a tanh between them: not the built-in MLP."""
@@ -334,7 +421,9 @@ class TanhPolicy(torch.nn.Module):
         return self.fc2(torch.tanh(self.fc1(x)))  # logits
 
     def act(self, state):
-        dist = torch.distributions.Categorical(logits=self(torch.from_numpy(state).float().unsqueeze(0)))
+        dist = torch.distributions.Categorical(
+            logits=self(torch.from_numpy(state).float().unsqueeze(0))
+        )
         action = dist.sample()
         return action.item(), dist.log_prob(action)
 
@@ -342,10 +431,19 @@ class TanhPolicy(torch.nn.Module):
 def test_push_to_hub_saves_any_other_module_as_its_own_state_dict(tmp_path):
     torch.manual_seed(0)
     policy = TanhPolicy()
-    folder = push_to_hub("me/tanh", policy, {**CARTPOLE_HP, "n_evaluation_episodes": 2}, gym.make("CartPole-v1"),
-                         dry_run=tmp_path / "hub", seed=0, video_max_steps=5)
+    folder = push_to_hub(
+        "me/tanh",
+        policy,
+        {**CARTPOLE_HP, "n_evaluation_episodes": 2},
+        gym.make("CartPole-v1"),
+        dry_run=tmp_path / "hub",
+        seed=0,
+        video_max_steps=5,
+    )
     assert find_pickles(folder) == []
-    agent = reinforcelab.load(folder, policy=TanhPolicy())  # the same class, fresh weights, then loaded
+    agent = reinforcelab.load(
+        folder, policy=TanhPolicy()
+    )  # the same class, fresh weights, then loaded
     states = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
     with torch.no_grad():
         expected = policy(torch.from_numpy(states)).numpy().T

@@ -6,11 +6,17 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import reinforcelab
-from reinforcelab.returns import advantages, batch_returns, episode_ids, per_episode_standardize
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP
 from reinforcelab.optim import NumpyAdam
-from reinforcelab.returns import reward_to_go, standardize
+from reinforcelab.returns import (
+    advantages,
+    batch_returns,
+    episode_ids,
+    per_episode_standardize,
+    reward_to_go,
+    standardize,
+)
 from reinforcelab.rollout import RolloutStorage, collect_batch
 
 
@@ -29,7 +35,9 @@ class ScriptedVectorEnv(gym.vector.VectorEnv):
         self.mode = mode
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
         self.single_action_space = gym.spaces.Discrete(2)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, self.num_envs
+        )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
 
     def length(self, i):
@@ -81,24 +89,38 @@ def expected_episodes(lengths, k, max_t):
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
-@pytest.mark.parametrize("k,max_t,lengths", [
-    (1, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
-    (2, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
-    (3, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
-    (3, 5, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
-    (2, 1000, [[300, 2], [5, 400]]),  # longer than the rows a batch starts with: its arrays grow
-])
+@pytest.mark.parametrize(
+    "k,max_t,lengths",
+    [
+        (1, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+        (2, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+        (3, 100, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+        (3, 5, [[3, 1, 4], [1, 1, 1], [7, 2, 2], [2, 6, 3]]),
+        (
+            2,
+            1000,
+            [[300, 2], [5, 400]],
+        ),  # longer than the rows a batch starts with: its arrays grow
+    ],
+)
 def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t, lengths):
     envs = ScriptedVectorEnv(lengths, mode)
     batch = collect_batch(envs, lambda obs: np.zeros(len(obs), dtype=np.int64), max_t, k)
     expected = expected_episodes(lengths, k, max_t)
-    assert sorted(zip(batch.episode_returns, batch.episode_lengths)) == sorted((r, n) for _, r, n in expected)
+    assert sorted(zip(batch.episode_returns, batch.episode_lengths)) == sorted(
+        (r, n) for _, r, n in expected
+    )
     for i in range(envs.num_envs):
         counted = batch.valid[:, i]
         obs = batch.obs[:-1, i][counted]
         # Counted steps are exactly the first steps of each counted episode, in order, no dead steps.
-        want = [(e, s) for j, (env, _, n) in enumerate(expected) if env == i
-                for e in [sum(1 for x in expected[:j] if x[0] == i)] for s in range(n)]
+        want = [
+            (e, s)
+            for j, (env, _, n) in enumerate(expected)
+            if env == i
+            for e in [sum(1 for x in expected[:j] if x[0] == i)]
+            for s in range(n)
+        ]
         assert [tuple(map(int, o)) for o in obs] == want
         ends = batch.episode_end[:, i]
         assert ends[counted].sum() == sum(1 for env, _, _ in expected if env == i)
@@ -132,12 +154,16 @@ def test_reused_storage_gives_the_same_batches_as_fresh_arrays():
     rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
     for i, (max_t, k) in enumerate([(30, 1), (20, 2), (200, 2)]):
         seed = 4 if i == 0 else None
-        a = collect_batch(reused, lambda o: rng_a.integers(0, 2, len(o)), max_t, k, seed=seed, storage=storage)
+        a = collect_batch(
+            reused, lambda o: rng_a.integers(0, 2, len(o)), max_t, k, seed=seed, storage=storage
+        )
         b = collect_batch(fresh, lambda o: rng_b.integers(0, 2, len(o)), max_t, k, seed=seed)
         for name in ("obs", "actions", "rewards", "valid", "episode_end", "truncated"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert (a.episode_returns, a.episode_lengths) == (b.episode_returns, b.episode_lengths)
-        assert np.shares_memory(a.obs, storage.arrays["obs"]) and np.shares_memory(a.valid, storage.arrays["counted"])
+        assert np.shares_memory(a.obs, storage.arrays["obs"]) and np.shares_memory(
+            a.valid, storage.arrays["counted"]
+        )
 
 
 def test_cartpole_vector_batch_matches_single_env_replay():
@@ -185,7 +211,15 @@ def test_per_episode_standardize_matches_the_course_per_episode():
 
 
 def small_fast_agent(**kw):
-    cfg = dict(mode="fast", num_envs=16, gamma=0.99, lr=0.01, hidden_sizes=(16,), total_env_steps=4000, seed=0)
+    cfg = dict(
+        mode="fast",
+        num_envs=16,
+        gamma=0.99,
+        lr=0.01,
+        hidden_sizes=(16,),
+        total_env_steps=4000,
+        seed=0,
+    )
     cfg.update(kw)
     return reinforcelab.Reinforce("CartPole-v1", device="cpu", **cfg)
 
@@ -208,7 +242,10 @@ def test_return_normalisation_options(norm):
         by_hand = [standardize(g) for g in by_hand]
     if norm == "batch":
         everything = np.concatenate(by_hand)
-        by_hand = [(g - everything.mean()) / (everything.std(ddof=1) + np.finfo(np.float32).eps) for g in by_hand]
+        by_hand = [
+            (g - everything.mean()) / (everything.std(ddof=1) + np.finfo(np.float32).eps)
+            for g in by_hand
+        ]
     for i, expected in enumerate(by_hand):
         np.testing.assert_allclose(adv[batch.valid[:, i], i], expected, rtol=1e-5, atol=1e-5)
 
@@ -270,7 +307,9 @@ def test_observation_normalisation_is_saved_and_used_at_inference(tmp_path):
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     assert (loaded.predict(obs, deterministic=True) == agent.predict(obs, deterministic=True)).all()
     # Acting applies the statistics: logits are those of the normalised input.
-    normalized = np.clip((obs - agent.obs_norm.mean) / np.sqrt(agent.obs_norm.var + agent.obs_norm.eps), -10, 10)
+    normalized = np.clip(
+        (obs - agent.obs_norm.mean) / np.sqrt(agent.obs_norm.var + agent.obs_norm.eps), -10, 10
+    )
     expected = agent.policy.forward(normalized.T.astype(np.float32))
     np.testing.assert_allclose(agent.actor().logits(obs), expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(agent.policy.forward(obs.T), expected)
@@ -300,8 +339,9 @@ def test_fast_mode_is_reproducible():
 
 
 def test_fast_preset_learns_quickly():
-    agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0, device="cpu",
-                                   total_env_steps=300_000)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="fast-cartpole", seed=0, device="cpu", total_env_steps=300_000
+    )
     agent.learn()
     assert agent.evaluate(20, seed=0).mean_reward > 150
 
@@ -309,10 +349,20 @@ def test_fast_preset_learns_quickly():
 def test_rollout_max_t_caps_training_episodes_but_not_evaluation(tmp_path):
     from reinforcelab.run import train_run
 
-    config = reinforcelab.preset("fast-cartpole").replace(seed=0, num_envs=8, total_env_steps=400, rollout_max_t=10,
-                                                          baseline="value", truncation="bootstrap", max_t=30)
+    config = reinforcelab.preset("fast-cartpole").replace(
+        seed=0,
+        num_envs=8,
+        total_env_steps=400,
+        rollout_max_t=10,
+        baseline="value",
+        truncation="bootstrap",
+        max_t=30,
+    )
     result = train_run(config, tmp_path / "r", progress=False, device="cpu")
-    lengths = [int(line.split(",")[2]) for line in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]]
+    lengths = [
+        int(line.split(",")[2])
+        for line in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]
+    ]
     assert lengths and max(lengths) <= 10
     assert max(result.evaluation.lengths) <= 30
 
@@ -346,7 +396,9 @@ def test_training_runs_blas_and_torch_on_one_thread_and_restores_them():
         before = (blas_threads(), torch.get_num_threads())
         assert before[0] and max(before[0]) == 2
         for preset in ("fast-cartpole", "course-cartpole"):
-            reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=0, device="cpu").learn([Look()])
+            reinforcelab.Reinforce("CartPole-v1", preset=preset, seed=0, device="cpu").learn(
+                [Look()]
+            )
         assert (blas_threads(), torch.get_num_threads()) == before
     assert seen[0][:2] == ("fast", [1] * len(before[0]))
     assert seen[1] == ("course", [1] * len(before[0]), 1)

@@ -34,15 +34,21 @@ def test_log_probability_gradients_match_the_direct_formula():
     torch.testing.assert_close(mean.grad, (actions - mean.detach()) / std**2)
     expected_log_std_grad = (((actions - mean.detach()) / std) ** 2 - 1).sum(0)
     torch.testing.assert_close(module.log_std.grad, expected_log_std_grad)
-    direct = (-0.5 * ((actions - mean.detach()) / std) ** 2 - module.log_std.detach()
-              - 0.5 * np.log(2 * np.pi)).sum(-1)
+    direct = (
+        -0.5 * ((actions - mean.detach()) / std) ** 2
+        - module.log_std.detach()
+        - 0.5 * np.log(2 * np.pi)
+    ).sum(-1)
     torch.testing.assert_close(log_prob.detach(), direct)
-    torch.testing.assert_close(entropy, (0.5 + 0.5 * np.log(2 * np.pi) + module.log_std.detach()).sum().expand(5))
+    torch.testing.assert_close(
+        entropy, (0.5 + 0.5 * np.log(2 * np.pi) + module.log_std.detach()).sum().expand(5)
+    )
 
 
 def test_samples_are_scored_unclipped_and_clipped_only_for_the_env():
-    agent = reinforcelab.Reinforce("Pendulum-v1", preset="fast-cartpole", seed=0, num_envs=8,
-                                   policy_kwargs={"log_std": 1.5})  # std 4.5: most samples leave [-2, 2]
+    agent = reinforcelab.Reinforce(
+        "Pendulum-v1", preset="fast-cartpole", seed=0, num_envs=8, policy_kwargs={"log_std": 1.5}
+    )  # std 4.5: most samples leave [-2, 2]
     envs = make_vector_env("Pendulum-v1", 8)
     assert isinstance(envs, gym.wrappers.vector.ClipAction)
     actor, rng = agent.actor(), np.random.default_rng(0)
@@ -71,23 +77,49 @@ def test_a_module_without_log_std_is_refused_for_continuous_actions():
         reinforcelab.Reinforce("Pendulum-v1", preset="fast-cartpole", policy=torch.nn.Linear(3, 1))
 
 
-@pytest.mark.parametrize("preset_name, budget", [("fast-cartpole", {"total_env_steps": 8_000, "num_envs": 16}),
-                                                 ("course-cartpole", {"n_episodes": 4})])
+@pytest.mark.parametrize(
+    "preset_name, budget",
+    [
+        ("fast-cartpole", {"total_env_steps": 8_000, "num_envs": 16}),
+        ("course-cartpole", {"n_episodes": 4}),
+    ],
+)
 def test_gaussian_policy_trains_saves_loads_and_works_from_the_cli(tmp_path, preset_name, budget):
-    config = preset(preset_name).replace(env_id="Pendulum-v1", seed=0, hidden_sizes=(16,), lr=3e-3, **budget)
+    config = preset(preset_name).replace(
+        env_id="Pendulum-v1", seed=0, hidden_sizes=(16,), lr=3e-3, **budget
+    )
     before = reinforcelab.Reinforce(config=config)
     result = train_run(config, tmp_path / "run", progress=False)
-    assert any(not np.array_equal(before.weights()[k], v) for k, v in result.agent.weights().items())
+    assert any(
+        not np.array_equal(before.weights()[k], v) for k, v in result.agent.weights().items()
+    )
     spec = json.loads((tmp_path / "run" / "config.json").read_text())["policy"]
-    assert spec["class"] == "reinforcelab.policies.gaussian:GaussianMLP" and spec["distribution"] == "normal"
+    assert (
+        spec["class"] == "reinforcelab.policies.gaussian:GaussianMLP"
+        and spec["distribution"] == "normal"
+    )
     loaded = reinforcelab.load(tmp_path / "run")
     obs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
-    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True),
-                                  result.agent.predict(obs, deterministic=True))
-    for args in (["evaluate", tmp_path / "run", "--deterministic", "--episodes", 2],
-                 ["record", tmp_path / "run", "--out", tmp_path / "p.mp4", "--max-steps", 20],
-                 ["push", tmp_path / "run", "--repo-id", "me/pendulum", "--dry-run", tmp_path / "hub",
-                  "--eval-episodes", 2, "--no-video"]):
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True), result.agent.predict(obs, deterministic=True)
+    )
+    for args in (
+        ["evaluate", tmp_path / "run", "--deterministic", "--episodes", 2],
+        ["record", tmp_path / "run", "--out", tmp_path / "p.mp4", "--max-steps", 20],
+        [
+            "push",
+            tmp_path / "run",
+            "--repo-id",
+            "me/pendulum",
+            "--dry-run",
+            tmp_path / "hub",
+            "--eval-episodes",
+            2,
+            "--no-video",
+        ],
+    ):
         out = runner.invoke(app, [str(a) for a in args])
         assert out.exit_code == 0, out.output
-    assert "GaussianMLP(" in (tmp_path / "hub" / "README.md").read_text()  # the architecture is on the card
+    assert (
+        "GaussianMLP(" in (tmp_path / "hub" / "README.md").read_text()
+    )  # the architecture is on the card

@@ -13,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 import reinforcelab
-from reinforcelab.trainers import TrainingDiverged
 from reinforcelab.artifacts.checkpoint import CheckpointError, load_resume_state
 from reinforcelab.artifacts.plots import learning_curve_figure
 from reinforcelab.callbacks import Callback
@@ -23,6 +22,7 @@ from reinforcelab.evaluation import evaluate_policy, evaluation_seeds
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.run import resume_run, train_run
 from reinforcelab.seeding import vector_reset_seed
+from reinforcelab.trainers import TrainingDiverged
 
 runner = CliRunner()
 
@@ -47,8 +47,20 @@ def in_tmp(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def cartpole_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cp"
-    result = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--seed", 0, "--total-steps", 20_000,
-                    "--out", out, "--no-progress", "--no-plot")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--seed",
+        0,
+        "--total-steps",
+        20_000,
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -96,7 +108,9 @@ def test_fixed_random_policy_unseeded_evaluation_returns_are_not_all_equal():
 
 def test_training_batches_and_early_stop_use_fresh_levels():
     def trainer_for(**options):
-        agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset="fast-pixelcopter", num_envs=8, **options)
+        agent = reinforcelab.Reinforce(
+            "Pixelcopter-PLE-v0", preset="fast-pixelcopter", num_envs=8, **options
+        )
         return agent.make_trainer()
 
     trainer = trainer_for(env_kwargs={"render_mode": "rgb_array"})
@@ -105,7 +119,9 @@ def test_training_batches_and_early_stop_use_fresh_levels():
     batch1 = levels(trainer.envs, vector_reset_seed(trainer.envs, trainer.reset_seeds(8)))
     assert len(set(batch0)) == 8 and set(batch0).isdisjoint(batch1)
     seed0, seed1 = (trainer_for(seed=s, env_kwargs={"render_mode": "rgb_array"}) for s in (0, 1))
-    assert set(levels(seed0.envs, seed0.reset_seeds(8))).isdisjoint(levels(seed1.envs, seed1.reset_seeds(8)))
+    assert set(levels(seed0.envs, seed0.reset_seeds(8))).isdisjoint(
+        levels(seed1.envs, seed1.reset_seeds(8))
+    )
 
 
 # ----------------------------------------------------------------------------- 2. enjoy --record
@@ -113,8 +129,11 @@ def test_enjoy_record_films_the_printed_episodes(cartpole_run, tmp_path):
     video = tmp_path / "enjoy.mp4"
     result = invoke("enjoy", cartpole_run, "--episodes", 3, "--seed", 1, "--record", video)
     assert result.exit_code == 0, result.output
-    lengths = [int(line.split(" in ")[1].split()[0]) for line in result.output.splitlines()
-               if line.startswith("episode ")]
+    lengths = [
+        int(line.split(" in ")[1].split()[0])
+        for line in result.output.splitlines()
+        if line.startswith("episode ")
+    ]
     frames = int(result.output.split("(")[-1].split()[0])
     assert len(lengths) == 3 and frames == sum(n + 1 for n in lengths)
     import imageio.v2 as iio
@@ -125,7 +144,9 @@ def test_enjoy_record_films_the_printed_episodes(cartpole_run, tmp_path):
 # ----------------------------------------------------------------------------- 3. plot to the end
 def write_metrics(folder: Path, env_steps: list[int], returns: list[float]) -> Path:
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"env_id": "CartPole-v1", "config": {"mode": "fast", "seed": 0}}))
+    (folder / "config.json").write_text(
+        json.dumps({"env_id": "CartPole-v1", "config": {"mode": "fast", "seed": 0}})
+    )
     rows = ["episode,return,length,env_steps,wall_seconds"]
     rows += [f"{i + 1},{r},{int(r)},{s},0" for i, (s, r) in enumerate(zip(env_steps, returns))]
     (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
@@ -138,14 +159,23 @@ def test_plot_of_several_runs_shows_each_run_to_its_end(tmp_path):
     fig = learning_curve_figure([short, long], window=10, x="env_steps")
     ends = {float(line.get_xdata()[-1]) for line in fig.axes[0].get_lines()}
     assert {10_000.0, 30_000.0} <= ends
-    last_points = {float(line.get_xdata()[-1]): float(line.get_ydata()[-1]) for line in fig.axes[0].get_lines()}
+    last_points = {
+        float(line.get_xdata()[-1]): float(line.get_ydata()[-1]) for line in fig.axes[0].get_lines()
+    }
     assert last_points[30_000.0] == 500.0
 
 
 # ----------------------------------------------------------------------------- 5. any discrete env
-@pytest.mark.parametrize("preset_name, options", [("fast-cartpole", {"total_env_steps": 12_000, "num_envs": 8}),
-                                                  ("course-cartpole", {"n_episodes": 4})])
-def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(tmp_path, preset_name, options):
+@pytest.mark.parametrize(
+    "preset_name, options",
+    [
+        ("fast-cartpole", {"total_env_steps": 12_000, "num_envs": 8}),
+        ("course-cartpole", {"n_episodes": 4}),
+    ],
+)
+def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(
+    tmp_path, preset_name, options
+):
     budget = {k: v for k, v in options.items() if k != "num_envs"}
     config = preset(preset_name).replace(env_id="Acrobot-v1", seed=3, max_t=300, **options)
     whole = train_run(config.replace(**budget), tmp_path / "whole", progress=False)
@@ -154,39 +184,50 @@ def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(tmp_pa
     resumed = resume_run(tmp_path / "part", progress=False, **budget)
     for name, array in whole.agent.weights().items():
         assert np.array_equal(array, resumed.agent.weights()[name]), name
-    rows = lambda p: [line.rsplit(",", 1)[0] for line in (p / "metrics.csv").read_text().splitlines()]  # noqa: E731
+    rows = lambda p: [
+        line.rsplit(",", 1)[0] for line in (p / "metrics.csv").read_text().splitlines()
+    ]
     assert rows(tmp_path / "whole") == rows(tmp_path / "part")
 
 
 # ----------------------------------------------------------------------------- 6. numbers
-@pytest.mark.parametrize("args, option", [
-    (["train", "CartPole-v1", "--lr", "nan"], "--lr"),
-    (["train", "CartPole-v1", "--lr", "inf"], "--lr"),
-    (["train", "CartPole-v1", "--lr", "0"], "--lr"),
-    (["train", "CartPole-v1", "--lr", "-1"], "--lr"),
-    (["train", "CartPole-v1", "--set", "lr=abc"], "--lr"),
-    (["train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", "-1"], "--total-steps"),
-    (["train", "CartPole-v1", "--episodes", "0"], "--episodes"),
-    (["train", "CartPole-v1", "--max-t", "0"], "--max-t"),
-    (["train", "CartPole-v1", "--gamma", "1.5"], "--gamma"),
-    (["train", "CartPole-v1", "--set", "entropy_coef=-0.1"], "entropy_coef"),
-    (["train", "CartPole-v1", "--stop-reward", "nan"], "--stop-reward"),
-    (["train", "CartPole-v1", "--hidden", "16,x"], "--hidden"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["train", "CartPole-v1", "--lr", "nan"], "--lr"),
+        (["train", "CartPole-v1", "--lr", "inf"], "--lr"),
+        (["train", "CartPole-v1", "--lr", "0"], "--lr"),
+        (["train", "CartPole-v1", "--lr", "-1"], "--lr"),
+        (["train", "CartPole-v1", "--set", "lr=abc"], "--lr"),
+        (
+            ["train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", "-1"],
+            "--total-steps",
+        ),
+        (["train", "CartPole-v1", "--episodes", "0"], "--episodes"),
+        (["train", "CartPole-v1", "--max-t", "0"], "--max-t"),
+        (["train", "CartPole-v1", "--gamma", "1.5"], "--gamma"),
+        (["train", "CartPole-v1", "--set", "entropy_coef=-0.1"], "entropy_coef"),
+        (["train", "CartPole-v1", "--stop-reward", "nan"], "--stop-reward"),
+        (["train", "CartPole-v1", "--hidden", "16,x"], "--hidden"),
+    ],
+)
 def test_bad_training_numbers_are_one_line_errors_before_anything_is_written(in_tmp, args, option):
     line = one_line_error(invoke(*args, "--out", in_tmp / "run"))
     assert option in line and ("must be" in line)
     assert not (in_tmp / "run").exists() and not (in_tmp / "runs").exists()
 
 
-@pytest.mark.parametrize("args, option", [
-    (["evaluate", "{run}", "--episodes", "0"], "--episodes"),
-    (["evaluate", "{run}", "--episodes", "-2"], "--episodes"),
-    (["evaluate", "{run}", "--max-t", "0"], "--max-t"),
-    (["record", "{run}", "--max-steps", "0"], "--max-steps"),
-    (["record", "{run}", "--episodes", "0"], "--episodes"),
-    (["enjoy", "{run}", "--episodes", "0"], "--episodes"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["evaluate", "{run}", "--episodes", "0"], "--episodes"),
+        (["evaluate", "{run}", "--episodes", "-2"], "--episodes"),
+        (["evaluate", "{run}", "--max-t", "0"], "--max-t"),
+        (["record", "{run}", "--max-steps", "0"], "--max-steps"),
+        (["record", "{run}", "--episodes", "0"], "--episodes"),
+        (["enjoy", "{run}", "--episodes", "0"], "--episodes"),
+    ],
+)
 def test_bad_evaluation_numbers_are_one_line_errors(cartpole_run, in_tmp, args, option):
     line = one_line_error(invoke(*[a.format(run=cartpole_run) for a in args]))
     assert option in line and ">= 1" in line
@@ -195,8 +236,19 @@ def test_bad_evaluation_numbers_are_one_line_errors(cartpole_run, in_tmp, args, 
 
 def test_diverging_training_stops_and_keeps_the_last_finite_checkpoint(tmp_path):
     out = tmp_path / "div"
-    line = one_line_error(invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--lr", "1e30",
-                                 "--out", out, "--no-progress"))
+    line = one_line_error(
+        invoke(
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--lr",
+            "1e30",
+            "--out",
+            out,
+            "--no-progress",
+        )
+    )
     assert "diverged" in line and "last finite checkpoint" in line
     agent = reinforcelab.load(out)  # refuses non-finite weights, so this checks the file is finite
     assert all(np.isfinite(w).all() for w in agent.weights().values())
@@ -255,7 +307,9 @@ def test_a_mistyped_local_path_is_not_taken_for_a_hub_id(cartpole_run, in_tmp, n
 # ----------------------------------------------------------------------------- 9. missing extras
 def test_missing_optional_dependency_says_what_to_install(in_tmp):
     def needs_box2d(**kwargs):
-        raise gym.error.DependencyNotInstalled('Box2D is not installed, run `pip install "gymnasium[box2d]"`')
+        raise gym.error.DependencyNotInstalled(
+            'Box2D is not installed, run `pip install "gymnasium[box2d]"`'
+        )
 
     gym.register("NeedsBox2D-v0", entry_point=needs_box2d)
     try:
@@ -269,11 +323,35 @@ def test_missing_optional_dependency_says_what_to_install(in_tmp):
 # ----------------------------------------------------------------------------- 10/11/13. files
 def test_overwrite_keeps_files_that_are_not_part_of_a_run(cartpole_run, tmp_path):
     out = tmp_path / "keep"
-    assert invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", 3000, "--out", out,
-                  "--no-progress", "--no-plot").exit_code == 0
+    assert (
+        invoke(
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--total-steps",
+            3000,
+            "--out",
+            out,
+            "--no-progress",
+            "--no-plot",
+        ).exit_code
+        == 0
+    )
     (out / "notes.txt").write_text("mine")
-    result = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", 3000, "--out", out,
-                    "--no-progress", "--no-plot", "--overwrite")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--total-steps",
+        3000,
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+        "--overwrite",
+    )
     assert result.exit_code == 0, result.output
     assert (out / "notes.txt").read_text() == "mine"
 
@@ -282,22 +360,52 @@ def test_files_respect_the_umask(tmp_path):
     old = os.umask(0o027)
     try:
         out = tmp_path / "perm"
-        result = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--total-steps", 3000, "--out", out,
-                        "--no-progress", "--record")
+        result = invoke(
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--total-steps",
+            3000,
+            "--out",
+            out,
+            "--no-progress",
+            "--record",
+        )
         assert result.exit_code == 0, result.output
     finally:
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
-    assert {"curve.png", "model.safetensors", "replay.mp4", "config.json", "resume.pkl"} <= set(modes)
+    assert {"curve.png", "model.safetensors", "replay.mp4", "config.json", "resume.pkl"} <= set(
+        modes
+    )
     assert set(modes.values()) == {0o640}, modes
     assert stat.S_IMODE(out.stat().st_mode) == 0o750
 
 
 def test_same_seed_gives_a_byte_identical_model_file(tmp_path):
     def train(name):
-        subprocess.run([sys.executable, "-m", "reinforcelab.cli", "train", "CartPole-v1", "--preset", "fast-cartpole",
-                        "--seed", "3", "--total-steps", "3000", "--out", str(tmp_path / name), "--no-progress",
-                        "--no-plot"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reinforcelab.cli",
+                "train",
+                "CartPole-v1",
+                "--preset",
+                "fast-cartpole",
+                "--seed",
+                "3",
+                "--total-steps",
+                "3000",
+                "--out",
+                str(tmp_path / name),
+                "--no-progress",
+                "--no-plot",
+            ],
+            check=True,
+            capture_output=True,
+        )
         return (tmp_path / name / "model.safetensors").read_bytes()
 
     assert train("a") == train("b")
@@ -308,7 +416,9 @@ def test_evaluate_prints_the_course_score_and_bar(cartpole_run):
     result = invoke("evaluate", cartpole_run, "--episodes", 5, "--seed", 0)
     assert result.exit_code == 0, result.output
     assert "score (mean - std)" in result.output and "course bar of 350" in result.output
-    data = json.loads(invoke("evaluate", cartpole_run, "--episodes", 5, "--seed", 0, "--json").output)
+    data = json.loads(
+        invoke("evaluate", cartpole_run, "--episodes", 5, "--seed", 0, "--json").output
+    )
     assert data["score"] == pytest.approx(data["mean_reward"] - data["std_reward"])
     assert data["course_bar"] == 350 and data["passes_course_bar"] == (data["score"] >= 350)
 
@@ -349,8 +459,17 @@ def test_presets_table_shows_only_the_fields_of_each_mode():
 
 # ----------------------------------------------------------------------------- 4. hyperparameters
 def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run, tmp_path):
-    result = invoke("push", cartpole_run, "--repo-id", "me/cp", "--dry-run", tmp_path / "hub", "--no-video",
-                    "--eval-episodes", 3)
+    result = invoke(
+        "push",
+        cartpole_run,
+        "--repo-id",
+        "me/cp",
+        "--dry-run",
+        tmp_path / "hub",
+        "--no-video",
+        "--eval-episodes",
+        3,
+    )
     assert result.exit_code == 0, result.output
     trained = json.loads((cartpole_run / "results.json").read_text())["training"]["train_episodes"]
     hyperparameters = json.loads((tmp_path / "hub" / "hyperparameters.json").read_text())
@@ -359,9 +478,15 @@ def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run,
 
 def test_a_mode_refuses_the_options_of_the_other_mode(in_tmp):
     with pytest.raises(ValueError, match="baseline applies to fast mode only"):
-        reinforcelab.Reinforce(preset="course-cartpole", baseline="value", entropy_coef=0.5, normalize_obs=True)
-    line = one_line_error(invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--episodes", 10))
+        reinforcelab.Reinforce(
+            preset="course-cartpole", baseline="value", entropy_coef=0.5, normalize_obs=True
+        )
+    line = one_line_error(
+        invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--episodes", 10)
+    )
     assert "--episodes applies to course mode only" in line
-    line = one_line_error(invoke("train", "CartPole-v1", "--preset", "course-cartpole", "--total-steps", 10))
+    line = one_line_error(
+        invoke("train", "CartPole-v1", "--preset", "course-cartpole", "--total-steps", 10)
+    )
     assert "--total-steps applies to fast mode only" in line
     assert not (in_tmp / "runs").exists()

@@ -37,11 +37,20 @@ class StopAfterUpdates(Callback):
 @pytest.mark.parametrize("torch_policy", [False, True])
 def test_linear_schedule_scales_both_learning_rates_by_the_budget_left(torch_policy):
     total = 20_000
-    options = dict(seed=0, num_envs=16, total_env_steps=total, lr_schedule="linear", baseline="value", value_lr=0.02)
+    options = dict(
+        seed=0,
+        num_envs=16,
+        total_env_steps=total,
+        lr_schedule="linear",
+        baseline="value",
+        value_lr=0.02,
+    )
     if torch_policy:  # the torch engine (a user's module) follows the same schedule
         import torch
 
-        options["policy"] = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+        options["policy"] = torch.nn.Sequential(
+            torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
+        )
     agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="cpu", **options)
     lrs = LearningRates()
     agent.learn([lrs])
@@ -55,7 +64,9 @@ def test_linear_schedule_scales_both_learning_rates_by_the_budget_left(torch_pol
 
 
 def test_constant_schedule_keeps_the_configured_rate():
-    agent = reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0, device="cpu", total_env_steps=10_000)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="fast-cartpole", seed=0, device="cpu", total_env_steps=10_000
+    )
     lrs = LearningRates()
     agent.learn([lrs])
     assert {lr for _, lr, _ in lrs.rows} == {0.1}
@@ -64,7 +75,13 @@ def test_constant_schedule_keeps_the_configured_rate():
 def test_a_resumed_linear_schedule_matches_an_uninterrupted_run(tmp_path):
     config = preset("fast-cartpole").replace(seed=1, total_env_steps=30_000, lr_schedule="linear")
     whole = train_run(config, tmp_path / "whole", progress=False)
-    train_run(config, tmp_path / "part", progress=False, checkpoint_every=1, extra_callbacks=[StopAfterUpdates(3)])
+    train_run(
+        config,
+        tmp_path / "part",
+        progress=False,
+        checkpoint_every=1,
+        extra_callbacks=[StopAfterUpdates(3)],
+    )
     resumed = resume_run(tmp_path / "part", progress=False)
     for name, array in whole.agent.weights().items():
         assert np.array_equal(array, resumed.agent.weights()[name]), name
@@ -73,7 +90,18 @@ def test_a_resumed_linear_schedule_matches_an_uninterrupted_run(tmp_path):
 def test_an_unknown_schedule_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="lr_schedule"):
         preset("fast-cartpole").replace(lr_schedule="cosine")
-    result = CliRunner().invoke(app, ["train", "CartPole-v1", "--preset", "fast-cartpole", "--set",
-                                      "lr_schedule=cosine", "--out", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--set",
+            "lr_schedule=cosine",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert result.exit_code == 2 and "lr_schedule" in result.output and "constant" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()

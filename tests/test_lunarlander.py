@@ -17,12 +17,23 @@ from reinforcelab.seeding import episode_seeds, vector_reset_seed
 pytest.importorskip("Box2D", reason="LunarLander needs the box2d extra: pip install -e '.[box2d]'")
 
 # A few thousand steps: enough for several updates, not for learning to land.
-SHORT = {"seed": 0, "num_envs": 4, "total_env_steps": 3000, "rollout_max_t": 200, "max_t": 300,
-         "eval_episodes": 3}
+SHORT = {
+    "seed": 0,
+    "num_envs": 4,
+    "total_env_steps": 3000,
+    "rollout_max_t": 200,
+    "max_t": 300,
+    "eval_episodes": 3,
+}
 
 
-@pytest.mark.parametrize("name, env_id", [("fast-lunarlander", "LunarLander-v3"),
-                                           ("fast-lunarlander-continuous", "LunarLanderContinuous-v3")])
+@pytest.mark.parametrize(
+    "name, env_id",
+    [
+        ("fast-lunarlander", "LunarLander-v3"),
+        ("fast-lunarlander-continuous", "LunarLanderContinuous-v3"),
+    ],
+)
 def test_lunarlander_preset_trains_checkpoints_and_evaluates(tmp_path, name, env_id):
     config = preset(name).replace(**SHORT)
     assert config.env_id == env_id
@@ -38,7 +49,9 @@ def test_lunarlander_preset_trains_checkpoints_and_evaluates(tmp_path, name, env
     # The saved agent acts like the trained one.
     loaded = reinforcelab.load(tmp_path / "run")
     obs = np.zeros((2, 8), np.float32)
-    assert np.allclose(loaded.predict(obs, deterministic=True), result.agent.predict(obs, deterministic=True))
+    assert np.allclose(
+        loaded.predict(obs, deterministic=True), result.agent.predict(obs, deterministic=True)
+    )
 
 
 def test_async_training_resumes_and_leaves_no_worker_processes(tmp_path):
@@ -77,7 +90,9 @@ def test_vectorization_choice():
     assert vectorization_mode("Pixelcopter-PLE-v0") == "vector_entry_point"
     assert vectorization_mode("LunarLander-v3") == "sync"
     assert vectorization_mode("CartPole-v1", "async") == "async"
-    with pytest.raises(ConfigError, match="vectorization must be one of auto, sync, async; got 'bogus'"):
+    with pytest.raises(
+        ConfigError, match="vectorization must be one of auto, sync, async; got 'bogus'"
+    ):
         TrainConfig(mode="fast", vectorization="bogus")
     with pytest.raises(ConfigError, match="vectorization must be one of"):
         vectorization_mode("LunarLander-v3", "bogus")

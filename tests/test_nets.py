@@ -6,16 +6,21 @@ import torch
 
 import reinforcelab
 from reinforcelab.engines.numpy_engine import (
-    NumpyEngine, add_into, chunks, clip_grad_norm, policy_gradient, value_gradient,
+    NumpyEngine,
+    add_into,
+    chunks,
+    clip_grad_norm,
+    policy_gradient,
+    value_gradient,
 )
+from reinforcelab.engines.torch_engine import TorchEngine, policy_loss
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.nets import MLP, ObsNorm
 from reinforcelab.optim import NumpyAdam
 from reinforcelab.policies.base import categorical_terms
 from reinforcelab.policies.mlp import MLPPolicy
-from reinforcelab.rollout import collect_batch
-from reinforcelab.engines.torch_engine import TorchEngine, policy_loss
 from reinforcelab.policies.torch_mlp import as_torch
+from reinforcelab.rollout import collect_batch
 
 
 def random_mlp(in_dim, hidden, out_dim, seed=0):
@@ -34,7 +39,9 @@ def test_policy_gradient_equals_autograd(hidden, entropy_coef):
     actions = rng.integers(0, 3, 500)
     adv = rng.normal(size=500).astype(np.float32)
     module = as_torch(net.copy())
-    log_prob, entropy = categorical_terms(torch.log_softmax(module(torch.from_numpy(x)), dim=-1), torch.from_numpy(actions))
+    log_prob, entropy = categorical_terms(
+        torch.log_softmax(module(torch.from_numpy(x)), dim=-1), torch.from_numpy(actions)
+    )
     policy_loss(log_prob, entropy, torch.from_numpy(adv), entropy_coef).backward()
     ours = policy_gradient(net, x.T, actions, adv, entropy_coef)
     for a, b in zip(ours, torch_grads(module), strict=True):
@@ -47,7 +54,9 @@ def test_value_gradient_equals_autograd():
     x = rng.normal(size=(300, 4)).astype(np.float32)
     returns = rng.normal(size=300) * 50
     module = as_torch(net.copy(), "value")
-    (0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()).backward()
+    (
+        0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()
+    ).backward()
     ours, _ = value_gradient(net, x.T, returns)
     for a, b in zip(ours, torch_grads(module), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -58,14 +67,20 @@ def test_chunked_gradients_add_up_to_the_whole_batch():
     policy, value = random_mlp(4, (256,), 2), random_mlp(4, (256,), 1, seed=1)
     n = 10_000
     x = rng.normal(size=(4, n)).astype(np.float32)
-    actions, adv, returns = rng.integers(0, 2, n), rng.normal(size=n).astype(np.float32), rng.normal(size=n)
+    actions, adv, returns = (
+        rng.integers(0, 2, n),
+        rng.normal(size=n).astype(np.float32),
+        rng.normal(size=n),
+    )
     parts = chunks(n, 4096)
     assert [(c.start, c.stop) for c in parts] == [(0, 4096), (4096, 8192), (8192, 12288)]
     whole_p = policy_gradient(policy, x, actions, adv, 0.1)
     whole_v, _ = value_gradient(value, x, returns)
     chunked_p = chunked_v = None
     for c in parts:
-        chunked_p = add_into(chunked_p, policy_gradient(policy, x[:, c], actions[c], adv[c], 0.1, n))
+        chunked_p = add_into(
+            chunked_p, policy_gradient(policy, x[:, c], actions[c], adv[c], 0.1, n)
+        )
         chunked_v = add_into(chunked_v, value_gradient(value, x[:, c], returns[c], n)[0])
     for a, b in zip(whole_p + whole_v, chunked_p + chunked_v, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
@@ -75,7 +90,9 @@ def test_saturated_policy_gives_finite_gradients():
     net = random_mlp(4, (16,), 2)
     net.layers[-1][0][:] = 0
     net.layers[-1][1][:] = [200.0, -200.0]  # softmax underflows to exactly 0 for action 1
-    grads = policy_gradient(net, np.zeros((4, 3), np.float32), np.array([0, 1, 1]), np.ones(3, np.float32), 0.1)
+    grads = policy_gradient(
+        net, np.zeros((4, 3), np.float32), np.array([0, 1, 1]), np.ones(3, np.float32), 0.1
+    )
     assert all(np.isfinite(g).all() for g in grads)
 
 
@@ -185,40 +202,65 @@ def test_predict_single_and_batch():
         agent.predict(np.zeros(3))
 
 
-@pytest.mark.parametrize("options", [
-    {},
-    {"return_norm": "episode", "entropy_coef": 0.05, "max_grad_norm": 0.5},
-    {"baseline": "value", "truncation": "bootstrap", "normalize_obs": True, "return_norm": "none"},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"return_norm": "episode", "entropy_coef": 0.05, "max_grad_norm": 0.5},
+        {
+            "baseline": "value",
+            "truncation": "bootstrap",
+            "normalize_obs": True,
+            "return_norm": "none",
+        },
+    ],
+)
 def test_numpy_update_equals_the_torch_update(options):
     """Fast mode's numpy engine and its torch engine (CUDA's) make the same Adam steps."""
-    agents = [reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0, device="cpu",
-                                     num_envs=8, **options) for _ in range(2)]
+    agents = [
+        reinforcelab.Reinforce(
+            "CartPole-v1", preset="fast-cartpole", seed=0, device="cpu", num_envs=8, **options
+        )
+        for _ in range(2)
+    ]
     envs = make_vector_env("CartPole-v1", 8)
     actor, rng = agents[0].actor(), np.random.default_rng(0)
-    batch = collect_batch(envs, lambda o: actor.act_batch(o, rng), 15, 1, seed=0)  # the cap forces truncations
+    batch = collect_batch(
+        envs, lambda o: actor.act_batch(o, rng), 15, 1, seed=0
+    )  # the cap forces truncations
     assert batch.truncated.any()
     for agent in agents:
         if agent.obs_norm is not None:
             agent.obs_norm.update(batch.obs[0])
-    engines = [NumpyEngine(agents[0].policy, agents[0].value, agents[0].obs_norm, agents[0].config),
-               TorchEngine(agents[1].policy, agents[1].value, agents[1].obs_norm, agents[1].config, "cpu")]
+    engines = [
+        NumpyEngine(agents[0].policy, agents[0].value, agents[0].obs_norm, agents[0].config),
+        TorchEngine(agents[1].policy, agents[1].value, agents[1].obs_norm, agents[1].config, "cpu"),
+    ]
     first = [engine.update(batch) for engine in engines]
     assert set(first[0]) == set(first[1]) >= {"policy_loss", "entropy", "grad_norm"}
     for name in first[0]:  # the reported statistics agree too
-        np.testing.assert_allclose(first[0][name], first[1][name], rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            first[0][name], first[1][name], rtol=1e-4, atol=1e-6, err_msg=name
+        )
     for _ in range(2):
         for engine in engines:
             engine.update(batch)
     for (name, a), b in zip(agents[0].weights().items(), agents[1].weights().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
-    assert not np.allclose(agents[0].policy.layers[0][0],
-                           reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0).policy.layers[0][0])
+    assert not np.allclose(
+        agents[0].policy.layers[0][0],
+        reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", seed=0).policy.layers[0][0],
+    )
 
 
 def test_device_choice():
-    assert reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="cpu").device == "cpu"
-    assert reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", device="auto").device == "cpu"
+    assert (
+        reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="cpu").device == "cpu"
+    )
+    assert (
+        reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", device="auto").device
+        == "cpu"
+    )
     with pytest.raises(ValueError, match="device must be"):
         reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", device="tpu")
     if not torch.cuda.is_available():

@@ -13,7 +13,9 @@ NOTEBOOK = ROOT / "notebooks" / "unit4_reinforce.ipynb"
 
 
 def load_render_script():
-    spec = importlib.util.spec_from_file_location("render_notebook", ROOT / "scripts" / "render_notebook.py")
+    spec = importlib.util.spec_from_file_location(
+        "render_notebook", ROOT / "scripts" / "render_notebook.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,11 +32,15 @@ def test_notebook_is_committed_without_outputs():
 
 
 def outputs(nb, kind: str) -> list:
-    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if kind in o.get("data", {})]
+    return [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if kind in o.get("data", {})
+    ]
 
 
 def test_notebook_runs_top_to_bottom(tmp_path):
-    nb = load_render_script().execute(tmp_path, quick=True, timeout=300)  # a failing cell raises here
+    nb = load_render_script().execute(
+        tmp_path, quick=True, timeout=300
+    )  # a failing cell raises here
 
     assert len(outputs(nb, "image/png")) >= 7  # explanatory plots, learning curves, evaluations
     videos = [o for o in outputs(nb, "text/html") if "<video" in o["data"]["text/html"]]
@@ -44,9 +50,10 @@ def test_notebook_runs_top_to_bottom(tmp_path):
 
     for name in ("cartpole", "pixelcopter"):  # the dry-run Hub folders, with no pickle
         folder = tmp_path / "hub" / name
-        assert {"model.safetensors", "README.md", "results.json", "replay.mp4"} <= {p.name for p in folder.iterdir()}
+        assert {"model.safetensors", "README.md", "results.json", "replay.mp4"} <= {
+            p.name for p in folder.iterdir()
+        }
         assert not [p for p in folder.iterdir() if p.suffix in (".pt", ".pkl", ".pth", ".bin")]
         manifest = json.loads((tmp_path / "hub" / f"{name}-manifest.json").read_text())
         assert manifest["dry_run"] is True
     assert (tmp_path / "videos" / "cartpole-course.mp4").stat().st_size > 0
-

@@ -9,7 +9,10 @@ def test_adam_is_bit_identical_to_torch_adam():
     ours_model = CategoricalPolicy(4, 2, (16,))
     ref_model = CategoricalPolicy(4, 2, (16,))
     ref_model.load_state_dict(ours_model.state_dict())
-    ours, ref = Adam(ours_model.parameters(), lr=1e-2), torch.optim.Adam(ref_model.parameters(), lr=1e-2)
+    ours, ref = (
+        Adam(ours_model.parameters(), lr=1e-2),
+        torch.optim.Adam(ref_model.parameters(), lr=1e-2),
+    )
     for step in range(30):
         x, a, g = torch.randn(50, 4), torch.randint(0, 2, (50,)), torch.randn(50)
         for model, opt in ((ours_model, ours), (ref_model, ref)):

@@ -39,7 +39,9 @@ def bang_bang(obs) -> int:
     c = y - to_ceil + 12.0
     low, high = c - 9.6, c + 12.0  # lethal when y <= low or y >= high
     target = (low + high) / 2
-    if 0 < block_dist < 15 and block_top - 6 < target < block_bottom - 2:  # block rows [top-4, top+5)
+    if (
+        0 < block_dist < 15 and block_top - 6 < target < block_bottom - 2
+    ):  # block rows [top-4, top+5)
         if block_top - 4 - low > high - (block_bottom - 4):
             target = (low + block_top - 4) / 2
         else:
@@ -266,13 +268,25 @@ def test_rendering():
     env.reset(seed=2)
     start = env.render()
     assert start.shape == (48, 48, 3) and start.dtype == np.uint8
-    assert np.argwhere((start == WHITE).all(-1)).tolist() == [[23, 15], [23, 16], [24, 15], [24, 16]]
+    assert np.argwhere((start == WHITE).all(-1)).tolist() == [
+        [23, 15],
+        [23, 16],
+        [24, 15],
+        [24, 16],
+    ]
     env.step(NOOP)
     frame = env.render()
-    assert np.argwhere((frame == WHITE).all(-1)).tolist() == [[23, 15], [23, 16], [24, 15], [24, 16]]
+    assert np.argwhere((frame == WHITE).all(-1)).tolist() == [
+        [23, 15],
+        [23, 16],
+        [24, 15],
+        [24, 16],
+    ]
     rng = np.random.default_rng(1)
     for _ in range(300):
-        _, _, terminated, _, _ = env.step(int(bang_bang(env.unwrapped._observation())) if rng.random() > 0.05 else 1)
+        _, _, terminated, _, _ = env.step(
+            int(bang_bang(env.unwrapped._observation())) if rng.random() > 0.05 else 1
+        )
         frame = env.render()
         colours = {tuple(p) for p in frame.reshape(-1, 3).tolist()}
         assert colours <= {(0, 0, 0), WHITE, GREEN} and GREEN in colours
@@ -333,10 +347,16 @@ def test_vector_env_reproduces_single_envs(size, num_envs, steps):
     """Same per-sub-env seeds and actions: every sub-env is the single env, bit for bit, including
     NEXT_STEP dead steps, plain resets, block spawns, terrain refills and frames."""
     width, height = size
-    singles = [PixelcopterEnv(render_mode="rgb_array", width=width, height=height) for _ in range(num_envs)]
-    vec = PixelcopterVectorEnv(num_envs=num_envs, render_mode="rgb_array", width=width, height=height)
+    singles = [
+        PixelcopterEnv(render_mode="rgb_array", width=width, height=height) for _ in range(num_envs)
+    ]
+    vec = PixelcopterVectorEnv(
+        num_envs=num_envs, render_mode="rgb_array", width=width, height=height
+    )
     rng = np.random.default_rng(sum(size))
-    scale = np.array([48 / height, 1, 48 / height, 48 / height, 48 / width, 48 / height, 48 / height])
+    scale = np.array(
+        [48 / height, 1, 48 / height, 48 / height, 48 / width, 48 / height, 48 / height]
+    )
     episodes, refills, dead_steps = 0, 0, 0
 
     def compare_frames():
@@ -392,7 +412,9 @@ def test_vector_env_matches_over_long_immortal_episodes():
         obs, reward, terminated, _, _ = vec.step(np.full(3, NOOP))
         for i, env in enumerate(singles):
             expected = env.step(NOOP)
-            assert np.array_equal(obs[i], expected[0]) and (reward[i], terminated[i]) == expected[1:3], frame
+            assert (
+                np.array_equal(obs[i], expected[0]) and (reward[i], terminated[i]) == expected[1:3]
+            ), frame
         if frame % 50 == 0 or frame in (222, 519, 816, 1113, 1114):
             for env, frame_v in zip(singles, vec.render()):
                 assert np.array_equal(frame_v, env.render())

@@ -82,7 +82,9 @@ def test_default_observation_is_still_the_vector():
 
 def test_grayscale_is_bt601_luma():
     colours = np.array([[(0, 0, 0), WHITE, GREEN]], dtype=np.uint8)
-    assert to_grayscale(colours).tolist() == [[0, 255, 186]]  # 0.299*120 + 0.587*240 + 0.114*80 = 185.88
+    assert to_grayscale(colours).tolist() == [
+        [0, 255, 186]
+    ]  # 0.299*120 + 0.587*240 + 0.114*80 = 185.88
     image = pytest.importorskip("PIL.Image")
     assert np.array_equal(np.asarray(image.fromarray(colours).convert("L")), to_grayscale(colours))
     env = PixelcopterEnv(obs_type="pixels", grayscale=True)
@@ -93,7 +95,9 @@ def test_grayscale_is_bt601_luma():
 @pytest.mark.parametrize("grayscale", [False, True])
 def test_frame_stack_order(grayscale):
     """Oldest frame first; after a reset the stack is the reset frame repeated."""
-    env = PixelcopterEnv(obs_type="pixels", grayscale=grayscale, frame_stack=3, render_mode="rgb_array")
+    env = PixelcopterEnv(
+        obs_type="pixels", grayscale=grayscale, frame_stack=3, render_mode="rgb_array"
+    )
     c = 1 if grayscale else 3
     assert env.observation_space.shape == (3 * c, 48, 48)
 
@@ -140,7 +144,9 @@ def test_bad_options_give_a_one_line_value_error(kwargs, message):
 
 
 def test_check_env_passes_with_pixels():
-    env = gym.make(ENV_ID, obs_type="pixels", grayscale=True, frame_stack=2, render_mode="rgb_array").unwrapped
+    env = gym.make(
+        ENV_ID, obs_type="pixels", grayscale=True, frame_stack=2, render_mode="rgb_array"
+    ).unwrapped
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env, skip_render_check=False)
@@ -154,7 +160,9 @@ def test_check_env_passes_with_pixels():
 def test_vector_pixels_reproduce_single_envs(grayscale, frame_stack, size, num_envs, steps):
     """Sub-env i's observation is single env i's, through int, per-sub-env and no seeds, over
     episodes with NEXT_STEP autoreset (the stack restarts with the reset frame)."""
-    kwargs = dict(obs_type="pixels", grayscale=grayscale, frame_stack=frame_stack, width=size, height=size)
+    kwargs = dict(
+        obs_type="pixels", grayscale=grayscale, frame_stack=frame_stack, width=size, height=size
+    )
     singles = [PixelcopterEnv(render_mode="rgb_array", **kwargs) for _ in range(num_envs)]
     envs = gym.make_vec(ENV_ID, num_envs=num_envs, render_mode="rgb_array", **kwargs)
     assert envs.single_observation_space == singles[0].observation_space
@@ -163,7 +171,11 @@ def test_vector_pixels_reproduce_single_envs(grayscale, frame_stack, size, num_e
     rng = np.random.default_rng(size)
     episodes = refills = 0
     for seed in [7, [3, None] + list(range(10, 10 + num_envs - 2)), None]:
-        seeds = [seed + i for i in range(num_envs)] if isinstance(seed, int) else seed or [None] * num_envs
+        seeds = (
+            [seed + i for i in range(num_envs)]
+            if isinstance(seed, int)
+            else seed or [None] * num_envs
+        )
         obs, _ = envs.reset(seed=seed)
         for i, env in enumerate(singles):
             assert np.array_equal(obs[i], env.reset(seed=seeds[i])[0]), i

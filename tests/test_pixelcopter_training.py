@@ -4,10 +4,10 @@ import imageio.v3 as iio
 import numpy as np
 
 import reinforcelab
+from reinforcelab.config import preset
 from reinforcelab.make_env import make_vector_env
 from reinforcelab.rollout import collect_batch
 from reinforcelab.run import record_replay, train_run
-from reinforcelab.config import preset
 
 
 def test_course_pixelcopter_preset_runs_the_course_loop(tmp_path):
@@ -20,8 +20,13 @@ def test_course_pixelcopter_preset_runs_the_course_loop(tmp_path):
 
 
 def test_fast_pixelcopter_preset_improves_on_random(tmp_path):
-    agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset="fast-pixelcopter", seed=0, device="cpu",
-                                   total_env_steps=60_000)
+    agent = reinforcelab.Reinforce(
+        "Pixelcopter-PLE-v0",
+        preset="fast-pixelcopter",
+        seed=0,
+        device="cpu",
+        total_env_steps=60_000,
+    )
     agent.learn()
     assert agent.obs_norm is not None and agent.obs_norm.count > 0
     # A uniform-random policy averages about -4.8.
@@ -45,7 +50,15 @@ def test_sync_vector_fallback_for_envs_without_a_batched_twin():
     # cap, which ends that sub-env's share of the batch.
     assert batch.episode_lengths == [50, 50, 50]
     assert batch.truncated.sum() == 3 and batch.env_steps == 150
-    agent = reinforcelab.Reinforce("Acrobot-v1", mode="fast", num_envs=3, total_env_steps=600, seed=0,
-                                   hidden_sizes=(8,), max_t=100, device="cpu")
+    agent = reinforcelab.Reinforce(
+        "Acrobot-v1",
+        mode="fast",
+        num_envs=3,
+        total_env_steps=600,
+        seed=0,
+        hidden_sizes=(8,),
+        max_t=100,
+        device="cpu",
+    )
     agent.learn()
     assert agent.trainer.env_steps >= 600 and agent.trainer.updates >= 2

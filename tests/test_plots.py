@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.image as mpimg
 
-from reinforcelab.artifacts.plots import (  # noqa: E402
+from reinforcelab.artifacts.plots import (
     PlotError,
     plot_learning_curves,
     read_run_metrics,
@@ -23,16 +23,24 @@ HEADER = "episode,return,length,env_steps,wall_seconds\n"
 PNG_SIZE = (600, 1080)  # 9 x 5 inches at 120 dpi, as (height, width)
 
 
-def make_run(folder: Path, n: int = 150, seed: int = 0, mode: str = "course", env_id: str = "CartPole-v1") -> Path:
+def make_run(
+    folder: Path, n: int = 150, seed: int = 0, mode: str = "course", env_id: str = "CartPole-v1"
+) -> Path:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     lengths = np.clip(np.linspace(10, 400, n) + rng.normal(0, 30, n), 1, 500).astype(int)
     steps = np.cumsum(lengths)
-    rows = [f"{i + 1},{length},{length},{s},{0.01 * i:.4f}\n" for i, (length, s) in enumerate(zip(lengths, steps))]
+    rows = [
+        f"{i + 1},{length},{length},{s},{0.01 * i:.4f}\n"
+        for i, (length, s) in enumerate(zip(lengths, steps))
+    ]
     (folder / "metrics.csv").write_text(HEADER + "".join(rows))
     config = {"env_id": env_id, "mode": mode, "seed": seed, "max_t": 1000}
-    (folder / "config.json").write_text(json.dumps(
-        {"format": "reinforcelab-run", "format_version": 1, "env_id": env_id, "config": config}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {"format": "reinforcelab-run", "format_version": 1, "env_id": env_id, "config": config}
+        )
+    )
     return folder
 
 
@@ -41,7 +49,9 @@ def assert_png(path: Path) -> None:
     image = mpimg.imread(path)
     assert image.shape[:2] == PNG_SIZE
     assert image.std() > 0.05  # something was drawn
-    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temp file left
+    assert [
+        p.name for p in path.parent.iterdir() if p.name.startswith(".")
+    ] == []  # no temp file left
 
 
 def test_rolling_mean_by_hand():
@@ -74,8 +84,11 @@ def test_several_runs_unequal_lengths_and_env_steps(tmp_path):
 
 
 def test_modes_are_separate_curves(tmp_path):
-    runs = [make_run(tmp_path / "c0", seed=0), make_run(tmp_path / "c1", seed=1),
-            make_run(tmp_path / "f0", n=400, seed=0, mode="fast")]
+    runs = [
+        make_run(tmp_path / "c0", seed=0),
+        make_run(tmp_path / "c1", seed=1),
+        make_run(tmp_path / "f0", n=400, seed=0, mode="fast"),
+    ]
     assert_png(plot_learning_curves(runs, tmp_path / "mixed.png", x="env_steps"))
 
 
@@ -123,4 +136,8 @@ def test_long_runs_are_binned_and_thinned(tmp_path, monkeypatch):
     assert_png(plot_learning_curves(runs[0], tmp_path / "one.png", x="env_steps"))
     assert_png(plot_learning_curves(runs, tmp_path / "two.png"))
     x, low, high = plots._binned_spread(np.arange(1, 8), np.arange(7.0), per_bin=3)
-    assert x.tolist() == [3, 6, 7] and low.tolist() == [0.2, 3.2, 6.0] and high.tolist() == [1.8, 4.8, 6.0]
+    assert (
+        x.tolist() == [3, 6, 7]
+        and low.tolist() == [0.2, 3.2, 6.0]
+        and high.tolist() == [1.8, 4.8, 6.0]
+    )

@@ -26,13 +26,17 @@ class CtrlCAt(Callback):
 
 
 def rows(folder):
-    return [(r["episode"], r["return"], r["length"], r["env_steps"]) for r in csv.DictReader((folder / "metrics.csv").open())]
+    return [
+        (r["episode"], r["return"], r["length"], r["env_steps"])
+        for r in csv.DictReader((folder / "metrics.csv").open())
+    ]
 
 
 CONFIGS = {
     "course": preset("course-cartpole").replace(seed=3, n_episodes=40),
-    "fast": preset("fast-cartpole").replace(seed=3, num_envs=8, total_env_steps=3000, baseline="value",
-                                            normalize_obs=True),
+    "fast": preset("fast-cartpole").replace(
+        seed=3, num_envs=8, total_env_steps=3000, baseline="value", normalize_obs=True
+    ),
 }
 
 
@@ -41,8 +45,14 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, mode):
     config = CONFIGS[mode]
     full = train_run(config, tmp_path / "full", progress=False, device="cpu")
 
-    part = train_run(config, tmp_path / "part", progress=False, checkpoint_every=3, device="cpu",
-                     extra_callbacks=[CtrlCAt(5)])
+    part = train_run(
+        config,
+        tmp_path / "part",
+        progress=False,
+        checkpoint_every=3,
+        device="cpu",
+        extra_callbacks=[CtrlCAt(5)],
+    )
     assert part.summary["interrupted"] and part.summary["train_updates"] == 5
     assert "Ctrl-C" in part.summary["stop_reason"]
     # The interrupted folder is complete and loadable.
@@ -73,8 +83,14 @@ def test_resume_after_a_crash_between_checkpoints_drops_unsaved_rows(tmp_path):
     config = CONFIGS["course"]
     full = train_run(config, tmp_path / "full", progress=False, device="cpu")
     part = tmp_path / "part"
-    train_run(config.replace(n_episodes=7), part, progress=False, checkpoint_every=5, device="cpu",
-              extra_callbacks=[SnapshotResumeStateAt(part, 5)])
+    train_run(
+        config.replace(n_episodes=7),
+        part,
+        progress=False,
+        checkpoint_every=5,
+        device="cpu",
+        extra_callbacks=[SnapshotResumeStateAt(part, 5)],
+    )
     # As if the process died after episode 7: metrics.csv has 7 rows, the last checkpoint is at 5.
     shutil.move(part / "resume-at-n.pkl", part / "resume.pkl")
     assert len(rows(part)) == 7

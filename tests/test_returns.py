@@ -17,7 +17,7 @@ def test_standardize_uses_unbiased_std_and_float32_eps():
     # mean 2.5, unbiased std sqrt(5/3)
     expected = (np.array([4, 3, 2, 1]) - 2.5) / (np.sqrt(5 / 3) + np.finfo(np.float32).eps)
     np.testing.assert_allclose(standardize(g).numpy(), expected, rtol=1e-6)
-    assert EPS == np.finfo(np.float32).eps
+    assert np.finfo(np.float32).eps == EPS
 
 
 def test_standardize_one_step_episode_is_zero_not_nan():
@@ -56,5 +56,7 @@ def test_discounted_returns_match_per_episode_reward_to_go(gamma):
     for n in range(3):
         start = 0
         for end in np.flatnonzero(ends[:, n]):
-            np.testing.assert_allclose(out[start:end + 1, n], reward_to_go(rewards[start:end + 1, n], gamma))
+            np.testing.assert_allclose(
+                out[start : end + 1, n], reward_to_go(rewards[start : end + 1, n], gamma)
+            )
             start = end + 1

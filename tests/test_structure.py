@@ -23,7 +23,9 @@ def imports_of(path: Path) -> set[str]:
             base = package
             for _ in range(node.level - 1):
                 base = base.rpartition(".")[0]
-            target = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            target = (
+                node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            )
             for alias in node.names:  # "from . import x" may name a submodule
                 found.add(f"{target}.{alias.name}")
             found.add(target)
@@ -34,7 +36,9 @@ def imports_of(path: Path) -> set[str]:
 
 def test_no_import_cycles():
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph = {name: {m for m in imports_of(p) if m in paths and m != name} for name, p in paths.items()}
+    graph = {
+        name: {m for m in imports_of(p) if m in paths and m != name} for name, p in paths.items()
+    }
     state: dict[str, int] = {}
     cycles = []
 
@@ -42,7 +46,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(trail[trail.index(nxt):] + [nxt])
+                cycles.append(trail[trail.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
@@ -55,4 +59,6 @@ def test_no_import_cycles():
 
 def test_engines_never_see_the_agent():
     for path in (PACKAGE / "engines").glob("*.py"):
-        assert not {"reinforcelab.agent", "reinforcelab.trainers", "reinforcelab.run"} & imports_of(path), path
+        assert not {"reinforcelab.agent", "reinforcelab.trainers", "reinforcelab.run"} & imports_of(
+            path
+        ), path

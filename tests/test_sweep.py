@@ -16,14 +16,26 @@ import pytest
 from typer.testing import CliRunner
 
 from reinforcelab.cli import app
-from reinforcelab.sweep import SweepInterrupted, SweepSpecError, backends, resume_sweep, run_sweep, spec_from_dict
-from reinforcelab.sweep import stats
+from reinforcelab.sweep import (
+    SweepInterrupted,
+    SweepSpecError,
+    backends,
+    resume_sweep,
+    run_sweep,
+    spec_from_dict,
+    stats,
+)
 from reinforcelab.sweep.report import learning_curves
 from reinforcelab.sweep.spec import EVAL_SEED_BASE, load_spec, parse_param_flag
 
 # About 0.1 s of training per trial: the point here is the bookkeeping, not the agent.
-TINY = {"preset": "fast-cartpole", "seeds": 2, "eval_episodes": 10, "budget": {"total_env_steps": 5000},
-        "parameters": {"lr": [0.05, 0.1]}}
+TINY = {
+    "preset": "fast-cartpole",
+    "seeds": 2,
+    "eval_episodes": 10,
+    "budget": {"total_env_steps": 5000},
+    "parameters": {"lr": [0.05, 0.1]},
+}
 
 
 def read_trials(folder: Path) -> list[dict[str, str]]:
@@ -32,74 +44,106 @@ def read_trials(folder: Path) -> list[dict[str, str]]:
 
 
 def scores(rows, config_id):
-    return [float(r["objective"]) for r in rows if r["config_id"] == config_id and r["status"] == "ok"]
+    return [
+        float(r["objective"]) for r in rows if r["config_id"] == config_id and r["status"] == "ok"
+    ]
 
 
 # ----------------------------------------------------------------------------- spec
 def test_toml_and_yaml_files_give_the_same_spec(tmp_path):
     (tmp_path / "s.toml").write_text(
         'preset = "fast-cartpole"\nseeds = [3, 4]\nobjective = "mean-std"\n[budget]\ntotal_env_steps = 5000\n'
-        '[parameters]\nlr = [0.05, 0.1]\nhidden_sizes = [[16], [32, 32]]\n')
+        "[parameters]\nlr = [0.05, 0.1]\nhidden_sizes = [[16], [32, 32]]\n"
+    )
     (tmp_path / "s.yaml").write_text(
         "preset: fast-cartpole\nseeds: [3, 4]\nobjective: mean-std\nbudget: {total_env_steps: 5000}\n"
-        "parameters:\n  lr: [0.05, 0.1]\n  hidden_sizes: [[16], [32, 32]]\n")
+        "parameters:\n  lr: [0.05, 0.1]\n  hidden_sizes: [[16], [32, 32]]\n"
+    )
     a, b = (spec_from_dict(load_spec(tmp_path / name)) for name in ("s.toml", "s.yaml"))
     assert a.to_dict() == b.to_dict()
     assert a.method == "grid" and len(a.grid()) == 4
     assert a.confirm_seeds == [1000, 1001]  # fresh seeds, as many as the search seeds
     config = a.config_for({"hidden_sizes": [32, 32]}, seed=3)
     assert config.hidden_sizes == (32, 32) and config.total_env_steps == 5000 and config.seed == 3
-    assert spec_from_dict(json.loads(json.dumps(a.to_dict()))).to_dict() == a.to_dict()  # spec.json round trip
+    assert (
+        spec_from_dict(json.loads(json.dumps(a.to_dict()))).to_dict() == a.to_dict()
+    )  # spec.json round trip
 
 
 def test_held_out_evaluation_seeds_are_disjoint_from_training_and_from_each_other():
     spec = spec_from_dict({**TINY, "seeds": 10, "eval_episodes": 100})
-    ranges = [range(spec.eval_seed(s), spec.eval_seed(s) + spec.eval_episodes) for s in spec.seeds + spec.confirm_seeds]
+    ranges = [
+        range(spec.eval_seed(s), spec.eval_seed(s) + spec.eval_episodes)
+        for s in spec.seeds + spec.confirm_seeds
+    ]
     seen = set()
     for r in ranges:
         assert not seen & set(r)
         seen |= set(r)
-    assert min(seen) >= EVAL_SEED_BASE > max(spec.seeds + spec.confirm_seeds) + spec.base_config().num_envs
+    assert (
+        min(seen)
+        >= EVAL_SEED_BASE
+        > max(spec.seeds + spec.confirm_seeds) + spec.base_config().num_envs
+    )
 
 
 def test_base_changes_the_preset_for_every_trial_and_parameters_override_it():
     spec = spec_from_dict({**TINY, "base": {"gamma": 0.9, "lr": 0.3}})
-    assert spec.base_config().gamma == 0.9 and spec.base_config().lr == 0.3  # the base configuration
+    assert (
+        spec.base_config().gamma == 0.9 and spec.base_config().lr == 0.3
+    )  # the base configuration
     config = spec.config_for({"lr": 0.05}, seed=0)  # a grid configuration
     assert config.gamma == 0.9 and config.lr == 0.05 and config.total_env_steps == 5000
-    assert spec_from_dict(json.loads(json.dumps(spec.to_dict()))).base == {"gamma": 0.9, "lr": 0.3}  # spec.json
+    assert spec_from_dict(json.loads(json.dumps(spec.to_dict()))).base == {
+        "gamma": 0.9,
+        "lr": 0.3,
+    }  # spec.json
 
 
 def test_ranges_choose_tpe():
-    spec = spec_from_dict({**TINY, "parameters": {"lr": {"low": 0.01, "high": 0.3, "log": True},
-                                                  "num_envs": {"low": 32, "high": 128}}, "trials": 7})
+    spec = spec_from_dict(
+        {
+            **TINY,
+            "parameters": {
+                "lr": {"low": 0.01, "high": 0.3, "log": True},
+                "num_envs": {"low": 32, "high": 128},
+            },
+            "trials": 7,
+        }
+    )
     assert spec.method == "tpe" and spec.n_configs() == 7
     assert spec.parameters[1].integer and not spec.parameters[0].integer
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"parameters": {"lrr": [0.1]}}, "unknown parameter 'lrr'"),
-    ({"parameters": {"lr": {"low": 0.3, "high": 0.1}}}, "low < high"),
-    ({"parameters": {"lr": {"low": 0.0, "high": 0.1, "log": True}}}, "log range needs low > 0"),
-    ({"parameters": {"seed": [1, 2]}}, "unknown parameter 'seed'"),
-    ({"parameters": {"hidden_sizes": {"low": 1, "high": 4}}}, "not numeric"),
-    ({"parameters": {"hidden_sizes": [[0]]}}, "hidden_sizes"),
-    ({"parameters": {}}, "at least one"),
-    ({"preset": "nope"}, "preset must be one of"),
-    ({"objective": "median"}, "objective must be one of"),
-    ({"seeds": [0, 0]}, "repeats a seed"),
-    ({"confirm_seeds": [1, 5]}, "confirm_seeds must differ"),
-    ({"budget": {"minutes": 3}}, "unknown budget key"),
-    ({"budget": {"total_env_steps": -1}}, "positive number"),
-    ({"trials": 5}, "trials is for method"),
-    ({"pruning": True}, "pruning needs"),
-    ({"method": "grid", "parameters": {"lr": {"low": 0.01, "high": 0.1}}}, "a grid needs lists"),
-    ({"colour": "red"}, "unknown sweep key 'colour'"),
-    ({"base": {"lrr": 0.1}}, "unknown base field 'lrr'"),
-    ({"base": {"seed": 3}}, "unknown base field 'seed'"),
-    ({"base": {"lr": -1}}, "the base preset: lr must be"),
-    ({"base": [0.1]}, "base must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"parameters": {"lrr": [0.1]}}, "unknown parameter 'lrr'"),
+        ({"parameters": {"lr": {"low": 0.3, "high": 0.1}}}, "low < high"),
+        ({"parameters": {"lr": {"low": 0.0, "high": 0.1, "log": True}}}, "log range needs low > 0"),
+        ({"parameters": {"seed": [1, 2]}}, "unknown parameter 'seed'"),
+        ({"parameters": {"hidden_sizes": {"low": 1, "high": 4}}}, "not numeric"),
+        ({"parameters": {"hidden_sizes": [[0]]}}, "hidden_sizes"),
+        ({"parameters": {}}, "at least one"),
+        ({"preset": "nope"}, "preset must be one of"),
+        ({"objective": "median"}, "objective must be one of"),
+        ({"seeds": [0, 0]}, "repeats a seed"),
+        ({"confirm_seeds": [1, 5]}, "confirm_seeds must differ"),
+        ({"budget": {"minutes": 3}}, "unknown budget key"),
+        ({"budget": {"total_env_steps": -1}}, "positive number"),
+        ({"trials": 5}, "trials is for method"),
+        ({"pruning": True}, "pruning needs"),
+        (
+            {"method": "grid", "parameters": {"lr": {"low": 0.01, "high": 0.1}}},
+            "a grid needs lists",
+        ),
+        ({"colour": "red"}, "unknown sweep key 'colour'"),
+        ({"base": {"lrr": 0.1}}, "unknown base field 'lrr'"),
+        ({"base": {"seed": 3}}, "unknown base field 'seed'"),
+        ({"base": {"lr": -1}}, "the base preset: lr must be"),
+        ({"base": [0.1]}, "base must be a mapping"),
+    ],
+)
 def test_bad_specs_say_what_is_wrong(change, message):
     with pytest.raises(SweepSpecError, match=message):
         spec_from_dict({**TINY, **change})
@@ -114,21 +158,37 @@ def test_param_flags():
         parse_param_flag("lr")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["missing.toml"], "sweep file missing.toml not found"),
-    (["--preset", "fast-cartpole", "--param", "lrr=1,2"], "unknown parameter 'lrr'"),
-    (["--preset", "fast-cartpole", "--param", "lr=0.5..0.1"], "low < high"),
-    (["--preset", "fast-cartpole", "--param", "lr=0.1,0.2", "--ray-address", "auto"], "install reinforcelab[ray]"),
-    (["--resume", "not-a-sweep"], "not a sweep folder"),
-    (["--resume", "not-a-sweep", "--seeds", "3"], "give no sweep file, --param or --seeds"),
-    (["--preset", "fast-cartpole", "--env", "CartPol-v1", "--param", "lr=0.1"], "Did you mean: CartPole-v1"),
-    (["--preset", "fast-cartpole", "--seeds", "a,b", "--param", "lr=0.1"], "--seeds must be a count"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.toml"], "sweep file missing.toml not found"),
+        (["--preset", "fast-cartpole", "--param", "lrr=1,2"], "unknown parameter 'lrr'"),
+        (["--preset", "fast-cartpole", "--param", "lr=0.5..0.1"], "low < high"),
+        (
+            ["--preset", "fast-cartpole", "--param", "lr=0.1,0.2", "--ray-address", "auto"],
+            "install reinforcelab[ray]",
+        ),
+        (["--resume", "not-a-sweep"], "not a sweep folder"),
+        (["--resume", "not-a-sweep", "--seeds", "3"], "give no sweep file, --param or --seeds"),
+        (
+            ["--preset", "fast-cartpole", "--env", "CartPol-v1", "--param", "lr=0.1"],
+            "Did you mean: CartPole-v1",
+        ),
+        (
+            ["--preset", "fast-cartpole", "--seeds", "a,b", "--param", "lr=0.1"],
+            "--seeds must be a count",
+        ),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
-    result = CliRunner().invoke(app, ["sweep", *args, "--out", str(tmp_path / "out")] if "--resume" not in args
-                                else ["sweep", *args])
+    result = CliRunner().invoke(
+        app,
+        ["sweep", *args, "--out", str(tmp_path / "out")]
+        if "--resume" not in args
+        else ["sweep", *args],
+    )
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
@@ -139,11 +199,18 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monk
 def test_sweep_writes_run_folders_statistics_and_a_report(tmp_path):
     summary = run_sweep(spec_from_dict(TINY), tmp_path / "sw", workers=2, progress=False)
     out = tmp_path / "sw"
-    assert {p.name for p in out.iterdir()} >= {"spec.json", "optuna.journal", "runs", "trials.csv", "summary.json",
-                                               "report.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "spec.json",
+        "optuna.journal",
+        "runs",
+        "trials.csv",
+        "summary.json",
+        "report.png",
+    }
     run = out / "runs" / "trial-0000" / "seed-1"
     assert {"config.json", "model.safetensors", "metrics.csv", "results.json", "trial.json"} <= {
-        p.name for p in run.iterdir()}
+        p.name for p in run.iterdir()
+    }
     assert json.loads((run / "config.json").read_text())["config"]["lr"] == 0.05
     rows = read_trials(out)
     # base + 2 configurations on 2 seeds; then the best and the preset on 2 fresh seeds (one set
@@ -169,11 +236,14 @@ def test_sweep_writes_run_folders_statistics_and_a_report(tmp_path):
     confirm_best = "confirm-base" if best_id == "base" else "confirm-best"
     assert saved["best"]["confirmation"]["scores"] == scores(rows, confirm_best)
     poi = saved["probability_of_improvement"]
-    assert poi["value"] == pytest.approx(stats.probability_of_improvement(scores(rows, confirm_best),
-                                                                          scores(rows, "confirm-base")))
+    assert poi["value"] == pytest.approx(
+        stats.probability_of_improvement(scores(rows, confirm_best), scores(rows, "confirm-base"))
+    )
     profile = saved["performance_profile"]
-    np.testing.assert_allclose(profile["best"]["fraction"],
-                               stats.performance_profile(scores(rows, confirm_best), profile["thresholds"]))
+    np.testing.assert_allclose(
+        profile["best"]["fraction"],
+        stats.performance_profile(scores(rows, confirm_best), profile["thresholds"]),
+    )
 
 
 def test_a_trial_that_raises_is_recorded_and_the_sweep_goes_on(tmp_path):
@@ -189,16 +259,27 @@ def test_a_trial_that_raises_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 def test_tpe_search_with_pruning(tmp_path):
-    spec = spec_from_dict({**TINY, "seeds": 3, "parameters": {"lr": {"low": 0.01, "high": 0.3, "log": True}},
-                           "trials": 5, "pruning": True})
+    spec = spec_from_dict(
+        {
+            **TINY,
+            "seeds": 3,
+            "parameters": {"lr": {"low": 0.01, "high": 0.3, "log": True}},
+            "trials": 5,
+            "pruning": True,
+        }
+    )
     summary = run_sweep(spec, tmp_path / "sw", workers=2, progress=False)
     searched = [c for c in summary["configurations"] if c["config_id"] != "base"]
     assert len(searched) == 5 and all(0.01 <= c["params"]["lr"] <= 0.3 for c in searched)
     assert sum(summary["counts"].values()) == 6  # 5 proposals + the preset
     import optuna
 
-    study = optuna.load_study(study_name="sweep", storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(tmp_path / "sw" / "optuna.journal"))))
+    study = optuna.load_study(
+        study_name="sweep",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "sw" / "optuna.journal"))
+        ),
+    )
     assert len(study.trials) == 5
 
 
@@ -220,7 +301,9 @@ class InterruptAfter:
         self.inner.close(cancel)
 
 
-def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninterrupted_sweep(tmp_path, monkeypatch):
+def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninterrupted_sweep(
+    tmp_path, monkeypatch
+):
     spec = spec_from_dict(TINY)
     reference = run_sweep(spec, tmp_path / "ref", workers=2, progress=False)
 
@@ -231,7 +314,12 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
         run_sweep(spec, tmp_path / "sw", progress=False)
     finished = {p.parent: p.read_text() for p in (tmp_path / "sw" / "runs").glob("*/*/trial.json")}
     assert {f"{p.parent.name}/{p.name}" for p in finished} == {
-        "base/seed-0", "base/seed-1", "trial-0000/seed-0", "trial-0000/seed-1", "trial-0001/seed-0"}
+        "base/seed-0",
+        "base/seed-1",
+        "trial-0000/seed-0",
+        "trial-0000/seed-1",
+        "trial-0001/seed-0",
+    }
     monkeypatch.undo()
 
     resumed = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -240,7 +328,9 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     key = lambda rows: sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)  # noqa: E731
     assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
     assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
-    strip = lambda configs: [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]  # noqa: E731
+    strip = lambda configs: [
+        {k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs
+    ]
     assert strip(resumed["configurations"]) == strip(reference["configurations"])
     # Resuming a finished sweep trains nothing and rewrites the same report.
     again = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -250,12 +340,32 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
 
 def test_ctrl_c_on_the_command_line_then_resume(tmp_path):
     """A real SIGINT to the process group, as a terminal's Ctrl-C sends it."""
-    args = [sys.executable, "-m", "reinforcelab.cli", "sweep", "--preset", "fast-cartpole", "--param",
-            "lr=0.03,0.05,0.1,0.2", "--seeds", "3", "--total-steps", "20000", "--eval-episodes", "10",
-            "--out", str(tmp_path / "sw"), "--no-progress"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "reinforcelab.cli",
+        "sweep",
+        "--preset",
+        "fast-cartpole",
+        "--param",
+        "lr=0.03,0.05,0.1,0.2",
+        "--seeds",
+        "3",
+        "--total-steps",
+        "20000",
+        "--eval-episodes",
+        "10",
+        "--out",
+        str(tmp_path / "sw"),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 60
-    while len(list((tmp_path / "sw").glob("runs/*/*/trial.json"))) < 2 and time.monotonic() < deadline:
+    while (
+        len(list((tmp_path / "sw").glob("runs/*/*/trial.json"))) < 2 and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
@@ -268,21 +378,41 @@ def test_ctrl_c_on_the_command_line_then_resume(tmp_path):
     result = CliRunner().invoke(app, ["sweep", "--resume", str(tmp_path / "sw"), "--no-progress"])
     assert result.exit_code == 0, result.output
     rows = read_trials(tmp_path / "sw")
-    assert len([r for r in rows if r["stage"] == "search"]) == 15 and all(r["status"] == "ok" for r in rows)
+    assert len([r for r in rows if r["stage"] == "search"]) == 15 and all(
+        r["status"] == "ok" for r in rows
+    )
     assert (tmp_path / "sw" / "report.png").stat().st_size > 0
 
 
 def test_cli_sweep_from_a_file_prints_the_best(tmp_path):
-    (tmp_path / "s.toml").write_text('preset = "fast-cartpole"\nseeds = 2\neval_episodes = 10\n'
-                                     '[budget]\ntotal_env_steps = 5000\n[parameters]\nlr = [0.05, 0.1]\n')
-    result = CliRunner().invoke(app, ["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "sw"),
-                                      "--seeds", "1", "--no-progress", "--tensorboard", str(tmp_path / "tb")])
+    (tmp_path / "s.toml").write_text(
+        'preset = "fast-cartpole"\nseeds = 2\neval_episodes = 10\n'
+        "[budget]\ntotal_env_steps = 5000\n[parameters]\nlr = [0.05, 0.1]\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(tmp_path / "s.toml"),
+            "--out",
+            str(tmp_path / "sw"),
+            "--seeds",
+            "1",
+            "--no-progress",
+            "--tensorboard",
+            str(tmp_path / "tb"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "tb" / "runs" / "base" / "seed-0").glob("events.out.tfevents.*"))
     preset_best = "best: the preset itself" in result.output
     assert preset_best or "P(best > preset)" in result.output
-    assert len(read_trials(tmp_path / "sw")) == 3 + (1 if preset_best else 2)  # + confirmation on 1 seed
-    again = CliRunner().invoke(app, ["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "sw")])
+    assert len(read_trials(tmp_path / "sw")) == 3 + (
+        1 if preset_best else 2
+    )  # + confirmation on 1 seed
+    again = CliRunner().invoke(
+        app, ["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "sw")]
+    )
     assert again.exit_code == 2 and "--resume" in again.output
 
 
@@ -300,7 +430,9 @@ def test_learning_curves_are_rolling_means_on_a_common_grid(tmp_path):
     np.testing.assert_allclose(curves[1][grid >= 20], 2.0)
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "sweeps").glob("*.*")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parent.parent / "sweeps").glob("*.*")), ids=lambda p: p.name
+)
 def test_committed_sweep_files_are_valid(path):
     spec = spec_from_dict(load_spec(path))
     assert spec.n_configs() >= 1 and spec.seeds
@@ -322,9 +454,17 @@ class ScriptedBackend:
 
         folder = Path(sweep_dir) / task.folder
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "metrics.csv").write_text("episode,return,length,env_steps,wall_seconds\n1,1.0,1,1,0.0\n")
-        record = {"stage": task.stage, "config_id": task.config_id, "seed": task.seed, "params": task.params,
-                  "status": "ok", "objective": self.score(task.params, task.seed)}
+        (folder / "metrics.csv").write_text(
+            "episode,return,length,env_steps,wall_seconds\n1,1.0,1,1,0.0\n"
+        )
+        record = {
+            "stage": task.stage,
+            "config_id": task.config_id,
+            "seed": task.seed,
+            "params": task.params,
+            "status": "ok",
+            "objective": self.score(task.params, task.seed),
+        }
         write_json(folder / "trial.json", record)
         future = Future()
         future.set_result(record)
@@ -334,18 +474,36 @@ class ScriptedBackend:
         pass
 
 
-def test_pruning_stops_configurations_below_the_median_before_their_last_seed(tmp_path, monkeypatch):
+def test_pruning_stops_configurations_below_the_median_before_their_last_seed(
+    tmp_path, monkeypatch
+):
     # Scores rise with lr, with a little noise by seed.
-    monkeypatch.setattr(backends, "make_backend",
-                        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s))
-    spec = spec_from_dict({**TINY, "seeds": 4, "parameters": {"lr": {"low": 0.001, "high": 0.5, "log": True}},
-                           "trials": 12, "pruning": True})
+    monkeypatch.setattr(
+        backends,
+        "make_backend",
+        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
+    )
+    spec = spec_from_dict(
+        {
+            **TINY,
+            "seeds": 4,
+            "parameters": {"lr": {"low": 0.001, "high": 0.5, "log": True}},
+            "trials": 12,
+            "pruning": True,
+        }
+    )
     summary = run_sweep(spec, tmp_path / "sw", progress=False)
     pruned = [c for c in summary["configurations"] if c["state"] == "pruned"]
-    complete = [c for c in summary["configurations"] if c["state"] == "complete" and c["config_id"] != "base"]
+    complete = [
+        c
+        for c in summary["configurations"]
+        if c["state"] == "complete" and c["config_id"] != "base"
+    ]
     assert pruned, "TPE with seed 0 proposes low learning rates after the first ones here"
     for c in pruned:
         assert 1 <= c["n"] < 4  # stopped before its remaining seeds
         assert c["mean"] < max(x["mean"] for x in complete)
     assert summary["counts"]["pruned"] == len(pruned)
-    assert len(read_trials(tmp_path / "sw")) == sum(c["n"] for c in summary["configurations"]) + 2 * 4
+    assert (
+        len(read_trials(tmp_path / "sw")) == sum(c["n"] for c in summary["configurations"]) + 2 * 4
+    )

@@ -15,8 +15,12 @@ pytest.importorskip("ray")
 
 # A head on the loopback address only: Ray otherwise advertises the machine's outward address,
 # and a throwaway local cluster needs no token.
-RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           "RAY_AUTH_MODE": "disabled"}
+RAY_ENV = {
+    **os.environ,
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "disabled",
+}
 
 HEAD = """
 import sys
@@ -27,14 +31,32 @@ sys.stdin.read()  # runs until the test closes stdin
 ray.shutdown()
 """
 
-SWEEP = ["sweep", "--preset", "fast-cartpole", "--param", "lr=0.05,0.1", "--seeds", "2", "--total-steps", "5000",
-         "--eval-episodes", "10", "--no-progress"]
+SWEEP = [
+    "sweep",
+    "--preset",
+    "fast-cartpole",
+    "--param",
+    "lr=0.05,0.1",
+    "--seeds",
+    "2",
+    "--total-steps",
+    "5000",
+    "--eval-episodes",
+    "10",
+    "--no-progress",
+]
 
 
 @pytest.fixture
 def ray_head():
-    head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=RAY_ENV, start_new_session=True)
+    head = subprocess.Popen(
+        [sys.executable, "-c", HEAD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=RAY_ENV,
+        start_new_session=True,
+    )
     try:
         address = head.stdout.readline().strip()
         assert address.startswith("127.0.0.1:"), address
@@ -49,14 +71,28 @@ def ray_head():
 
 
 def sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reinforcelab.cli", *SWEEP, "--out", str(out), *extra],
-                          env=RAY_ENV, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "reinforcelab.cli", *SWEEP, "--out", str(out), *extra],
+        env=RAY_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def table(folder: Path) -> list[tuple[str, ...]]:
     with (folder / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
-    keys = ("stage", "config_id", "seed", "status", "objective", "eval_mean", "eval_std", "train_env_steps")
+    keys = (
+        "stage",
+        "config_id",
+        "seed",
+        "status",
+        "objective",
+        "eval_mean",
+        "eval_std",
+        "train_env_steps",
+    )
     return sorted(tuple(r[k] for k in keys) for r in rows)
 
 

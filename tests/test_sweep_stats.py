@@ -10,7 +10,9 @@ from reinforcelab.sweep import stats
 
 
 def test_iqm_is_the_mean_of_the_middle_half():
-    assert stats.iqm(np.array([8.0, 1, 7, 2, 6, 3, 5, 4])) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert stats.iqm(np.array([8.0, 1, 7, 2, 6, 3, 5, 4])) == pytest.approx(
+        4.5
+    )  # mean of 3, 4, 5, 6
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     middle = np.sort(x)[10:30]
@@ -49,8 +51,13 @@ def test_bootstrap_ci_of_the_mean_matches_the_normal_approximation():
 
 def test_bootstrap_ci_is_scipys_percentile_interval_and_degenerate_data_give_a_point():
     x = np.array([3.0, 9.0, 4.0, 7.0, 5.0, 12.0])
-    expected = scipy_stats.bootstrap((x,), np.mean, n_resamples=stats.N_RESAMPLES, method="percentile",
-                                     rng=np.random.default_rng(0)).confidence_interval
+    expected = scipy_stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=stats.N_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    ).confidence_interval
     assert stats.bootstrap_ci(x) == pytest.approx((expected.low, expected.high))
     assert stats.bootstrap_ci([500.0] * 5) == (500.0, 500.0)
     assert stats.bootstrap_ci([7.0]) == (7.0, 7.0)

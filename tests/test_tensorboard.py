@@ -25,8 +25,8 @@ def read_scalars(logdir) -> dict[str, list[tuple[int, float]]]:
         data = path.read_bytes()
         offset = 0
         while offset < len(data):
-            (length,) = struct.unpack("<Q", data[offset:offset + 8])
-            event = event_pb2.Event.FromString(data[offset + 12:offset + 12 + length])
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            event = event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length])
             offset += 16 + length
             for value in event.summary.value:
                 scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
@@ -34,9 +34,25 @@ def read_scalars(logdir) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_train_writes_episode_returns_means_and_speed(tmp_path):
-    result = CliRunner().invoke(app, ["train", "CartPole-v1", "--preset", "fast-cartpole", "--seed", "0",
-                                      "--total-steps", "5000", "--out", str(tmp_path / "run"), "--no-progress",
-                                      "--no-plot", "--tensorboard", str(tmp_path / "tb")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--seed",
+            "0",
+            "--total-steps",
+            "5000",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+            "--no-plot",
+            "--tensorboard",
+            str(tmp_path / "tb"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     scalars = read_scalars(tmp_path / "tb")
     with (tmp_path / "run" / "metrics.csv").open() as f:
@@ -48,13 +64,19 @@ def test_train_writes_episode_returns_means_and_speed(tmp_path):
     assert scalars["rollout/mean_return_100"][-1][1] == pytest.approx(sum(last_100) / len(last_100))
     assert all(v > 0 for _, v in scalars["time/env_steps_per_second"])
     updates = len(scalars["rollout/mean_return_100"])
-    for name in ("train/policy_loss", "train/entropy", "train/grad_norm"):  # every update's statistics
+    for name in (
+        "train/policy_loss",
+        "train/entropy",
+        "train/grad_norm",
+    ):  # every update's statistics
         assert len(scalars[name]) == updates
     assert all(0 < v <= 0.6932 for _, v in scalars["train/entropy"])  # two actions: at most log 2
 
 
 def test_tensorboard_with_resume_is_refused(tmp_path):
-    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path), "--tensorboard", str(tmp_path / "tb")])
+    result = CliRunner().invoke(
+        app, ["train", "--resume", str(tmp_path), "--tensorboard", str(tmp_path / "tb")]
+    )
     assert result.exit_code == 2 and "new runs" in result.output
 
 

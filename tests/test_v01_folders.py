@@ -26,8 +26,12 @@ def observations(agent: reinforcelab.Reinforce, seeds: list[int]) -> np.ndarray:
 
 
 def test_every_fixture_is_here():
-    assert NAMES == ["course-cartpole", "fast-cartpole-value-obsnorm", "fast-pendulum-gaussian",
-                     "fast-pixelcopter-pixels-cnn"]
+    assert NAMES == [
+        "course-cartpole",
+        "fast-cartpole-value-obsnorm",
+        "fast-pendulum-gaussian",
+        "fast-pixelcopter-pixels-cnn",
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -36,10 +40,18 @@ def test_a_v01_folder_acts_and_evaluates_as_it_did(name):
     agent = reinforcelab.load(FIXTURES / name, device="cpu")
     obs = observations(agent, expected["obs_seeds"])
     # the last bits of a Gaussian's mean depend on the CPU's kernels; discrete actions must match
-    np.testing.assert_allclose(np.asarray(agent.predict(obs, deterministic=False), dtype=np.float64),
-                               expected["predict_sampled"], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(agent.predict(obs, deterministic=True), dtype=np.float64),
-                               expected["predict_deterministic"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(agent.predict(obs, deterministic=False), dtype=np.float64),
+        expected["predict_sampled"],
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        np.asarray(agent.predict(obs, deterministic=True), dtype=np.float64),
+        expected["predict_deterministic"],
+        rtol=1e-5,
+        atol=1e-5,
+    )
     ev = agent.evaluate(3, seed=7, max_t=60)
     saved = expected["evaluate_3_seed_7_max_t_60"]
     assert [int(x) for x in ev.lengths] == saved["lengths"]
@@ -55,12 +67,23 @@ def test_a_v01_folder_resumes_and_publishes(name, tmp_path):
     shutil.copytree(FIXTURES / name, run)
     config = json.loads((run / "config.json").read_text())["config"]
     trained = json.loads((run / "results.json").read_text())["training"]
-    budget = ({"n_episodes": config["n_episodes"] + 2} if config["mode"] == "course"
-              else {"total_env_steps": trained["train_env_steps"] + 200})
+    budget = (
+        {"n_episodes": config["n_episodes"] + 2}
+        if config["mode"] == "course"
+        else {"total_env_steps": trained["train_env_steps"] + 200}
+    )
     result = resume_run(run, progress=False, **budget)
     assert result.summary["stop_reason"] == "budget reached"
     assert result.summary["train_episodes"] > trained["train_episodes"]
-    out = publish_run(FIXTURES / name, "user/fixture", dry_run=tmp_path / "hub", eval_episodes=2, video=False)
+    out = publish_run(
+        FIXTURES / name, "user/fixture", dry_run=tmp_path / "hub", eval_episodes=2, video=False
+    )
     assert out.dry_run
     files = {p.name for p in (tmp_path / "hub").iterdir()}
-    assert {"README.md", "config.json", "model.safetensors", "results.json", "hyperparameters.json"} <= files
+    assert {
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "results.json",
+        "hyperparameters.json",
+    } <= files

@@ -116,7 +116,9 @@ def test_gif(tmp_path, cartpole):
     # holds at most steps + 1 frames; the playing time is what stays exact.
     assert 1 <= len(frames) <= 7 and frames.shape[1:3] == (400, 600)
     exact = record_video(always_left, TinyEnv(), tmp_path / "tiny.gif", fps=20)
-    assert len(iio.imread(tmp_path / "tiny.gif", plugin="pillow", index=None)) == exact["frames"] == 6
+    assert (
+        len(iio.imread(tmp_path / "tiny.gif", plugin="pillow", index=None)) == exact["frames"] == 6
+    )
 
 
 def test_missing_ffmpeg_binary(tmp_path, cartpole, monkeypatch):

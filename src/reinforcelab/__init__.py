@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._version import __version__
-
-from .agent import Reinforce  # noqa: E402
-from .config import PRESETS, TrainConfig, preset  # noqa: E402
+from .agent import Reinforce
+from .config import PRESETS, TrainConfig, preset
 
 try:  # Pixelcopter-PLE-v0 is registered on import, so gymnasium.make finds it.
     from .envs import register_envs as _register_envs
@@ -17,8 +16,14 @@ if _register_envs is not None:
     _register_envs()
 
 
-def load(path_or_repo, endpoint: str | None = None, token: str | None = None, allow_pickle: bool = False,
-         device: str = "auto", policy=None) -> Reinforce:
+def load(
+    path_or_repo,
+    endpoint: str | None = None,
+    token: str | None = None,
+    allow_pickle: bool = False,
+    device: str = "auto",
+    policy=None,
+) -> Reinforce:
     """Rebuild an agent from a run folder, or from a Hub repo ``"USER/NAME"``.
 
     From the Hub only ``*.json`` and ``*.safetensors`` files are downloaded. A repo whose model is
@@ -31,8 +36,12 @@ def load(path_or_repo, endpoint: str | None = None, token: str | None = None, al
     from .artifacts.hub import download_agent
 
     if not is_local_path(path_or_repo):
-        folder = download_agent(str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle)
-        return Reinforce.load_folder_or_pickle(folder, allow_pickle=allow_pickle, device=device, policy=policy)
+        folder = download_agent(
+            str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle
+        )
+        return Reinforce.load_folder_or_pickle(
+            folder, allow_pickle=allow_pickle, device=device, policy=policy
+        )
     if not Path(path_or_repo).expanduser().exists():
         raise CheckpointError(f"no such run folder: {path_or_repo}")
     return Reinforce.load(Path(path_or_repo).expanduser(), device=device, policy=policy)
@@ -46,4 +55,4 @@ def is_local_path(path_or_repo: str | Path) -> bool:
     return isinstance(path_or_repo, Path) or not is_hub_repo_id(str(path_or_repo))
 
 
-__all__ = ["Reinforce", "TrainConfig", "PRESETS", "preset", "load", "__version__"]
+__all__ = ["PRESETS", "Reinforce", "TrainConfig", "__version__", "load", "preset"]

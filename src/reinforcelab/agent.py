@@ -10,8 +10,15 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .artifacts.checkpoint import CheckpointError, load_state, read_config, read_weights, save_checkpoint
-from .config import TrainConfig, preset as get_preset
+from .artifacts.checkpoint import (
+    CheckpointError,
+    load_state,
+    read_config,
+    read_weights,
+    save_checkpoint,
+)
+from .config import TrainConfig
+from .config import preset as get_preset
 from .errors import OptionError
 from .evaluation import EvalResult, evaluate_policy
 from .make_env import make_env, make_vector_env, space_summary
@@ -19,6 +26,7 @@ from .nets import MLP, ObsNorm
 from .parts import AgentParts
 from .policies.base import Actor, Policy
 from .policies.mlp import MLPPolicy
+
 
 def check_count(name: str, value: int) -> None:
     """A count (episodes, steps, frames per second, ...): an integer of at least 1."""
@@ -42,7 +50,9 @@ def resolve_device(device: str) -> str:
     import torch
 
     if not torch.cuda.is_available():
-        raise OptionError(f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'")
+        raise OptionError(
+            f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'"
+        )
     return device
 
 
@@ -95,7 +105,9 @@ class Reinforce:
         self.obs_shape, self.n_actions, self.continuous = space_summary(env)
         self.obs_dim = int(np.prod(self.obs_shape))
         self.images = len(self.obs_shape) == 3  # (C, H, W) frames: a CNN
-        example_obs = np.stack([env.observation_space.sample() for _ in range(8)]).astype(np.float32)
+        example_obs = np.stack([env.observation_space.sample() for _ in range(8)]).astype(
+            np.float32
+        )
         env.close()
         cfg = self.config
         # Course mode acts and updates one short episode at a time: the GPU would only add transfers.
@@ -107,27 +119,50 @@ class Reinforce:
         if policy is None and self.continuous:  # the built-in Gaussian policy (torch)
             from .policies.gaussian import GaussianMLP
 
-            policy_kwargs = {"obs_dim": self.obs_dim, "action_dim": self.n_actions,
-                             "hidden_sizes": list(cfg.hidden_sizes), **(policy_kwargs or {})}
+            policy_kwargs = {
+                "obs_dim": self.obs_dim,
+                "action_dim": self.n_actions,
+                "hidden_sizes": list(cfg.hidden_sizes),
+                **(policy_kwargs or {}),
+            }
             policy = GaussianMLP
         if policy is None and self.images:  # the built-in CNN (torch)
             from .policies.cnn import CNNPolicy
 
-            policy_kwargs = {"obs_shape": list(self.obs_shape), "n_actions": self.n_actions,
-                             "hidden": cfg.hidden_sizes[0], **(policy_kwargs or {})}
+            policy_kwargs = {
+                "obs_shape": list(self.obs_shape),
+                "n_actions": self.n_actions,
+                "hidden": cfg.hidden_sizes[0],
+                **(policy_kwargs or {}),
+            }
             policy = CNNPolicy
         if policy is None:
             if policy_kwargs:
                 raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
-            built: Policy = MLPPolicy.random(self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng)
+            built: Policy = MLPPolicy.random(
+                self.obs_dim, cfg.hidden_sizes, self.n_actions, init_rng
+            )
         else:
-            built = torch_policy(policy, policy_kwargs, policy_output, self.n_actions, example_obs, seed, distribution)
+            built = torch_policy(
+                policy,
+                policy_kwargs,
+                policy_output,
+                self.n_actions,
+                example_obs,
+                seed,
+                distribution,
+            )
         value = None
         if cfg.baseline == "value":
-            value = cnn_value(self.obs_shape, cfg.hidden_sizes[0], seed) if self.images else MLP.random(
-                self.obs_dim, cfg.hidden_sizes, 1, init_rng)
+            value = (
+                cnn_value(self.obs_shape, cfg.hidden_sizes[0], seed)
+                if self.images
+                else MLP.random(self.obs_dim, cfg.hidden_sizes, 1, init_rng)
+            )
         if cfg.normalize_obs and self.images:
-            raise OptionError("normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]")
+            raise OptionError(
+                "normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]"
+            )
         self.parts = AgentParts(built, value, ObsNorm(self.obs_dim) if cfg.normalize_obs else None)
         self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
         self.trainer = None  # set by learn(); holds optimizer and RNG state between calls
@@ -156,9 +191,13 @@ class Reinforce:
         single = obs.shape == self.obs_shape
         if not single and obs.shape[1:] != self.obs_shape:
             shape = ", ".join(map(str, self.obs_shape))
-            raise OptionError(f"expected an observation of shape ({shape}) or a batch (n, {shape}); got "
-                              f"{tuple(obs.shape)}")
-        actions = self.actor().act_batch(obs[None] if single else obs, self.predict_rng, deterministic)
+            raise OptionError(
+                f"expected an observation of shape ({shape}) or a batch (n, {shape}); got "
+                f"{tuple(obs.shape)}"
+            )
+        actions = self.actor().act_batch(
+            obs[None] if single else obs, self.predict_rng, deterministic
+        )
         if not single:
             return actions
         return actions[0] if self.continuous else int(actions[0])
@@ -168,7 +207,7 @@ class Reinforce:
         return self.parts.actor()
 
     # -------------------------------------------------------------- training
-    def learn(self, callbacks: Sequence[Any] = (), **limits: Any) -> "Reinforce":
+    def learn(self, callbacks: Sequence[Any] = (), **limits: Any) -> Reinforce:
         """Train with the configured mode. ``limits`` override ``n_episodes`` / ``total_env_steps``.
 
         A later call continues where the last one stopped. With ``lr_schedule="linear"`` the
@@ -209,8 +248,14 @@ class Reinforce:
         rng = np.random.default_rng(seed)
         envs = make_vector_env(self.config.env_id, n_episodes, **self.config.env_kwargs)
         try:
-            return evaluate_policy(lambda obs: actor.act_batch(obs, rng, deterministic), envs, self.config.env_id,
-                                   max_t, seed, deterministic)
+            return evaluate_policy(
+                lambda obs: actor.act_batch(obs, rng, deterministic),
+                envs,
+                self.config.env_id,
+                max_t,
+                seed,
+                deterministic,
+            )
         finally:
             envs.close()
 
@@ -235,7 +280,7 @@ class Reinforce:
         return Path(folder)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto", policy: Any = None) -> "Reinforce":
+    def load(cls, folder: str | Path, device: str = "auto", policy: Any = None) -> Reinforce:
         """Rebuild an agent from a folder holding ``config.json`` and ``model.safetensors``.
 
         A torch policy is rebuilt from the class and arguments config.json names; pass ``policy``
@@ -247,7 +292,9 @@ class Reinforce:
         try:
             config = TrainConfig.from_dict(data["config"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{folder / 'config.json'} has an invalid \"config\" entry: {exc}") from exc
+            raise CheckpointError(
+                f'{folder / "config.json"} has an invalid "config" entry: {exc}'
+            ) from exc
         weights = read_weights(folder)
         spec = data.get("policy") or {"kind": "mlp"}
         policy_kwargs, expected_by = None, "its config.json"
@@ -257,20 +304,39 @@ class Reinforce:
             policy, policy_kwargs = rebuild_policy(spec, folder)
         output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
         output = "auto" if output == "mean" else output
-        agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs, policy_output=output)
-        if list(agent.obs_shape) != data.get("observation_shape") or agent.n_actions != data.get("n_actions"):
+        agent = cls(
+            config=config,
+            device=device,
+            policy=policy,
+            policy_kwargs=policy_kwargs,
+            policy_output=output,
+        )
+        if list(agent.obs_shape) != data.get("observation_shape") or agent.n_actions != data.get(
+            "n_actions"
+        ):
             raise CheckpointError(
                 f"{folder} was saved for observations {data.get('observation_shape')} and "
                 f"{data.get('n_actions')} actions, but {config.env_id} now has {list(agent.obs_shape)} and "
-                f"{agent.n_actions}")
+                f"{agent.n_actions}"
+            )
         for name, part in agent.parts.named().items():
-            load_state(part, weights, name, folder / "model.safetensors",
-                       expected_by if name == "policy" else "its config.json")
+            load_state(
+                part,
+                weights,
+                name,
+                folder / "model.safetensors",
+                expected_by if name == "policy" else "its config.json",
+            )
         return agent
 
     @classmethod
-    def load_folder_or_pickle(cls, folder: str | Path, allow_pickle: bool = False, device: str = "auto",
-                              policy: Any = None) -> "Reinforce":
+    def load_folder_or_pickle(
+        cls,
+        folder: str | Path,
+        allow_pickle: bool = False,
+        device: str = "auto",
+        policy: Any = None,
+    ) -> Reinforce:
         """``load`` a downloaded Hub folder; with ``allow_pickle``, a course-notebook pickle instead
         when the folder has no safetensors model."""
         from .artifacts.course_pickle import load_course_pickle
@@ -286,12 +352,21 @@ class Reinforce:
         agent = cls(config=config, device=device)
         if [w.shape for w, _ in agent.policy.layers] != [tuple(w.shape) for w, _ in layers]:
             raise CheckpointError(f"{pickles[0]} layer shapes do not fit {config.env_id}")
-        agent.policy.load_state_dict(MLP([(np.asarray(w), np.asarray(b)) for w, b in layers]).state_dict())
+        agent.policy.load_state_dict(
+            MLP([(np.asarray(w), np.asarray(b)) for w, b in layers]).state_dict()
+        )
         return agent
 
 
-def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str, n_actions: int,
-                 example_obs: np.ndarray, seed: int | None, distribution: str = "categorical") -> Policy:
+def torch_policy(
+    policy: Any,
+    policy_kwargs: dict[str, Any] | None,
+    output: str,
+    n_actions: int,
+    example_obs: np.ndarray,
+    seed: int | None,
+    distribution: str = "categorical",
+) -> Policy:
     """A TorchPolicy from a module instance, or from a module class and its keyword arguments (built
     after seeding torch with ``seed``, so its initial weights are reproducible)."""
     import torch
@@ -300,16 +375,22 @@ def torch_policy(policy: Any, policy_kwargs: dict[str, Any] | None, output: str,
 
     if isinstance(policy, type):
         if not issubclass(policy, torch.nn.Module):
-            raise PolicyError(f"policy must be a torch.nn.Module class or instance; got {policy.__name__}")
+            raise PolicyError(
+                f"policy must be a torch.nn.Module class or instance; got {policy.__name__}"
+            )
         if seed is not None:
             torch.manual_seed(seed)
         kwargs = dict(policy_kwargs or {})
         try:
             module = policy(**kwargs)
         except TypeError as exc:
-            raise PolicyError(f"cannot build {policy.__name__}(**{kwargs}): {exc}; pass its arguments as "
-                              "policy_kwargs") from exc
-        return TorchPolicy(module, n_actions, example_obs, output, init_kwargs=kwargs, distribution=distribution)
+            raise PolicyError(
+                f"cannot build {policy.__name__}(**{kwargs}): {exc}; pass its arguments as "
+                "policy_kwargs"
+            ) from exc
+        return TorchPolicy(
+            module, n_actions, example_obs, output, init_kwargs=kwargs, distribution=distribution
+        )
     if policy_kwargs:
         raise PolicyError("policy_kwargs only apply when policy is a class, not an instance")
     return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)
@@ -336,7 +417,9 @@ def rebuild_policy(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, 
     except PolicyError as exc:
         raise CheckpointError(f"{folder}: {exc}") from None
     if spec.get("kwargs") is None:
-        raise CheckpointError(f"{folder}: the arguments of {spec['class']} are unknown (the module did not keep "
-                              "them); pass the module to load into, e.g. reinforcelab.load(path, "
-                              f"policy={cls.__name__}(...))")
+        raise CheckpointError(
+            f"{folder}: the arguments of {spec['class']} are unknown (the module did not keep "
+            "them); pass the module to load into, e.g. reinforcelab.load(path, "
+            f"policy={cls.__name__}(...))"
+        )
     return cls, spec["kwargs"]

@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    def on_training_start(self, trainer: "Trainer") -> None:
+    def on_training_start(self, trainer: Trainer) -> None:
         pass
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         pass
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         pass
 
 
@@ -36,19 +36,21 @@ class MetricsCSV(Callback):
         self.path = Path(path)
         self.file = None
 
-    def on_training_start(self, trainer: "Trainer") -> None:
+    def on_training_start(self, trainer: Trainer) -> None:
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.file = self.path.open("a", newline="")
         self.writer = csv.writer(self.file)
         if new:
             self.writer.writerow(self.HEADER)
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         for r in records:
-            self.writer.writerow([r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"])
+            self.writer.writerow(
+                [r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"]
+            )
         self.file.flush()
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         if self.file is not None:
             self.file.close()
             self.file = None
@@ -61,9 +63,11 @@ class StopOnTrainingAverage(Callback):
         self.reward = reward
         self.window = window
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         if len(trainer.recent_returns) >= self.window and trainer.average_return >= self.reward:
-            trainer.stop(f"100-episode training average {trainer.average_return:.1f} >= {self.reward:g}")
+            trainer.stop(
+                f"100-episode training average {trainer.average_return:.1f} >= {self.reward:g}"
+            )
 
 
 class ProgressBar(Callback):
@@ -76,30 +80,47 @@ class ProgressBar(Callback):
         self.print_every = print_every
         self.console = console
 
-    def on_training_start(self, trainer: "Trainer") -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def on_training_start(self, trainer: Trainer) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         cfg = trainer.config
         self.by_steps = cfg.mode == "fast"
         total = cfg.total_env_steps if self.by_steps else cfg.n_episodes
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TextColumn("episode {task.fields[episode]}  avg100 {task.fields[avg]}"),
-            TimeElapsedColumn(), console=self.console, transient=False,
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
         )
         self.progress.start()
         done = trainer.env_steps if self.by_steps else trainer.episodes
-        self.task = self.progress.add_task(f"{cfg.env_id} {cfg.mode}", total=total, completed=done,
-                                           episode=trainer.episodes, avg="-")
+        self.task = self.progress.add_task(
+            f"{cfg.env_id} {cfg.mode}",
+            total=total,
+            completed=done,
+            episode=trainer.episodes,
+            avg="-",
+        )
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         avg = f"{trainer.average_return:.1f}" if trainer.recent_returns else "-"
         done = trainer.env_steps if self.by_steps else trainer.episodes
         self.progress.update(self.task, completed=done, episode=trainer.episodes, avg=avg)
         if self.print_every and not self.by_steps and trainer.episodes % self.print_every == 0:
-            self.progress.console.print(f"Episode {trainer.episodes}\tAverage Score: {trainer.average_return:.2f}")
+            self.progress.console.print(
+                f"Episode {trainer.episodes}\tAverage Score: {trainer.average_return:.2f}"
+            )
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         self.progress.stop()
 
 
@@ -113,8 +134,9 @@ class StopOnEvaluation(Callback):
     ``history`` as (updates, env_steps, wall_seconds, mean_return).
     """
 
-    def __init__(self, reward: float, n_episodes: int = 100, seed: int | None = None,
-                 precheck: float = 0.9) -> None:
+    def __init__(
+        self, reward: float, n_episodes: int = 100, seed: int | None = None, precheck: float = 0.9
+    ) -> None:
         self.reward = reward
         self.n_episodes = n_episodes
         self.seed = seed
@@ -123,7 +145,7 @@ class StopOnEvaluation(Callback):
         self.eval_seconds = 0.0
         self.solved_at: tuple[int, int, float, float] | None = None
 
-    def on_training_start(self, trainer: "Trainer") -> None:
+    def on_training_start(self, trainer: Trainer) -> None:
         import numpy as np
 
         from .make_env import make_vector_env
@@ -133,7 +155,7 @@ class StopOnEvaluation(Callback):
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         import time
 
         from .evaluation import evaluate_policy
@@ -144,9 +166,17 @@ class StopOnEvaluation(Callback):
         start = time.perf_counter()
         actor = trainer.parts.actor()
         # Fresh episodes at every evaluation, drawn from the run's seed and the update number.
-        reset_seeds = episode_seeds(trainer.seed_entropy, self.n_episodes, EARLY_STOP_RESETS, trainer.updates)
-        result = evaluate_policy(lambda obs: actor.act_batch(obs, self.rng), self.envs, trainer.config.env_id,
-                                 trainer.config.max_t, seed=self.seed, reset_seeds=reset_seeds)
+        reset_seeds = episode_seeds(
+            trainer.seed_entropy, self.n_episodes, EARLY_STOP_RESETS, trainer.updates
+        )
+        result = evaluate_policy(
+            lambda obs: actor.act_batch(obs, self.rng),
+            self.envs,
+            trainer.config.env_id,
+            trainer.config.max_t,
+            seed=self.seed,
+            reset_seeds=reset_seeds,
+        )
         self.eval_seconds += time.perf_counter() - start
         mean = result.mean_reward
         entry = (trainer.updates, trainer.env_steps, trainer.wall_seconds, mean)
@@ -155,7 +185,7 @@ class StopOnEvaluation(Callback):
             self.solved_at = entry
             trainer.stop(f"{self.n_episodes}-episode evaluation mean {mean:.1f} >= {self.reward:g}")
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         self.envs.close()
 
 
@@ -166,22 +196,27 @@ class Checkpoint(Callback):
     Put it after MetricsCSV so metrics.csv never lags behind the saved state.
     """
 
-    def __init__(self, folder: str | Path, every: int, save_model: Callable[[Path], Any],
-                 run_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        every: int,
+        save_model: Callable[[Path], Any],
+        run_options: dict[str, Any] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.every = every
         self.save_model = save_model  # writes config.json and model.safetensors (Reinforce.save)
         self.run_options = run_options or {}
 
-    def on_update(self, trainer: "Trainer", records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         if self.every and trainer.updates % self.every == 0:
             self.save(trainer)
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         if not trainer.diverged:  # keep the last finite checkpoint
             self.save(trainer)
 
-    def save(self, trainer: "Trainer") -> None:
+    def save(self, trainer: Trainer) -> None:
         from .artifacts.checkpoint import save_resume_state
 
         self.save_model(self.folder)

@@ -14,7 +14,7 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -23,7 +23,16 @@ from typer.core import TyperGroup
 
 from . import load as load_agent
 from .agent import check_count
-from .config import COURSE_BARS, MODE_FIELDS, PRESETS, ConfigError, TrainConfig, preset as get_preset
+from .config import (
+    COURSE_BARS,
+    MODE_FIELDS,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+)
+from .config import (
+    preset as get_preset,
+)
 from .errors import OptionError, UserError
 from .run import NoWindowError, default_out, plot_run, record_replay, resume_run, train_run, watch
 
@@ -32,11 +41,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
-    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)  # no markup
+    err_console.print(
+        err_console.render_str("[bold red]error:[/] ") + message, highlight=False
+    )  # no markup
 
 
 # click's exceptions, from the click that typer builds on (recent typers ship their own copy).
-click_errors = importlib.import_module(TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions")
+click_errors = importlib.import_module(
+    TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions"
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -50,7 +63,9 @@ class OneLineErrors(TyperGroup):
                 print(exc.ctx.get_help())
                 code = 0
             else:
-                print_error(exc.format_message().replace("Value error, ", ""))  # typer's pydantic prefix
+                print_error(
+                    exc.format_message().replace("Value error, ", "")
+                )  # typer's pydantic prefix
                 code = 2
         except (typer.Abort, KeyboardInterrupt):
             code = 130
@@ -72,20 +87,32 @@ app = typer.Typer(
 )
 
 #: The command-line option of each config field that has one (others are set with --set FIELD=VALUE).
-FIELD_OPTIONS = {"seed": "--seed", "n_episodes": "--episodes", "total_env_steps": "--total-steps", "lr": "--lr",
-                 "gamma": "--gamma", "hidden_sizes": "--hidden", "max_t": "--max-t"}
+FIELD_OPTIONS = {
+    "seed": "--seed",
+    "n_episodes": "--episodes",
+    "total_env_steps": "--total-steps",
+    "lr": "--lr",
+    "gamma": "--gamma",
+    "hidden_sizes": "--hidden",
+    "max_t": "--max-t",
+}
 #: The course preset used when --preset is not given.
 ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
 
 # Choices, and options shared by several commands.
 PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
 XAxis = enum.Enum("XAxis", {"episode": "episode", "env_steps": "env_steps"}, type=str)
-Run = Annotated[str, typer.Argument(help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME.")]
+Run = Annotated[
+    str,
+    typer.Argument(help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME."),
+]
 Episodes = Annotated[int, typer.Option(help="Number of episodes.")]
-Seed = Annotated[Optional[int], typer.Option(help="Seed for the env resets and the action sampling.")]
+Seed = Annotated[int | None, typer.Option(help="Seed for the env resets and the action sampling.")]
 Deterministic = Annotated[bool, typer.Option(help="Greedy actions instead of sampled ones.")]
-HubEndpoint = Annotated[Optional[str], typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")]
-HubToken = Annotated[Optional[str], typer.Option(help="Hub token (default: saved login or HF_TOKEN).")]
+HubEndpoint = Annotated[
+    str | None, typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")
+]
+HubToken = Annotated[str | None, typer.Option(help="Hub token (default: saved login or HF_TOKEN).")]
 
 
 def fail(exc: UserError) -> None:
@@ -124,14 +151,18 @@ def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -
         if not sep:
             raise OptionError(f"--set expects KEY=VALUE, got {item!r}")
         if key not in fields:
-            raise OptionError(f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}")
+            raise OptionError(
+                f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}"
+            )
         changes[key] = parse_value(value)
     if "hidden_sizes" in changes and not isinstance(changes["hidden_sizes"], (list, tuple)):
         text = str(changes["hidden_sizes"])
         try:
             changes["hidden_sizes"] = [int(x) for x in text.split(",") if x.strip()]
         except ValueError:
-            raise OptionError(f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}") from None
+            raise OptionError(
+                f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}"
+            ) from None
     return config.replace(**changes)
 
 
@@ -146,72 +177,160 @@ def policy_options(policy: str | None, policy_kwargs: str | None) -> dict[str, A
     try:
         kwargs = json.loads(policy_kwargs) if policy_kwargs is not None else {}
     except json.JSONDecodeError as exc:
-        raise OptionError(f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}' ({exc})") from None
+        raise OptionError(
+            f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}' ({exc})"
+        ) from None
     if not isinstance(kwargs, dict):
-        raise OptionError(f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}'; got {policy_kwargs}")
+        raise OptionError(
+            f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}'; got {policy_kwargs}"
+        )
     return {"policy": import_policy_class(policy), "policy_kwargs": kwargs}
 
 
 @app.command()
 def train(
-    env_id: Annotated[Optional[str], typer.Argument(
-        help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume).")] = None,
-    preset: Annotated[Optional[PresetName], typer.Option(
-        help="Named hyperparameters (see `reinforcelab presets`). Default: the course preset for the env.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for torch, numpy and the envs (bit-identical reruns on CPU).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run folder to create. Default: runs/<env>-<mode>-s<seed>.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Reuse an existing run folder at --out (files that are not a run's are kept).")] = False,
-    episodes: Annotated[Optional[int], typer.Option(help="Course mode: training episodes (one update each).")] = None,
-    total_steps: Annotated[Optional[int], typer.Option(help="Fast mode: training budget in env steps.")] = None,
-    stop_reward: Annotated[Optional[float], typer.Option(
-        help="Stop once the score reaches this: the 100-episode training average (course mode) "
-        "or the mean of --eval-episodes evaluation episodes (fast mode).")] = None,
-    eval_episodes: Annotated[Optional[int], typer.Option(
-        help="Episodes of the early-stopping evaluation (with --stop-reward; default 100).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.")] = None,
-    gamma: Annotated[Optional[float], typer.Option(help="Discount factor.")] = None,
-    hidden: Annotated[Optional[str], typer.Option(help="Hidden layer widths, comma-separated, e.g. 64,128.")] = None,
-    max_t: Annotated[Optional[int], typer.Option(help="Step cap per episode.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option(
-        "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable).")] = None,
-    policy: Annotated[Optional[str], typer.Option(
-        help="Your own torch policy class, module:Class (importable, or a module in the current folder).")] = None,
-    policy_kwargs: Annotated[Optional[str], typer.Option(help="Its constructor arguments as a JSON object.")] = None,
+    env_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume)."
+        ),
+    ] = None,
+    preset: Annotated[
+        PresetName | None,
+        typer.Option(
+            help="Named hyperparameters (see `reinforcelab presets`). Default: the course preset for the env."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed for torch, numpy and the envs (bit-identical reruns on CPU)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder to create. Default: runs/<env>-<mode>-s<seed>."),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse an existing run folder at --out (files that are not a run's are kept)."
+        ),
+    ] = False,
+    episodes: Annotated[
+        int | None, typer.Option(help="Course mode: training episodes (one update each).")
+    ] = None,
+    total_steps: Annotated[
+        int | None, typer.Option(help="Fast mode: training budget in env steps.")
+    ] = None,
+    stop_reward: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop once the score reaches this: the 100-episode training average (course mode) "
+            "or the mean of --eval-episodes evaluation episodes (fast mode)."
+        ),
+    ] = None,
+    eval_episodes: Annotated[
+        int | None,
+        typer.Option(
+            help="Episodes of the early-stopping evaluation (with --stop-reward; default 100)."
+        ),
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    gamma: Annotated[float | None, typer.Option(help="Discount factor.")] = None,
+    hidden: Annotated[
+        str | None, typer.Option(help="Hidden layer widths, comma-separated, e.g. 64,128.")
+    ] = None,
+    max_t: Annotated[int | None, typer.Option(help="Step cap per episode.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable)."
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own torch policy class, module:Class (importable, or a module in the current folder)."
+        ),
+    ] = None,
+    policy_kwargs: Annotated[
+        str | None, typer.Option(help="Its constructor arguments as a JSON object.")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    plot: Annotated[bool, typer.Option(help="Write the learning curve curve.png into the run folder.")] = True,
-    record: Annotated[bool, typer.Option(help="Record one episode as replay.mp4 into the run folder.")] = False,
-    resume: Annotated[Optional[Path], typer.Option(
-        help="Continue this run folder from its last checkpoint (optimizer and RNG state); "
-        "--episodes / --total-steps may raise its budget.")] = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option(
-        help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
-        "and on Ctrl-C.")] = None,
-    tensorboard: Annotated[Optional[Path], typer.Option(
-        help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
-        "needs reinforcelab[tensorboard].")] = None,
+    plot: Annotated[
+        bool, typer.Option(help="Write the learning curve curve.png into the run folder.")
+    ] = True,
+    record: Annotated[
+        bool, typer.Option(help="Record one episode as replay.mp4 into the run folder.")
+    ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue this run folder from its last checkpoint (optimizer and RNG state); "
+            "--episodes / --total-steps may raise its budget."
+        ),
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
+            "and on Ctrl-C."
+        ),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
+            "needs reinforcelab[tensorboard]."
+        ),
+    ] = None,
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
     curve.png (and replay.mp4 with --record)."""
     try:
-        for option, value in (("--eval-episodes", eval_episodes), ("--checkpoint-every", checkpoint_every),
-                              ("--episodes", episodes), ("--total-steps", total_steps)):
+        for option, value in (
+            ("--eval-episodes", eval_episodes),
+            ("--checkpoint-every", checkpoint_every),
+            ("--episodes", episodes),
+            ("--total-steps", total_steps),
+        ):
             check_option(option, value)
         if stop_reward is not None and not math.isfinite(stop_reward):
             raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
         if resume is not None:
             if tensorboard is not None:
                 raise OptionError("--tensorboard applies to new runs, not to --resume")
-            result = resume_run(resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps)
+            result = resume_run(
+                resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps
+            )
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
-            config = get_preset(preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole"))
-            config = apply_overrides(config, set_ or [], env_id=env_id, seed=seed, n_episodes=episodes,
-                                     total_env_steps=total_steps, lr=lr, gamma=gamma, hidden_sizes=hidden, max_t=max_t)
-            result = train_run(config, out or default_out(config), overwrite=overwrite, stop_reward=stop_reward,
-                               stop_eval_episodes=eval_episodes, progress=progress, checkpoint_every=checkpoint_every,
-                               policy=policy_options(policy, policy_kwargs),
-                               extra_callbacks=tensorboard_callbacks(tensorboard))
+            config = get_preset(
+                preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole")
+            )
+            config = apply_overrides(
+                config,
+                set_ or [],
+                env_id=env_id,
+                seed=seed,
+                n_episodes=episodes,
+                total_env_steps=total_steps,
+                lr=lr,
+                gamma=gamma,
+                hidden_sizes=hidden,
+                max_t=max_t,
+            )
+            result = train_run(
+                config,
+                out or default_out(config),
+                overwrite=overwrite,
+                stop_reward=stop_reward,
+                stop_eval_episodes=eval_episodes,
+                progress=progress,
+                checkpoint_every=checkpoint_every,
+                policy=policy_options(policy, policy_kwargs),
+                extra_callbacks=tensorboard_callbacks(tensorboard),
+            )
         config = result.agent.config
         if plot and result.summary["train_episodes"] > 0:
             plot_run([result.out], result.out / "curve.png")
@@ -224,14 +343,18 @@ def train(
         f"[bold]{config.env_id}[/] {config.mode} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
         f"{s['train_env_steps']:,} env steps, {s['train_wall_seconds']:.1f} s"
     )
-    console.print(f"evaluation ({len(ev.returns)} episodes, sampled actions): "
-                  f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}")
-    console.print(f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})")
+    console.print(
+        f"evaluation ({len(ev.returns)} episodes, sampled actions): "
+        f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}"
+    )
+    console.print(
+        f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})"
+    )
     if s["interrupted"]:
         console.print(f"continue with: reinforcelab train --resume {result.out}")
 
 
-def tensorboard_callbacks(logdir: Optional[Path]) -> list:
+def tensorboard_callbacks(logdir: Path | None) -> list:
     if logdir is None:
         return []
     from .tensorboard import TensorBoardScalars  # only now: tensorboardX imports torch
@@ -245,8 +368,12 @@ def evaluate(
     episodes: Episodes = 10,
     deterministic: Deterministic = False,
     seed: Seed = None,
-    max_t: Annotated[Optional[int], typer.Option(help="Step cap per episode (default: the run's max_t).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    max_t: Annotated[
+        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of text.")
+    ] = False,
     endpoint: HubEndpoint = None,
     token: HubToken = None,
 ) -> None:
@@ -262,24 +389,49 @@ def evaluate(
     bar = COURSE_BARS.get(result.env_id)
     if as_json:
         d = result.to_dict()
-        keys = ("env_id", "mean_reward", "std_reward", "returns", "lengths", "deterministic", "seed")
-        print(json.dumps({"n_episodes": d["n_evaluation_episodes"], **{k: d[k] for k in keys},
-                          "score": result.score, "course_bar": bar,
-                          "passes_course_bar": None if bar is None else result.score >= bar}))
+        keys = (
+            "env_id",
+            "mean_reward",
+            "std_reward",
+            "returns",
+            "lengths",
+            "deterministic",
+            "seed",
+        )
+        print(
+            json.dumps(
+                {
+                    "n_episodes": d["n_evaluation_episodes"],
+                    **{k: d[k] for k in keys},
+                    "score": result.score,
+                    "course_bar": bar,
+                    "passes_course_bar": None if bar is None else result.score >= bar,
+                }
+            )
+        )
         return
-    console.print(f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
-                  f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)")
-    verdict = "" if bar is None else (f"; {'passes' if result.score >= bar else 'below'} the course bar "
-                                      f"of {bar:g}")
+    console.print(
+        f"{result.env_id}: mean_reward={result.mean_reward:.2f} +/- {result.std_reward:.2f} "
+        f"over {len(result.returns)} episodes ({'greedy' if deterministic else 'sampled'} actions)"
+    )
+    verdict = (
+        ""
+        if bar is None
+        else (f"; {'passes' if result.score >= bar else 'below'} the course bar of {bar:g}")
+    )
     console.print(f"score (mean - std): {result.score:.2f}{verdict}")
 
 
 @app.command("record")
 def record_cmd(
     run: Run,
-    out: Annotated[Path, typer.Option(help="Video file: .mp4 (H.264) or .gif.")] = Path("replay.mp4"),
+    out: Annotated[Path, typer.Option(help="Video file: .mp4 (H.264) or .gif.")] = Path(
+        "replay.mp4"
+    ),
     episodes: Annotated[int, typer.Option(help="Episodes to record, back to back.")] = 1,
-    max_steps: Annotated[Optional[int], typer.Option(help="Step cap per episode (default: the run's max_t).")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
+    ] = None,
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
     seed: Seed = None,
     deterministic: Deterministic = False,
@@ -298,16 +450,23 @@ def record_cmd(
         info = record_replay(agent, out, episodes, max_steps, fps, seed, deterministic)
     except UserError as exc:
         fail(exc)
-    console.print(f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
-                  f"episode returns {info['episode_returns']}")
+    console.print(
+        f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
+        f"episode returns {info['episode_returns']}"
+    )
 
 
 @app.command("plot")
 def plot_cmd(
-    runs: Annotated[list[Path], typer.Argument(help="One or more run folders (several seeds: each run and their mean).")],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="One or more run folders (several seeds: each run and their mean)."),
+    ],
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curve.png"),
     window: Annotated[int, typer.Option(help="Rolling-mean window in episodes.")] = 100,
-    x: Annotated[Optional[XAxis], typer.Option(help="x axis (default: env_steps for fast mode).")] = None,
+    x: Annotated[
+        XAxis | None, typer.Option(help="x axis (default: env_steps for fast mode).")
+    ] = None,
 ) -> None:
     """Plot learning curves: episode returns, the rolling mean and the env's reward threshold."""
     try:
@@ -322,14 +481,22 @@ def plot_cmd(
 def push(
     run: Annotated[Path, typer.Argument(help="The run folder to publish.")],
     repo_id: Annotated[str, typer.Option(help="Hub repo USER/NAME (created if missing).")],
-    token: Annotated[Optional[str], typer.Option(
-        help="Hub token with write access (default: saved login or HF_TOKEN).")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Hub token with write access (default: saved login or HF_TOKEN)."),
+    ] = None,
     endpoint: HubEndpoint = None,
     private: Annotated[bool, typer.Option(help="Create the repo as private.")] = False,
-    eval_episodes: Annotated[int, typer.Option(help="Evaluation episodes for the model card (course protocol).")] = 10,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the evaluation and the replay.")] = None,
-    dry_run: Annotated[Optional[Path], typer.Option(
-        help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing.")] = None,
+    eval_episodes: Annotated[
+        int, typer.Option(help="Evaluation episodes for the model card (course protocol).")
+    ] = 10,
+    seed: Annotated[int | None, typer.Option(help="Seed of the evaluation and the replay.")] = None,
+    dry_run: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing."
+        ),
+    ] = None,
     video: Annotated[bool, typer.Option(help="Record replay.mp4 for the card.")] = True,
 ) -> None:
     """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
@@ -338,22 +505,39 @@ def push(
 
     try:
         check_option("--eval-episodes", eval_episodes)
-        result = publish_run(run, repo_id, token=token, endpoint=endpoint, private=private,
-                             eval_episodes=eval_episodes, seed=seed, video=video, dry_run=dry_run)
+        result = publish_run(
+            run,
+            repo_id,
+            token=token,
+            endpoint=endpoint,
+            private=private,
+            eval_episodes=eval_episodes,
+            seed=seed,
+            video=video,
+            dry_run=dry_run,
+        )
     except HubUploadError as exc:
-        again = [f"reinforcelab push {shlex.quote(str(run))} --repo-id {repo_id}",
-                 f"--endpoint {shlex.quote(endpoint)}" if endpoint else "", "--private" if private else "",
-                 f"--eval-episodes {eval_episodes}" if eval_episodes != 10 else "",
-                 f"--seed {seed}" if seed is not None else "", "" if video else "--no-video"]
+        again = [
+            f"reinforcelab push {shlex.quote(str(run))} --repo-id {repo_id}",
+            f"--endpoint {shlex.quote(endpoint)}" if endpoint else "",
+            "--private" if private else "",
+            f"--eval-episodes {eval_episodes}" if eval_episodes != 10 else "",
+            f"--seed {seed}" if seed is not None else "",
+            "" if video else "--no-video",
+        ]
         print_error(f"{exc}\nTo publish the run again: {' '.join(a for a in again if a)}")
         raise typer.Exit(2) from None
     except UserError as exc:
         fail(exc)
     ev = result.evaluation
-    console.print(f"evaluation: {ev.mean_reward:.2f} +/- {ev.std_reward:.2f} over {eval_episodes} episodes; "
-                  f"files: {', '.join(result.files)}")
+    console.print(
+        f"evaluation: {ev.mean_reward:.2f} +/- {ev.std_reward:.2f} over {eval_episodes} episodes; "
+        f"files: {', '.join(result.files)}"
+    )
     if result.dry_run:
-        console.print(f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}")
+        console.print(
+            f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}"
+        )
     else:
         console.print(f"pushed to {result.url}")
 
@@ -362,14 +546,20 @@ def push(
 def enjoy(
     source: Annotated[str, typer.Argument(help="A run folder or a Hub repo USER/NAME.")],
     episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 3,
-    record: Annotated[Optional[Path], typer.Option(
-        help="Record them to this .mp4/.gif file instead of showing them.")] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Record them to this .mp4/.gif file instead of showing them."),
+    ] = None,
     deterministic: Deterministic = False,
     seed: Seed = None,
     endpoint: HubEndpoint = None,
     token: HubToken = None,
-    allow_pickle: Annotated[bool, typer.Option(
-        help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code.")] = False,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."
+        ),
+    ] = False,
 ) -> None:
     """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it
     play: in a window when there is a display, else printed. With --record the printed episodes
@@ -388,8 +578,10 @@ def enjoy(
             try:
                 returns, lengths = watch(agent, episodes, seed, deterministic)
             except NoWindowError as exc:
-                console.print(f"{exc}: printing the episodes instead of showing them "
-                              "(--record FILE.mp4 films them)")
+                console.print(
+                    f"{exc}: printing the episodes instead of showing them "
+                    "(--record FILE.mp4 films them)"
+                )
                 result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
                 returns, lengths = result.returns, result.lengths
     except UserError as exc:
@@ -411,13 +603,15 @@ def presets() -> None:
             return "-"
         if isinstance(value, tuple):
             return ",".join(map(str, value))
-        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        return (
+            f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        )
 
     for mode, fields in MODE_FIELDS.items():
         names = [name for name, cfg in PRESETS.items() if cfg.mode == mode]
         # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
         for start in range(0, len(names), 3):
-            shown = names[start:start + 3]
+            shown = names[start : start + 3]
             table = Table(title=f"{mode} mode" if start == 0 else None, title_justify="left")
             table.add_column("field")
             for name in shown:

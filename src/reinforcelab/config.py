@@ -40,8 +40,12 @@ def _check_int(name: str, value: Any, low: int) -> None:
 
 
 def _check_number(name: str, value: Any, allowed: str, ok: Callable[[float], bool]) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or not ok(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or not ok(value)
+    ):
         raise ConfigError(name, f"must be a finite number {allowed}; got {value!r}")
 
 
@@ -127,12 +131,26 @@ class TrainConfig:
                 raise ConfigError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
         if not isinstance(self.env_id, str) or not self.env_id:
             raise ConfigError("env_id", f"must be a Gymnasium environment id; got {self.env_id!r}")
-        widths = self.hidden_sizes if isinstance(self.hidden_sizes, (list, tuple)) else [self.hidden_sizes]
+        widths = (
+            self.hidden_sizes
+            if isinstance(self.hidden_sizes, (list, tuple))
+            else [self.hidden_sizes]
+        )
         if not widths or not all(_is_int(h) and h >= 1 for h in widths):
-            raise ConfigError("hidden_sizes", f"must be one or more positive integer widths; got {self.hidden_sizes!r}")
+            raise ConfigError(
+                "hidden_sizes",
+                f"must be one or more positive integer widths; got {self.hidden_sizes!r}",
+            )
         self.hidden_sizes = tuple(int(h) for h in widths)
-        for name in ("n_episodes", "max_t", "eval_episodes", "print_every", "num_envs", "episodes_per_env",
-                     "total_env_steps"):
+        for name in (
+            "n_episodes",
+            "max_t",
+            "eval_episodes",
+            "print_every",
+            "num_envs",
+            "episodes_per_env",
+            "total_env_steps",
+        ):
             _check_int(name, getattr(self, name), low=1)
         if self.rollout_max_t is not None:
             _check_int("rollout_max_t", self.rollout_max_t, low=1)
@@ -147,9 +165,13 @@ class TrainConfig:
         if not isinstance(self.normalize_obs, bool):
             raise ConfigError("normalize_obs", f"must be true or false; got {self.normalize_obs!r}")
         if not isinstance(self.env_kwargs, dict):
-            raise ConfigError("env_kwargs", f"must be a mapping of keyword arguments; got {self.env_kwargs!r}")
+            raise ConfigError(
+                "env_kwargs", f"must be a mapping of keyword arguments; got {self.env_kwargs!r}"
+            )
         if self.truncation == "bootstrap" and self.baseline != "value":
-            raise ConfigError("truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)")
+            raise ConfigError(
+                "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
+            )
         self.check_mode_fields()
 
     def check_mode_fields(self) -> None:
@@ -159,8 +181,11 @@ class TrainConfig:
         budget = "n_episodes" if self.mode == "course" else "total_env_steps"
         for f in dataclasses.fields(self):
             if f.name not in MODE_FIELDS[self.mode] and getattr(self, f.name) != f.default:
-                raise ConfigError(f.name, f"applies to {other} mode only, and this is a {self.mode}-mode config "
-                                          f"(its budget is {budget}); choose a {other}-mode preset to use it")
+                raise ConfigError(
+                    f.name,
+                    f"applies to {other} mode only, and this is a {self.mode}-mode config "
+                    f"(its budget is {budget}); choose a {other}-mode preset to use it",
+                )
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -168,24 +193,47 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
         return cls(**data)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
 #: The fields each mode uses (the others do not apply to it).
-COMMON_FIELDS = ("env_id", "mode", "hidden_sizes", "lr", "gamma", "max_t", "eval_episodes", "seed", "env_kwargs")
+COMMON_FIELDS = (
+    "env_id",
+    "mode",
+    "hidden_sizes",
+    "lr",
+    "gamma",
+    "max_t",
+    "eval_episodes",
+    "seed",
+    "env_kwargs",
+)
 MODE_FIELDS: dict[str, tuple[str, ...]] = {
     "course": (*COMMON_FIELDS, "n_episodes", "print_every"),
-    "fast": (*COMMON_FIELDS, "num_envs", "episodes_per_env", "total_env_steps", "rollout_max_t", "return_norm",
-             "baseline", "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation",
-             "lr_schedule", "vectorization"),
+    "fast": (
+        *COMMON_FIELDS,
+        "num_envs",
+        "episodes_per_env",
+        "total_env_steps",
+        "rollout_max_t",
+        "return_norm",
+        "baseline",
+        "value_lr",
+        "entropy_coef",
+        "max_grad_norm",
+        "normalize_obs",
+        "truncation",
+        "lr_schedule",
+        "vectorization",
+    ),
 }
 
 #: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
@@ -194,21 +242,44 @@ COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 # The course's hyperparameters (HF Deep RL course, Unit 4).
 PRESETS: dict[str, TrainConfig] = {
     "course-cartpole": TrainConfig(
-        env_id="CartPole-v1", mode="course", hidden_sizes=(16,), lr=1e-2, gamma=1.0,
-        n_episodes=1000, max_t=1000, eval_episodes=10, print_every=100,
+        env_id="CartPole-v1",
+        mode="course",
+        hidden_sizes=(16,),
+        lr=1e-2,
+        gamma=1.0,
+        n_episodes=1000,
+        max_t=1000,
+        eval_episodes=10,
+        print_every=100,
     ),
     "course-pixelcopter": TrainConfig(
-        env_id="Pixelcopter-PLE-v0", mode="course", hidden_sizes=(64, 128), lr=1e-4, gamma=0.99,
-        n_episodes=50_000, max_t=10_000, eval_episodes=10, print_every=1000,
+        env_id="Pixelcopter-PLE-v0",
+        mode="course",
+        hidden_sizes=(64, 128),
+        lr=1e-4,
+        gamma=0.99,
+        n_episodes=50_000,
+        max_t=10_000,
+        eval_episodes=10,
+        print_every=1000,
     ),
     # Fast mode, tuned for wall-clock time to a 100-episode evaluation mean of 475 (see
     # benchmarks/cartpole_speed.py): a vector step of 128 envs costs little more than one of 64
     # and the update is cheap, so 128 envs with a large step size solved fastest in a sweep of
     # 64-256 envs and lr 0.05-0.2.
     "fast-cartpole": TrainConfig(
-        env_id="CartPole-v1", mode="fast", hidden_sizes=(16,), lr=0.1, gamma=0.99,
-        num_envs=128, episodes_per_env=1, total_env_steps=2_000_000, max_t=1000, eval_episodes=10,
-        return_norm="batch", baseline="none",
+        env_id="CartPole-v1",
+        mode="fast",
+        hidden_sizes=(16,),
+        lr=0.1,
+        gamma=0.99,
+        num_envs=128,
+        episodes_per_env=1,
+        total_env_steps=2_000_000,
+        max_t=1000,
+        eval_episodes=10,
+        return_norm="batch",
+        baseline="none",
     ),
     # Fast mode on Pixelcopter: its observations are in pixels, so inputs are normalised with
     # running statistics; a value baseline tames the long, noisy returns of good episodes, and
@@ -219,19 +290,44 @@ PRESETS: dict[str, TrainConfig] = {
     # learning rate of 2e-2 falling linearly to zero. In 10-minute runs, lr 3e-3 kept improving to
     # the end, 1e-2 constant peaked early and then wandered, and a decay from 3e-3 learned too slowly.
     "fast-pixelcopter": TrainConfig(
-        env_id="Pixelcopter-PLE-v0", mode="fast", hidden_sizes=(64, 64), lr=2e-2, gamma=0.99,
-        num_envs=256, episodes_per_env=1, total_env_steps=120_000_000, max_t=10_000, eval_episodes=10,
-        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
-        rollout_max_t=1000, truncation="bootstrap", lr_schedule="linear",
+        env_id="Pixelcopter-PLE-v0",
+        mode="fast",
+        hidden_sizes=(64, 64),
+        lr=2e-2,
+        gamma=0.99,
+        num_envs=256,
+        episodes_per_env=1,
+        total_env_steps=120_000_000,
+        max_t=10_000,
+        eval_episodes=10,
+        return_norm="batch",
+        baseline="value",
+        value_lr=3e-3,
+        normalize_obs=True,
+        rollout_max_t=1000,
+        truncation="bootstrap",
+        lr_schedule="linear",
     ),
     # Fast mode on Pixelcopter's screen (grayscale, the last two frames: motion is visible) with the
     # built-in CNN policy and a CNN value baseline. A first setting, not tuned further: it reached the
     # course's bar in 361-720 s of training on 3/3 seeds (benchmarks/pixelcopter.py, README) at about
     # 6k env steps/s per process, two side by side on 2 cores; the CNN's update is most of the time.
     "fast-pixelcopter-pixels": TrainConfig(
-        env_id="Pixelcopter-PLE-v0", mode="fast", hidden_sizes=(128,), lr=1e-3, gamma=0.99,
-        num_envs=64, episodes_per_env=1, total_env_steps=20_000_000, max_t=10_000, eval_episodes=10,
-        return_norm="batch", baseline="value", value_lr=1e-3, rollout_max_t=300, truncation="bootstrap",
+        env_id="Pixelcopter-PLE-v0",
+        mode="fast",
+        hidden_sizes=(128,),
+        lr=1e-3,
+        gamma=0.99,
+        num_envs=64,
+        episodes_per_env=1,
+        total_env_steps=20_000_000,
+        max_t=10_000,
+        eval_episodes=10,
+        return_norm="batch",
+        baseline="value",
+        value_lr=1e-3,
+        rollout_max_t=300,
+        truncation="bootstrap",
         env_kwargs={"obs_type": "pixels", "grayscale": True, "frame_stack": 2},
     ),
     # Fast mode on LunarLander (Box2D), tuned for wall-clock time to a 100-episode sampled-action
@@ -248,16 +344,40 @@ PRESETS: dict[str, TrainConfig] = {
     # 153 after 3.2M. The continuous preset (never with the bonus) is not solved yet: with 64 envs
     # instead of 32 its evaluations were 166-185 from 3.4M to 6M steps (480 s), final 172.2.
     "fast-lunarlander": TrainConfig(
-        env_id="LunarLander-v3", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
-        num_envs=64, episodes_per_env=1, total_env_steps=5_000_000, max_t=1000, eval_episodes=10,
-        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
-        rollout_max_t=250, truncation="bootstrap",
+        env_id="LunarLander-v3",
+        mode="fast",
+        hidden_sizes=(64, 64),
+        lr=3e-3,
+        gamma=0.99,
+        num_envs=64,
+        episodes_per_env=1,
+        total_env_steps=5_000_000,
+        max_t=1000,
+        eval_episodes=10,
+        return_norm="batch",
+        baseline="value",
+        value_lr=3e-3,
+        normalize_obs=True,
+        rollout_max_t=250,
+        truncation="bootstrap",
     ),
     "fast-lunarlander-continuous": TrainConfig(
-        env_id="LunarLanderContinuous-v3", mode="fast", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
-        num_envs=32, episodes_per_env=1, total_env_steps=5_000_000, max_t=1000, eval_episodes=10,
-        return_norm="batch", baseline="value", value_lr=3e-3, normalize_obs=True,
-        rollout_max_t=250, truncation="bootstrap",
+        env_id="LunarLanderContinuous-v3",
+        mode="fast",
+        hidden_sizes=(64, 64),
+        lr=3e-3,
+        gamma=0.99,
+        num_envs=32,
+        episodes_per_env=1,
+        total_env_steps=5_000_000,
+        max_t=1000,
+        eval_episodes=10,
+        return_norm="batch",
+        baseline="value",
+        value_lr=3e-3,
+        normalize_obs=True,
+        rollout_max_t=250,
+        truncation="bootstrap",
     ),
 }
 
@@ -265,5 +385,7 @@ PRESETS: dict[str, TrainConfig] = {
 def preset(name: str) -> TrainConfig:
     """Return a fresh copy of the named preset."""
     if name not in PRESETS:
-        raise ConfigError("preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}")
+        raise ConfigError(
+            "preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}"
+        )
     return dataclasses.replace(PRESETS[name])

@@ -38,7 +38,7 @@ import torch
 
 from .returns import reward_to_go, standardize
 
-__all__ = ["CoursePolicy", "reinforce", "evaluate_agent", "record_video", "push_to_hub"]
+__all__ = ["CoursePolicy", "evaluate_agent", "push_to_hub", "record_video", "reinforce"]
 
 
 class CoursePolicy(Protocol):
@@ -49,8 +49,10 @@ class CoursePolicy(Protocol):
 
 def _check_policy(policy: Any) -> None:
     if not callable(getattr(policy, "act", None)):
-        raise TypeError(f"policy must have a method act(state) -> (action, log_prob), like the course's Policy; "
-                        f"got {type(policy).__name__}")
+        raise TypeError(
+            f"policy must have a method act(state) -> (action, log_prob), like the course's Policy; "
+            f"got {type(policy).__name__}"
+        )
 
 
 def _check_at_least_one(**values: int) -> None:
@@ -59,8 +61,16 @@ def _check_at_least_one(**values: int) -> None:
             raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}")
 
 
-def reinforce(policy: CoursePolicy, optimizer: torch.optim.Optimizer, n_training_episodes: int, max_t: int,
-              gamma: float, print_every: int, env: gym.Env, seed: int | None = None) -> list[float]:
+def reinforce(
+    policy: CoursePolicy,
+    optimizer: torch.optim.Optimizer,
+    n_training_episodes: int,
+    max_t: int,
+    gamma: float,
+    print_every: int,
+    env: gym.Env,
+    seed: int | None = None,
+) -> list[float]:
     """Train ``policy`` with the course's REINFORCE: one episode, then one optimizer step.
 
     For each episode: play at most ``max_t`` steps, sampling actions with ``policy.act`` (which
@@ -85,7 +95,9 @@ def reinforce(policy: CoursePolicy, optimizer: torch.optim.Optimizer, n_training
         The score (sum of rewards) of every episode, in order.
     """
     _check_policy(policy)
-    _check_at_least_one(n_training_episodes=n_training_episodes, max_t=max_t, print_every=print_every)
+    _check_at_least_one(
+        n_training_episodes=n_training_episodes, max_t=max_t, print_every=print_every
+    )
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1]; got {gamma}")
     scores: list[float] = []
@@ -116,8 +128,14 @@ def reinforce(policy: CoursePolicy, optimizer: torch.optim.Optimizer, n_training
     return scores
 
 
-def _episode_returns(env: gym.Env, policy: CoursePolicy, max_steps: int, n_episodes: int,
-                     seed: int | None, states: list[np.ndarray] | None = None) -> list[float]:
+def _episode_returns(
+    env: gym.Env,
+    policy: CoursePolicy,
+    max_steps: int,
+    n_episodes: int,
+    seed: int | None,
+    states: list[np.ndarray] | None = None,
+) -> list[float]:
     returns = []
     with torch.no_grad():  # acting needs no graph: faster, same actions
         for episode in range(n_episodes):
@@ -135,8 +153,13 @@ def _episode_returns(env: gym.Env, policy: CoursePolicy, max_steps: int, n_episo
     return returns
 
 
-def evaluate_agent(env: gym.Env, max_steps: int, n_eval_episodes: int, policy: CoursePolicy,
-                   seed: int | None = None) -> tuple[float, float]:
+def evaluate_agent(
+    env: gym.Env,
+    max_steps: int,
+    n_eval_episodes: int,
+    policy: CoursePolicy,
+    seed: int | None = None,
+) -> tuple[float, float]:
     """The course's evaluation: ``n_eval_episodes`` episodes with actions *sampled* by
     ``policy.act``, each capped at ``max_steps`` steps.
 
@@ -161,14 +184,24 @@ def _render_env(env: gym.Env) -> tuple[gym.Env, bool]:
     if getattr(env, "render_mode", None) == "rgb_array":
         return env, False
     if env.spec is None:
-        raise ValueError("the env does not render RGB frames and has no spec to make a copy that does; create it "
-                         "with gymnasium.make(env_id, render_mode=\"rgb_array\")")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders off-screen on a headless machine
+        raise ValueError(
+            "the env does not render RGB frames and has no spec to make a copy that does; create it "
+            'with gymnasium.make(env_id, render_mode="rgb_array")'
+        )
+    os.environ.setdefault(
+        "SDL_VIDEODRIVER", "dummy"
+    )  # pygame renders off-screen on a headless machine
     return gym.make(env.spec, render_mode="rgb_array"), True
 
 
-def record_video(env: gym.Env, policy: CoursePolicy, out_directory: str | Path, fps: int = 30,
-                 max_steps: int = 1000, seed: int | None = None) -> dict[str, Any]:
+def record_video(
+    env: gym.Env,
+    policy: CoursePolicy,
+    out_directory: str | Path,
+    fps: int = 30,
+    max_steps: int = 1000,
+    seed: int | None = None,
+) -> dict[str, Any]:
     """Play one episode with ``policy.act`` (sampled actions) and write it as a video.
 
     Args:
@@ -191,8 +224,15 @@ def record_video(env: gym.Env, policy: CoursePolicy, out_directory: str | Path, 
     render_env, made_here = _render_env(env)
     try:
         with torch.no_grad():
-            return write_video(lambda state: policy.act(state)[0], render_env, out_directory, episodes=1,
-                               max_steps=max_steps, fps=fps, seed=seed)
+            return write_video(
+                lambda state: policy.act(state)[0],
+                render_env,
+                out_directory,
+                episodes=1,
+                max_steps=max_steps,
+                fps=fps,
+                seed=seed,
+            )
     finally:
         if made_here:
             render_env.close()
@@ -204,8 +244,13 @@ def _mlp_layers(model: torch.nn.Module) -> list[tuple[np.ndarray, np.ndarray]] |
     from .artifacts.course_pickle import linear_weights
 
     try:
-        layers = [(w.detach().cpu().numpy().astype(np.float32), b.detach().cpu().numpy().astype(np.float32))
-                  for w, b in linear_weights(model)]
+        layers = [
+            (
+                w.detach().cpu().numpy().astype(np.float32),
+                b.detach().cpu().numpy().astype(np.float32),
+            )
+            for w, b in linear_weights(model)
+        ]
     except KeyError:  # a Linear layer without bias
         return None
     chained = all(w.shape[1] == prev.shape[0] for (prev, _), (w, _) in zip(layers, layers[1:]))
@@ -224,15 +269,21 @@ def _same_log_probs(agent, model: CoursePolicy, states: list[np.ndarray]) -> boo
     with torch.no_grad():
         for state in states[:: max(1, len(states) // 50)]:
             action, log_prob = model.act(state)
-            logits = actor.logits(np.asarray(state, dtype=np.float32)[None])[:, 0].astype(np.float64)
+            logits = actor.logits(np.asarray(state, dtype=np.float32)[None])[:, 0].astype(
+                np.float64
+            )
             ours = logits[action] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
             if not np.isclose(ours, float(log_prob.reshape(-1)[0]), atol=1e-4):
                 return False
     return True
 
 
-def _agent_for(model: torch.nn.Module, hyperparameters: dict[str, Any], seed: int | None,
-               states: list[np.ndarray]):
+def _agent_for(
+    model: torch.nn.Module,
+    hyperparameters: dict[str, Any],
+    seed: int | None,
+    states: list[np.ndarray],
+):
     """A reinforcelab agent holding ``model``'s weights, to save as safetensors.
 
     A course-style MLP (Linear layers with ReLUs between them, a softmax on top) becomes the built-in
@@ -245,19 +296,27 @@ def _agent_for(model: torch.nn.Module, hyperparameters: dict[str, Any], seed: in
 
     missing = [k for k in ("env_id", "max_t", "n_evaluation_episodes") if k not in hyperparameters]
     if missing:
-        raise ValueError(f"hyperparameters is missing {', '.join(missing)}; pass the course's dict "
-                         "(env_id, h_size, n_training_episodes, n_evaluation_episodes, max_t, gamma, lr, ...)")
+        raise ValueError(
+            f"hyperparameters is missing {', '.join(missing)}; pass the course's dict "
+            "(env_id, h_size, n_training_episodes, n_evaluation_episodes, max_t, gamma, lr, ...)"
+        )
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch nn.Module (the course's Policy); got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a torch nn.Module (the course's Policy); got {type(model).__name__}"
+        )
     layers = _mlp_layers(model)
     h_size = int(hyperparameters.get("h_size", 16))
     config = TrainConfig(
-        env_id=hyperparameters["env_id"], mode="course",
+        env_id=hyperparameters["env_id"],
+        mode="course",
         hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]) if layers else (h_size,),
-        lr=float(hyperparameters.get("lr", 1e-2)), gamma=float(hyperparameters.get("gamma", 1.0)),
-        n_episodes=int(hyperparameters.get("n_training_episodes", 1)), max_t=int(hyperparameters["max_t"]),
+        lr=float(hyperparameters.get("lr", 1e-2)),
+        gamma=float(hyperparameters.get("gamma", 1.0)),
+        n_episodes=int(hyperparameters.get("n_training_episodes", 1)),
+        max_t=int(hyperparameters["max_t"]),
         eval_episodes=int(hyperparameters["n_evaluation_episodes"]),
-        print_every=int(hyperparameters.get("print_every", 100)), seed=seed,
+        print_every=int(hyperparameters.get("print_every", 100)),
+        seed=seed,
     )
     if layers is not None:
         agent = Reinforce(config=config, device="cpu")
@@ -268,10 +327,20 @@ def _agent_for(model: torch.nn.Module, hyperparameters: dict[str, Any], seed: in
     return Reinforce(config=config, device="cpu", policy=model)
 
 
-def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str, Any], eval_env: gym.Env,
-                video_fps: int = 30, *, dry_run: str | Path | None = None, token: str | None = None,
-                endpoint: str | None = None, private: bool = False, seed: int | None = None,
-                video_max_steps: int = 1000) -> str | Path:
+def push_to_hub(
+    repo_id: str,
+    model: torch.nn.Module,
+    hyperparameters: dict[str, Any],
+    eval_env: gym.Env,
+    video_fps: int = 30,
+    *,
+    dry_run: str | Path | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    seed: int | None = None,
+    video_max_steps: int = 1000,
+) -> str | Path:
     """Evaluate ``model``, record a replay, write the Hub folder and upload it (or only write it).
 
     The folder is the one ``reinforcelab push`` writes: ``model.safetensors`` (the weights only,
@@ -311,26 +380,48 @@ def push_to_hub(repo_id: str, model: torch.nn.Module, hyperparameters: dict[str,
     check_repo_id(repo_id)
     _check_at_least_one(video_max_steps=video_max_steps)
     states: list[np.ndarray] = []
-    _episode_returns(eval_env, model, 50, 1, seed, states)  # a few real states to check the weights on
+    _episode_returns(
+        eval_env, model, 50, 1, seed, states
+    )  # a few real states to check the weights on
     agent = _agent_for(model, hyperparameters, seed, states)
-    mean_reward, std_reward = evaluate_agent(eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed)
+    mean_reward, std_reward = evaluate_agent(
+        eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed
+    )
     results = {
-        "env_id": agent.config.env_id, "mean_reward": mean_reward, "std_reward": std_reward,
+        "env_id": agent.config.env_id,
+        "mean_reward": mean_reward,
+        "std_reward": std_reward,
         "n_evaluation_episodes": agent.config.eval_episodes,
-        "eval_datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "deterministic": False, "seed": seed,
+        "eval_datetime": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "deterministic": False,
+        "seed": seed,
     }
-    folder = Path(dry_run) if dry_run is not None else Path(tempfile.mkdtemp(prefix="reinforcelab-hub-")) / "hub"
+    folder = (
+        Path(dry_run)
+        if dry_run is not None
+        else Path(tempfile.mkdtemp(prefix="reinforcelab-hub-")) / "hub"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         run = agent.save(Path(tmp) / "run")
-        video = record_video(eval_env, model, Path(tmp) / "replay.mp4", video_fps, video_max_steps, seed)["path"]
-        write_hub_folder(run, folder, results, repo_id, video=video, overwrite=True, endpoint=endpoint)
-    print(f"Evaluation: {mean_reward:.2f} +/- {std_reward:.2f} over {agent.config.eval_episodes} episodes")
+        video = record_video(
+            eval_env, model, Path(tmp) / "replay.mp4", video_fps, video_max_steps, seed
+        )["path"]
+        write_hub_folder(
+            run, folder, results, repo_id, video=video, overwrite=True, endpoint=endpoint
+        )
+    print(
+        f"Evaluation: {mean_reward:.2f} +/- {std_reward:.2f} over {agent.config.eval_episodes} episodes"
+    )
     if dry_run is not None:
         manifest = folder.parent / f"{folder.name}-manifest.json"
         write_manifest(folder, manifest, repo_id, endpoint=endpoint, private=private)
-        print(f"Dry run: the Hub folder is {folder}; nothing was uploaded (what would be: {manifest})")
+        print(
+            f"Dry run: the Hub folder is {folder}; nothing was uploaded (what would be: {manifest})"
+        )
         return folder
     url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
-    shutil.rmtree(folder.parent, ignore_errors=True)  # kept above when the upload fails, for its retry command
+    shutil.rmtree(
+        folder.parent, ignore_errors=True
+    )  # kept above when the upload fails, for its retry command
     print(f"Your model is pushed to the Hub: {url}")
     return url

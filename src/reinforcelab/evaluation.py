@@ -45,8 +45,11 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.update(mean_reward=self.mean_reward, std_reward=self.std_reward,
-                 n_evaluation_episodes=len(self.returns))
+        d.update(
+            mean_reward=self.mean_reward,
+            std_reward=self.std_reward,
+            n_evaluation_episodes=len(self.returns),
+        )
         return d
 
 
@@ -66,9 +69,16 @@ def evaluate_policy(
     """
     if reset_seeds is None:
         reset_seeds = evaluation_seeds(seed, envs.num_envs)
-    batch = collect_batch(envs, act_batch, max_t, episodes_per_env=1, seed=vector_reset_seed(envs, reset_seeds))
-    return EvalResult(env_id=env_id, returns=batch.episode_returns, lengths=batch.episode_lengths,
-                      deterministic=deterministic, seed=seed)
+    batch = collect_batch(
+        envs, act_batch, max_t, episodes_per_env=1, seed=vector_reset_seed(envs, reset_seeds)
+    )
+    return EvalResult(
+        env_id=env_id,
+        returns=batch.episode_returns,
+        lengths=batch.episode_lengths,
+        deterministic=deterministic,
+        seed=seed,
+    )
 
 
 def evaluation_seeds(seed: int | None, n: int) -> list[int]:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from .config import VECTORIZATIONS, ConfigError
 from .errors import UserError
@@ -38,7 +37,10 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
             f"{env_id} has a {type(action_space).__name__} action space {action_space}; this REINFORCE agent "
             "needs a Discrete action space (categorical policy) or a 1-D Box (Gaussian policy)."
         )
-    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) not in (1, 3):
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) not in (
+        1,
+        3,
+    ):
         raise EnvError(
             f"{env_id} has observation space {observation_space}; the policies need a flat Box (1-D vector, "
             "MLP) or image (C, H, W) observations (CNN)."
@@ -53,7 +55,9 @@ def optional_dependencies(env_id: str) -> Iterator[None]:
         yield
     except gym.error.DependencyNotInstalled as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EnvError(f"{env_id} needs an optional package that is not installed: {detail}") from exc
+        raise EnvError(
+            f"{env_id} needs an optional package that is not installed: {detail}"
+        ) from exc
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
@@ -85,7 +89,9 @@ def vectorization_mode(env_id: str, vectorization: str = "auto") -> str:
     numpy-batched entry point when it has one (CartPole, Pixelcopter), else whichever of sync and
     async was measured faster for it; ``sync`` and ``async`` force a per-sub-env vector env."""
     if vectorization not in VECTORIZATIONS:
-        raise ConfigError("vectorization", f"must be one of {', '.join(VECTORIZATIONS)}; got {vectorization!r}")
+        raise ConfigError(
+            "vectorization", f"must be one of {', '.join(VECTORIZATIONS)}; got {vectorization!r}"
+        )
     if vectorization != "auto":
         return vectorization
     if gym.spec(env_id).vector_entry_point is not None:
@@ -93,7 +99,9 @@ def vectorization_mode(env_id: str, vectorization: str = "auto") -> str:
     return "async" if env_id in ASYNC_FASTER else "sync"
 
 
-def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **kwargs: Any) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, num_envs: int, vectorization: str = "auto", **kwargs: Any
+) -> gym.vector.VectorEnv:
     """A vector env stepped as ``vectorization`` says (see :func:`vectorization_mode`). An async
     one runs a worker process per sub-env until ``close()``."""
     check_env_id(env_id)
@@ -111,7 +119,9 @@ def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **k
 def space_summary(env: gym.Env) -> tuple[tuple[int, ...], int, bool]:
     """(observation shape, number of actions or size of the action vector, continuous?) of a checked
     env (its action space before clipping)."""
-    space = env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
+    space = (
+        env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
+    )
     shape = tuple(int(d) for d in env.observation_space.shape)
     if is_continuous(space):
         return shape, int(space.shape[0]), True

@@ -25,7 +25,9 @@ class MLP:
         self.layers = layers
 
     @classmethod
-    def random(cls, in_dim: int, hidden_sizes: Sequence[int], out_dim: int, rng: np.random.Generator) -> "MLP":
+    def random(
+        cls, in_dim: int, hidden_sizes: Sequence[int], out_dim: int, rng: np.random.Generator
+    ) -> MLP:
         """torch.nn.Linear's default initialisation: weights and biases uniform in +/- 1/sqrt(fan_in)."""
         layers = []
         for width in [*hidden_sizes, out_dim]:
@@ -51,7 +53,7 @@ class MLP:
     def parameters(self) -> list[np.ndarray]:
         return [p for layer in self.layers for p in layer]
 
-    def copy(self) -> "MLP":
+    def copy(self) -> MLP:
         return MLP([(w.copy(), b.copy()) for w, b in self.layers])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -118,7 +120,9 @@ class ObsNorm:
         total = self.count + n
         delta = batch_mean - self.mean
         self.mean += delta * n / total
-        self.var[:] = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        self.var[:] = (
+            self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        ) / total
         self.count[()] = total
 
     def frozen(self):

@@ -10,8 +10,13 @@ import numpy as np
 class NumpyAdam:
     """Updates the given arrays in place from gradients passed to ``step``."""
 
-    def __init__(self, params: list[np.ndarray], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         self.params = params
         self.lr, self.betas, self.eps = lr, betas, eps
         self.step_count = 0
@@ -31,13 +36,21 @@ class NumpyAdam:
             p -= (self.lr / bias_correction1) * (m / denom)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "step": self.step_count,
-                "exp_avg": [m.copy() for m in self.exp_avg], "exp_avg_sq": [v.copy() for v in self.exp_avg_sq]}
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "step": self.step_count,
+            "exp_avg": [m.copy() for m in self.exp_avg],
+            "exp_avg_sq": [v.copy() for v in self.exp_avg_sq],
+        }
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         shapes = [p.shape for p in self.params]
         if [m.shape for m in saved["exp_avg"]] != shapes:
-            raise ValueError(f"optimizer state holds shapes {[m.shape for m in saved['exp_avg']]}, the model {shapes}")
+            raise ValueError(
+                f"optimizer state holds shapes {[m.shape for m in saved['exp_avg']]}, the model {shapes}"
+            )
         self.lr, self.betas, self.eps = saved["lr"], tuple(saved["betas"]), saved["eps"]
         self.step_count = saved["step"]
         self.exp_avg = [m.copy() for m in saved["exp_avg"]]

@@ -16,12 +16,18 @@ import torch
 
 
 class Adam:
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps = lr, betas, eps
         self.state = [
-            {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for p in self.params
+            {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+            for p in self.params
         ]
 
     def zero_grad(self) -> None:
@@ -44,12 +50,23 @@ class Adam:
             p.addcdiv_(s["exp_avg"], denom, value=-(self.lr / bias_correction1))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
-                "state": [{k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for s in self.state]}
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "state": [
+                {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()}
+                for s in self.state
+            ],
+        }
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         if len(saved["state"]) != len(self.params):
-            raise ValueError(f"optimizer state holds {len(saved['state'])} parameters, the model {len(self.params)}")
+            raise ValueError(
+                f"optimizer state holds {len(saved['state'])} parameters, the model {len(self.params)}"
+            )
         self.lr, self.betas, self.eps = saved["lr"], tuple(saved["betas"]), saved["eps"]
-        self.state = [{k: (v.to(p.device).clone() if torch.is_tensor(v) else v) for k, v in s.items()}
-                      for s, p in zip(saved["state"], self.params)]
+        self.state = [
+            {k: (v.to(p.device).clone() if torch.is_tensor(v) else v) for k, v in s.items()}
+            for s, p in zip(saved["state"], self.params)
+        ]

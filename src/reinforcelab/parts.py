@@ -25,7 +25,11 @@ class AgentParts:
 
     def weights(self) -> dict[str, np.ndarray]:
         """Every saved array by its name in model.safetensors."""
-        return {f"{name}.{k}": v for name, part in self.named().items() for k, v in part.state_dict().items()}
+        return {
+            f"{name}.{k}": v
+            for name, part in self.named().items()
+            for k, v in part.state_dict().items()
+        }
 
     def normalizer(self) -> Normalizer | None:
         """The current input normalisation (a frozen snapshot), or None without one."""

@@ -51,9 +51,19 @@ def manifest_path_for(folder: Path) -> Path:
     return folder.parent / f"{folder.name}-manifest.json"
 
 
-def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endpoint: str | None = None,
-                private: bool = False, eval_episodes: int = 10, seed: int | None = None, video: bool = True,
-                dry_run: str | Path | None = None, policy: Any = None) -> PublishResult:
+def publish_run(
+    run: str | Path,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    eval_episodes: int = 10,
+    seed: int | None = None,
+    video: bool = True,
+    dry_run: str | Path | None = None,
+    policy: Any = None,
+) -> PublishResult:
     """Publish a run folder to the Hub as the course does: evaluate, record, write the card, upload.
 
     The run folder itself is never written to. A real push stages the upload folder in a temporary
@@ -85,15 +95,29 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
     card = {}
     if agent.policy.kind == "torch":  # the card shows the module and how to rebuild it
         spec = agent.policy.spec()
-        card = {"architecture": agent.policy.describe(),
-                "loading_snippet": torch_loading_snippet(repo_id, agent.config.env_id, spec)}
+        card = {
+            "architecture": agent.policy.describe(),
+            "loading_snippet": torch_loading_snippet(repo_id, agent.config.env_id, spec),
+        }
     evaluation = agent.evaluate(eval_episodes, seed=seed)
     with tempfile.TemporaryDirectory(prefix="reinforcelab-replay-") as scratch:
-        replay = Path(record_replay(agent, Path(scratch) / VIDEO_FILE, seed=seed)["path"]) if video else None
+        replay = (
+            Path(record_replay(agent, Path(scratch) / VIDEO_FILE, seed=seed)["path"])
+            if video
+            else None
+        )
 
         def write_folder(folder: Path) -> tuple[str, ...]:
-            files = write_hub_folder(run, folder, evaluation.to_dict(), repo_id, video=replay, overwrite=True,
-                                     endpoint=endpoint, **card)
+            files = write_hub_folder(
+                run,
+                folder,
+                evaluation.to_dict(),
+                repo_id,
+                video=replay,
+                overwrite=True,
+                endpoint=endpoint,
+                **card,
+            )
             return tuple(p.name for p in files)
 
         if dry_run is None:
@@ -106,8 +130,13 @@ def publish_run(run: str | Path, repo_id: str, *, token: str | None = None, endp
         return PublishResult(repo_id, evaluation, files, folder=folder, manifest=manifest)
 
 
-def _upload_staged(write_folder: Callable[[Path], tuple[str, ...]], repo_id: str, token: str | None,
-                   endpoint: str | None, private: bool) -> tuple[str, tuple[str, ...]]:
+def _upload_staged(
+    write_folder: Callable[[Path], tuple[str, ...]],
+    repo_id: str,
+    token: str | None,
+    endpoint: str | None,
+    private: bool,
+) -> tuple[str, tuple[str, ...]]:
     """Write the upload folder into a new temporary folder and upload it; return the repo URL and
     the file names. The temporary folder is deleted, unless the upload fails: then it is what the
     retry command of the ``HubUploadError`` sends."""
@@ -120,8 +149,12 @@ def _upload_staged(write_folder: Callable[[Path], tuple[str, ...]], repo_id: str
         raise HubUploadError(
             f"{exc}\nThat folder is a temporary copy kept for this retry; delete it afterwards. "
             "Publishing the run again rebuilds it.",
-            kind=exc.kind, repo_id=exc.repo_id, endpoint=exc.endpoint, folder=exc.folder,
-            retry_command=exc.retry_command) from exc.__cause__
+            kind=exc.kind,
+            repo_id=exc.repo_id,
+            endpoint=exc.endpoint,
+            folder=exc.folder,
+            retry_command=exc.retry_command,
+        ) from exc.__cause__
     except BaseException:  # anything else (a bad folder, Ctrl-C): leave nothing behind
         shutil.rmtree(stage, ignore_errors=True)
         raise

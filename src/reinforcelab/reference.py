@@ -26,7 +26,9 @@ def act_step(policy: CategoricalPolicy, obs: np.ndarray) -> tuple[int, torch.Ten
     return action.item(), dist.log_prob(action)
 
 
-def per_step_loss(saved_log_probs: list[torch.Tensor], rewards: list[float], gamma: float) -> torch.Tensor:
+def per_step_loss(
+    saved_log_probs: list[torch.Tensor], rewards: list[float], gamma: float
+) -> torch.Tensor:
     """The course's loss from per-step log-probs: returns built with a deque, standardised."""
     returns: deque[float] = deque(maxlen=len(rewards))
     for t in range(len(rewards))[::-1]:
@@ -38,9 +40,17 @@ def per_step_loss(saved_log_probs: list[torch.Tensor], rewards: list[float], gam
     return torch.cat([-log_prob * g for log_prob, g in zip(saved_log_probs, returns_t)]).sum()
 
 
-def train_per_step(policy: CategoricalPolicy, env: gym.Env, n_episodes: int, max_t: int, gamma: float,
-                   lr: float, seed: int | None = None, stop_average: float | None = None,
-                   on_episode: Callable[[int, int], bool] | None = None) -> list[float]:
+def train_per_step(
+    policy: CategoricalPolicy,
+    env: gym.Env,
+    n_episodes: int,
+    max_t: int,
+    gamma: float,
+    lr: float,
+    seed: int | None = None,
+    stop_average: float | None = None,
+    on_episode: Callable[[int, int], bool] | None = None,
+) -> list[float]:
     """The course's training loop. Returns each episode's total reward.
 
     ``on_episode(episode, length)`` is called after each update; returning True stops training.

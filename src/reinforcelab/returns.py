@@ -80,7 +80,9 @@ def per_episode_standardize(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.where(count[ids] > 1, out, 0.0)
 
 
-def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+def batch_returns(
+    batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None
+) -> np.ndarray:
     """Discounted returns [S] of the counted steps, in ``batch.counted_obs`` order.
 
     ``value_at`` (raw observations [m, obs_dim] -> values [m]) bootstraps truncated episodes:
@@ -95,12 +97,16 @@ def batch_returns(batch: Batch, gamma: float, value_at: Callable[[np.ndarray], n
     return batch.counted(returns)
 
 
-def advantages(batch: Batch, returns: np.ndarray, values: np.ndarray | None, return_norm: str) -> np.ndarray:
+def advantages(
+    batch: Batch, returns: np.ndarray, values: np.ndarray | None, return_norm: str
+) -> np.ndarray:
     """What each step's log-probability is weighted by: the return, minus the baseline if any,
     standardised over the batch, per episode (the course's choice) or not at all."""
     adv = returns - values if values is not None else returns
     if return_norm == "batch":
         adv = standardize(adv)
     elif return_norm == "episode":
-        adv = per_episode_standardize(adv, batch.counted(episode_ids(batch.valid, batch.episode_end)))
+        adv = per_episode_standardize(
+            adv, batch.counted(episode_ids(batch.valid, batch.episode_end))
+        )
     return adv.astype(np.float32)

@@ -52,9 +52,12 @@ def collect_episode(
         if terminated or truncated:
             break
     return Episode(
-        obs=np.asarray(observations, dtype=np.uint8 if np.asarray(obs).dtype == np.uint8 else np.float32
-                       ).reshape(len(rewards), *np.shape(obs)),
-        actions=np.stack(actions).astype(np.float32) if np.ndim(actions[0]) else np.asarray(actions, dtype=np.int64),
+        obs=np.asarray(
+            observations, dtype=np.uint8 if np.asarray(obs).dtype == np.uint8 else np.float32
+        ).reshape(len(rewards), *np.shape(obs)),
+        actions=np.stack(actions).astype(np.float32)
+        if np.ndim(actions[0])
+        else np.asarray(actions, dtype=np.int64),
         rewards=np.asarray(rewards, dtype=np.float64),
         terminated=bool(terminated),
         truncated=bool(truncated) or (not terminated and len(rewards) == max_t),
@@ -113,7 +116,9 @@ class RolloutStorage:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
 
-    def reserve(self, rows: int, layout: dict[str, tuple[tuple[int, ...], type]]) -> dict[str, np.ndarray]:
+    def reserve(
+        self, rows: int, layout: dict[str, tuple[tuple[int, ...], type]]
+    ) -> dict[str, np.ndarray]:
         """For each name's (row shape, dtype), an array of at least ``rows`` rows that keeps the
         rows it held."""
         for name, (row_shape, dtype) in layout.items():
@@ -149,11 +154,17 @@ def collect_batch(
     obs, _ = envs.reset(seed=seed)
     storage = storage or RolloutStorage()
     space = envs.single_action_space
-    action_row = ((n, *space.shape), np.float32) if isinstance(space, gym.spaces.Box) else ((n,), np.int64)
+    action_row = (
+        ((n, *space.shape), np.float32) if isinstance(space, gym.spaces.Box) else ((n,), np.int64)
+    )
     # Frames stay uint8 (a float copy of a batch of them would take gigabytes); vectors are float32.
     obs_dtype = np.uint8 if obs.dtype == np.uint8 else np.float32
-    layout = {"obs": (obs.shape, obs_dtype), "actions": action_row, "rewards": ((n,), np.float64),
-              **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")}}
+    layout = {
+        "obs": (obs.shape, obs_dtype),
+        "actions": action_row,
+        "rewards": ((n,), np.float64),
+        **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")},
+    }
     # Room for the longest possible batch (a sub-env's share is at most episodes_per_env episodes of
     # max_t steps, each followed by a dead step) or for 256 steps if less; more when needed.
     a = storage.reserve(min(episodes_per_env * (max_t + 1), 256) + 1, layout)
@@ -165,11 +176,13 @@ def collect_batch(
     restart = -1 if mode is AutoresetMode.NEXT_STEP else 0
     T = 0
     while live.any():
-        if T + 1 == len(a["obs"]):
+        if len(a["obs"]) == T + 1:
             a = storage.reserve(2 * (T + 1), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        counted = np.greater_equal(steps, 0, out=a["counted"][T])  # a real step (not a dead one) ...
+        counted = np.greater_equal(
+            steps, 0, out=a["counted"][T]
+        )  # a real step (not a dead one) ...
         counted &= live  # ... of a sub-env whose share is not over
         done = terminated | truncated
         steps += 1
@@ -185,7 +198,12 @@ def collect_batch(
         a["truncated"][T] = truncated
         T += 1
 
-    valid, cut, terminated, truncated = a["counted"][:T], a["cut"][:T], a["terminated"][:T], a["truncated"][:T]
+    valid, cut, terminated, truncated = (
+        a["counted"][:T],
+        a["cut"][:T],
+        a["terminated"][:T],
+        a["truncated"][:T],
+    )
     episode_end = valid & (terminated | truncated | cut)
     rewards = a["rewards"][:T]
     np.copyto(rewards, 0.0, where=~valid)
@@ -202,7 +220,9 @@ def collect_batch(
     )
 
 
-def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray) -> tuple[list[float], list[int]]:
+def episode_totals(
+    rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray
+) -> tuple[list[float], list[int]]:
     """Return and length of every counted episode, in the order they started: each sub-env's
     first episodes (env by env), then their second ones, and so on.
 
@@ -218,7 +238,9 @@ def episode_totals(rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarr
     first[1:] = env_idx[1:] != env_idx[:-1]
     ret = ret_cum - np.where(first, 0.0, np.roll(ret_cum, 1))
     length = len_cum - np.where(first, 0, np.roll(len_cum, 1))
-    rank = np.arange(len(env_idx)) - np.maximum.accumulate(np.where(first, np.arange(len(env_idx)), 0))
+    rank = np.arange(len(env_idx)) - np.maximum.accumulate(
+        np.where(first, np.arange(len(env_idx)), 0)
+    )
     order = np.lexsort((env_idx, rank))  # start order: by episode number within its env, then env
     return ret[order].tolist(), length[order].astype(int).tolist()
 

@@ -13,7 +13,14 @@ from typing import Any
 from .agent import Reinforce, check_count
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
-from .callbacks import Checkpoint, Callback, MetricsCSV, ProgressBar, StopOnEvaluation, StopOnTrainingAverage
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    MetricsCSV,
+    ProgressBar,
+    StopOnEvaluation,
+    StopOnTrainingAverage,
+)
 from .config import TrainConfig
 from .errors import UserError
 from .evaluation import EvalResult, evaluation_seeds
@@ -37,9 +44,13 @@ def prepare_out(out: Path, overwrite: bool) -> bool:
     anything else in it (a user's notes) is kept."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
-            raise RunFolderError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+            raise RunFolderError(
+                f"{out} already exists; pass --overwrite to replace it or choose another --out"
+            )
         if not is_run_folder(out):
-            raise RunFolderError(f"{out} exists and is not a reinforcelab run folder; refusing to overwrite it")
+            raise RunFolderError(
+                f"{out} exists and is not a reinforcelab run folder; refusing to overwrite it"
+            )
         remove_run_files(out)
         return False
     created = not out.exists()
@@ -99,8 +110,11 @@ def train_run(
         check_count("stop_eval_episodes", stop_eval_episodes)
     if checkpoint_every is not None:
         check_count("checkpoint_every", checkpoint_every)
-    options = {"stop_reward": stop_reward, "stop_eval_episodes": stop_eval_episodes,
-               "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10)}
+    options = {
+        "stop_reward": stop_reward,
+        "stop_eval_episodes": stop_eval_episodes,
+        "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10),
+    }
     # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
     # before the folder is touched.
     agent = Reinforce(config=config, device=device, **(policy or {}))
@@ -116,8 +130,9 @@ def train_run(
     return _train(agent, out, options, progress, extra_callbacks)
 
 
-def resume_run(out: Path, progress: bool = True, device: str = "auto", policy: Any = None,
-               **budget: Any) -> RunResult:
+def resume_run(
+    out: Path, progress: bool = True, device: str = "auto", policy: Any = None, **budget: Any
+) -> RunResult:
     """Continue an interrupted (or finished) run where its last checkpoint left it.
 
     ``budget`` may raise ``n_episodes`` / ``total_env_steps``. With the same budget, an
@@ -145,8 +160,13 @@ def _truncate_metrics(path: Path, episodes: int) -> None:
     path.write_text("".join(lines[: 1 + episodes]))
 
 
-def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
-           extra_callbacks: list[Callback] | None) -> RunResult:
+def _train(
+    agent: Reinforce,
+    out: Path,
+    options: dict[str, Any],
+    progress: bool,
+    extra_callbacks: list[Callback] | None,
+) -> RunResult:
     config = agent.config
     stop_reward, stop_eval_episodes = options["stop_reward"], options["stop_eval_episodes"]
     callbacks: list[Callback] = [MetricsCSV(out / METRICS_FILE)]
@@ -189,8 +209,15 @@ def _train(agent: Reinforce, out: Path, options: dict[str, Any], progress: bool,
     return RunResult(out, agent, evaluation, summary)
 
 
-def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int | None = None, fps: int = 30,
-                  seed: int | None = None, deterministic: bool = False) -> dict[str, Any]:
+def record_replay(
+    agent: Reinforce,
+    out: Path,
+    episodes: int = 1,
+    max_steps: int | None = None,
+    fps: int = 30,
+    seed: int | None = None,
+    deterministic: bool = False,
+) -> dict[str, Any]:
     """Write a replay video (mp4, or GIF by the file name) of ``agent``; each episode step-capped."""
     import numpy as np
 
@@ -205,8 +232,15 @@ def record_replay(agent: Reinforce, out: Path, episodes: int = 1, max_steps: int
     rng = np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
     try:  # the episodes start as an evaluation with this seed does: distinct levels, seeded or not
-        return record_video(lambda o: actor.act(o, rng, deterministic), env, out, episodes=episodes,
-                            max_steps=max_steps, fps=fps, seed=evaluation_seeds(seed, episodes))
+        return record_video(
+            lambda o: actor.act(o, rng, deterministic),
+            env,
+            out,
+            episodes=episodes,
+            max_steps=max_steps,
+            fps=fps,
+            seed=evaluation_seeds(seed, episodes),
+        )
     finally:
         env.close()
 
@@ -220,11 +254,18 @@ def has_display() -> bool:
     import os
     import sys
 
-    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
-def watch(agent: Reinforce, episodes: int = 3, seed: int | None = None, deterministic: bool = False,
-          max_steps: int | None = None) -> tuple[list[float], list[int]]:
+def watch(
+    agent: Reinforce,
+    episodes: int = 3,
+    seed: int | None = None,
+    deterministic: bool = False,
+    max_steps: int | None = None,
+) -> tuple[list[float], list[int]]:
     """Play ``episodes`` episodes in a window (``render_mode="human"``; Gymnasium shows envs that only
     render frames, such as Pixelcopter, through its HumanRendering wrapper) and return their returns
     and lengths. The episodes start as an evaluation with this seed does."""
@@ -247,8 +288,12 @@ def watch(agent: Reinforce, episodes: int = 3, seed: int | None = None, determin
     try:
         for episode_seed in evaluation_seeds(seed, episodes):
             try:
-                episode = collect_episode(env, lambda o: actor.act(o, rng, deterministic),
-                                          max_steps or agent.config.max_t, seed=episode_seed)
+                episode = collect_episode(
+                    env,
+                    lambda o: actor.act(o, rng, deterministic),
+                    max_steps or agent.config.max_t,
+                    seed=episode_seed,
+                )
             except Exception as exc:  # pygame reports an unusable display only when it draws
                 if type(exc).__name__ == "error" and type(exc).__module__.startswith("pygame"):
                     raise NoWindowError(f"could not open a window ({exc})") from exc

@@ -9,8 +9,8 @@ resets depend only on ``(s, k)``, so a resumed run needs no saved env state.
 
 from __future__ import annotations
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 
 # Spawn keys of the env-reset streams (the action samplers keep their own generators).
 TRAIN_RESETS = 0
@@ -42,6 +42,8 @@ def vector_reset_seed(envs: gym.vector.VectorEnv, seeds: list[int]) -> int | lis
     """
     from .envs import PixelcopterVectorEnv
 
-    if isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv, PixelcopterVectorEnv)):
+    if isinstance(
+        envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv, PixelcopterVectorEnv)
+    ):
         return list(seeds)
     return seeds[0]

@@ -33,7 +33,9 @@ def check_tensorboard() -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorboardX") is None:
-        raise TensorBoardUnavailable("--tensorboard needs tensorboardX: install reinforcelab[tensorboard]")
+        raise TensorBoardUnavailable(
+            "--tensorboard needs tensorboardX: install reinforcelab[tensorboard]"
+        )
 
 
 class TensorBoardScalars(Callback):
@@ -42,13 +44,13 @@ class TensorBoardScalars(Callback):
         self.logdir = Path(logdir)
         self.writer = None
 
-    def on_training_start(self, trainer: "Trainer") -> None:
+    def on_training_start(self, trainer: Trainer) -> None:
         from tensorboardX import SummaryWriter
 
         self.writer = SummaryWriter(logdir=str(self.logdir))
         self.last = (trainer.env_steps, trainer.wall_seconds)
 
-    def on_update(self, trainer: "Trainer", records: list["EpisodeRecord"]) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         w = self.writer
         for r in records:
             w.add_scalar("rollout/episode_return", r.ret, r.env_steps)
@@ -63,7 +65,7 @@ class TensorBoardScalars(Callback):
         for name, value in (getattr(trainer, "update_stats", None) or {}).items():
             w.add_scalar(f"train/{name}", float(value), step)
 
-    def on_training_end(self, trainer: "Trainer") -> None:
+    def on_training_end(self, trainer: Trainer) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -53,7 +53,7 @@ class StopOnSignal:
         self.requested = False
         self.previous = None
 
-    def __enter__(self) -> "StopOnSignal":
+    def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self.handle)
         return self
@@ -111,8 +111,13 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "counters": {"episodes": self.episodes, "env_steps": self.env_steps, "updates": self.updates,
-                         "wall_seconds": self.wall_seconds, "simulated_env_steps": self.simulated_env_steps},
+            "counters": {
+                "episodes": self.episodes,
+                "env_steps": self.env_steps,
+                "updates": self.updates,
+                "wall_seconds": self.wall_seconds,
+                "simulated_env_steps": self.simulated_env_steps,
+            },
             "recent_returns": list(self.recent_returns),
             "weights": {k: v.copy() for k, v in self.parts.weights().items()},
             "optimizers": [o.state_dict() for o in self.optimizers()],
@@ -122,7 +127,9 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "seed_entropy" not in state:
-            raise CheckpointError(f"this {RESUME_FILE} was written by an older reinforcelab and cannot be resumed")
+            raise CheckpointError(
+                f"this {RESUME_FILE} was written by an older reinforcelab and cannot be resumed"
+            )
         for name, value in state["counters"].items():
             setattr(self, name, value)
         self.recent_returns.clear()
@@ -170,7 +177,11 @@ class Trainer:
         offset = self.wall_seconds
         try:
             # A diverging update overflows before the check below reports it: no warnings on the way.
-            with self.threads(), StopOnSignal() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
+            with (
+                self.threads(),
+                StopOnSignal() as ctrl_c,
+                np.errstate(over="ignore", invalid="ignore"),
+            ):
                 while self.stop_reason is None and self.budget_left():
                     finished = self.step()
                     self.updates += 1
@@ -195,7 +206,8 @@ class Trainer:
         if self.diverged:
             raise TrainingDiverged(
                 f"training diverged: update {self.updates} produced NaN or infinite weights (try a smaller "
-                "learning rate, or max_grad_norm); the agent's weights are unusable")
+                "learning rate, or max_grad_norm); the agent's weights are unusable"
+            )
 
     def record(self, finished: list[tuple[float, int]]) -> list[EpisodeRecord]:
         records = []
@@ -203,7 +215,9 @@ class Trainer:
             self.episodes += 1
             self.env_steps += length
             self.recent_returns.append(ret)
-            records.append(EpisodeRecord(self.episodes, ret, length, self.env_steps, self.wall_seconds))
+            records.append(
+                EpisodeRecord(self.episodes, ret, length, self.env_steps, self.wall_seconds)
+            )
         return records
 
 
@@ -223,8 +237,12 @@ class CourseTrainer(Trainer):
 
     def step(self) -> list[tuple[float, int]]:
         actor = self.parts.actor()
-        episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
-                                  seed=self.reset_seeds(1)[0])
+        episode = collect_episode(
+            self.env,
+            lambda o: actor.act(o, self.rng),
+            self.config.max_t,
+            seed=self.reset_seeds(1)[0],
+        )
         self.simulated_env_steps += episode.length
         self.update_stats = self.engine.course_update(episode)
         return [(episode.total_reward, episode.length)]
@@ -261,9 +279,14 @@ class FastTrainer(Trainer):
     def step(self) -> list[tuple[float, int]]:
         cfg = self.config
         actor = self.parts.actor()
-        batch = collect_batch(self.envs, lambda obs: actor.act_batch(obs, self.rng), cfg.rollout_max_t or cfg.max_t,
-                              cfg.episodes_per_env, seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
-                              storage=self.storage)
+        batch = collect_batch(
+            self.envs,
+            lambda obs: actor.act_batch(obs, self.rng),
+            cfg.rollout_max_t or cfg.max_t,
+            cfg.episodes_per_env,
+            seed=vector_reset_seed(self.envs, self.reset_seeds(cfg.num_envs)),
+            storage=self.storage,
+        )
         self.simulated_env_steps += batch.valid.size
         if cfg.lr_schedule == "linear":
             self.scale_learning_rates(max(0.0, 1.0 - self.env_steps / cfg.total_env_steps))
@@ -278,4 +301,8 @@ class FastTrainer(Trainer):
 
 
 def make_trainer(config: TrainConfig, parts: AgentParts, device: str = "cpu") -> Trainer:
-    return CourseTrainer(config, parts) if config.mode == "course" else FastTrainer(config, parts, device)
+    return (
+        CourseTrainer(config, parts)
+        if config.mode == "course"
+        else FastTrainer(config, parts, device)
+    )

@@ -35,12 +35,18 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def save_checkpoint(folder: Path, config_json: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
+def save_checkpoint(
+    folder: Path, config_json: dict[str, Any], weights: dict[str, np.ndarray]
+) -> None:
     """Write config.json and model.safetensors into ``folder`` (each replaced atomically)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json})
-    contiguous = {k: v.copy(order="C") for k, v in weights.items()}  # ascontiguousarray would make 0-d 1-d
+    write_json(
+        folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json}
+    )
+    contiguous = {
+        k: v.copy(order="C") for k, v in weights.items()
+    }  # ascontiguousarray would make 0-d 1-d
     data = save(contiguous, metadata=WEIGHTS_METADATA)
     atomic_write(folder / MODEL_FILE, lambda p: p.write_bytes(data))
 
@@ -48,7 +54,9 @@ def save_checkpoint(folder: Path, config_json: dict[str, Any], weights: dict[str
 def read_config(folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise CheckpointError(f"{folder} is not a folder; expected a run folder with {CONFIG_FILE} and {MODEL_FILE}")
+        raise CheckpointError(
+            f"{folder} is not a folder; expected a run folder with {CONFIG_FILE} and {MODEL_FILE}"
+        )
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{folder} has no {CONFIG_FILE}; it is not a reinforcelab run folder")
@@ -57,7 +65,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc}); the file is corrupt") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a reinforcelab config (missing \"format\": \"{FORMAT}\")")
+        raise CheckpointError(f'{path} is not a reinforcelab config (missing "format": "{FORMAT}")')
     if data.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has format_version {data.get('format_version')!r}; this reinforcelab reads {FORMAT_VERSION}"
@@ -72,18 +80,27 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     try:
         weights = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); it is corrupt or truncated") from exc
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc}); it is corrupt or truncated"
+        ) from exc
     broken = sorted(name for name, array in weights.items() if not np.isfinite(array).all())
     if broken:
-        raise CheckpointError(f"{path} holds non-finite weights (NaN or inf in {', '.join(broken)}); "
-                              "the training that wrote it diverged")
+        raise CheckpointError(
+            f"{path} holds non-finite weights (NaN or inf in {', '.join(broken)}); "
+            "the training that wrote it diverged"
+        )
     return weights
 
 
-def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path: Path,
-               expected_by: str = "its config.json") -> None:
+def load_state(
+    net: HasState,
+    weights: dict[str, np.ndarray],
+    prefix: str,
+    path: Path,
+    expected_by: str = "its config.json",
+) -> None:
     """Load ``prefix.*`` arrays into ``net``, naming what is missing or mismatched."""
-    state = {k[len(prefix) + 1:]: v for k, v in weights.items() if k.startswith(prefix + ".")}
+    state = {k[len(prefix) + 1 :]: v for k, v in weights.items() if k.startswith(prefix + ".")}
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -95,8 +112,13 @@ def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path:
         if unexpected:
             problems.append(f"unexpected {', '.join(prefix + '.' + k for k in unexpected)}")
         if wrong:
-            problems.append("shape mismatch for " + ", ".join(
-                f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong))
+            problems.append(
+                "shape mismatch for "
+                + ", ".join(
+                    f"{prefix}.{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
+                    for k in wrong
+                )
+            )
         raise CheckpointError(f"{path} does not match {expected_by}: {'; '.join(problems)}")
     net.load_state_dict(state)
 
@@ -104,6 +126,7 @@ def load_state(net: HasState, weights: dict[str, np.ndarray], prefix: str, path:
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
     """Training state for ``train --resume`` (optimizer and RNG state). A local pickle: it is
     never part of what is shared."""
+
     def write(path: Path) -> None:
         with open(path, "wb") as f:
             pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -114,7 +137,9 @@ def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
 def load_resume_state(folder: Path) -> dict[str, Any]:
     path = Path(folder) / RESUME_FILE
     if not path.is_file():
-        raise CheckpointError(f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)")
+        raise CheckpointError(
+            f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)"
+        )
     try:
         # Our own run folder's file (it holds a pickled env); never one downloaded or shared.
         with open(path, "rb") as f:

@@ -31,40 +31,60 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-_pickle_module = types.SimpleNamespace(Unpickler=_Unpickler, load=pickle.load, __name__="course_pickle")
+_pickle_module = types.SimpleNamespace(
+    Unpickler=_Unpickler, load=pickle.load, __name__="course_pickle"
+)
 
 
 def linear_weights(obj) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, bias) of every Linear layer, in order, from a module or a state dict."""
     state = obj.state_dict() if isinstance(obj, nn.Module) else obj
     if not isinstance(state, dict):
-        raise CheckpointError(f"the pickle holds a {type(obj).__name__}, not a torch module or state dict")
+        raise CheckpointError(
+            f"the pickle holds a {type(obj).__name__}, not a torch module or state dict"
+        )
     weights = [k for k, v in state.items() if k.endswith("weight") and getattr(v, "ndim", 0) == 2]
     return [(state[k], state[k[: -len("weight")] + "bias"]) for k in weights]
 
 
-def load_course_pickle(folder: Path, pickle_file: Path) -> tuple[TrainConfig, list[tuple[torch.Tensor, torch.Tensor]]]:
+def load_course_pickle(
+    folder: Path, pickle_file: Path
+) -> tuple[TrainConfig, list[tuple[torch.Tensor, torch.Tensor]]]:
     """The config (from hyperparameters.json) and Linear layers of a course agent."""
-    warnings.warn(f"unpickling {pickle_file.name}: pickles can run arbitrary code; only load agents you trust",
-                  stacklevel=2)
+    warnings.warn(
+        f"unpickling {pickle_file.name}: pickles can run arbitrary code; only load agents you trust",
+        stacklevel=2,
+    )
     hp_path = folder / "hyperparameters.json"
     if not hp_path.is_file():
-        raise CheckpointError(f"{folder} has a pickled model but no hyperparameters.json to tell its environment")
+        raise CheckpointError(
+            f"{folder} has a pickled model but no hyperparameters.json to tell its environment"
+        )
     hp = json.loads(hp_path.read_text())
     try:
-        obj = torch.load(pickle_file, map_location="cpu", weights_only=False, pickle_module=_pickle_module)
+        obj = torch.load(
+            pickle_file, map_location="cpu", weights_only=False, pickle_module=_pickle_module
+        )
     except Exception as exc:  # any unpickling failure means we cannot use this file
         raise CheckpointError(f"could not unpickle {pickle_file}: {exc}") from exc
     layers = linear_weights(obj)
     if len(layers) < 2:
-        raise CheckpointError(f"{pickle_file} does not hold an MLP policy (found {len(layers)} Linear layers)")
+        raise CheckpointError(
+            f"{pickle_file} does not hold an MLP policy (found {len(layers)} Linear layers)"
+        )
     for (w_prev, _), (w, _) in zip(layers, layers[1:]):
         if w.shape[1] != w_prev.shape[0]:
-            raise CheckpointError(f"{pickle_file}: Linear layers do not chain ({tuple(w_prev.shape)} -> {tuple(w.shape)})")
+            raise CheckpointError(
+                f"{pickle_file}: Linear layers do not chain ({tuple(w_prev.shape)} -> {tuple(w.shape)})"
+            )
     config = TrainConfig(
-        env_id=hp["env_id"], mode="course", hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]),
-        lr=float(hp.get("lr", 1e-2)), gamma=float(hp.get("gamma", 1.0)),
-        n_episodes=int(hp.get("n_training_episodes", 1000)), max_t=int(hp.get("max_t", 1000)),
+        env_id=hp["env_id"],
+        mode="course",
+        hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]),
+        lr=float(hp.get("lr", 1e-2)),
+        gamma=float(hp.get("gamma", 1.0)),
+        n_episodes=int(hp.get("n_training_episodes", 1000)),
+        max_t=int(hp.get("max_t", 1000)),
         eval_episodes=int(hp.get("n_evaluation_episodes", 10)),
     )
     return config, layers

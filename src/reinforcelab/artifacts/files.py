@@ -22,7 +22,15 @@ HYPERPARAMETERS_FILE = "hyperparameters.json"
 README_FILE = "README.md"
 
 #: Every file a training run may write into its folder (``--overwrite`` removes these and no other).
-RUN_FILES = (CONFIG_FILE, MODEL_FILE, METRICS_FILE, RESULTS_FILE, CURVE_FILE, VIDEO_FILE, RESUME_FILE)
+RUN_FILES = (
+    CONFIG_FILE,
+    MODEL_FILE,
+    METRICS_FILE,
+    RESULTS_FILE,
+    CURVE_FILE,
+    VIDEO_FILE,
+    RESUME_FILE,
+)
 
 
 def current_umask() -> int:
@@ -40,7 +48,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(name)
     try:

@@ -9,20 +9,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
-from .files import CONFIG_FILE, METRICS_FILE, atomic_write
 from ..errors import UserError
+from .files import CONFIG_FILE, METRICS_FILE, atomic_write
 
 REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
 X_LABELS = {"episode": "training episode", "env_steps": "environment steps"}
 GRID_POINTS = 1000  # common env-step grid for averaging several runs
-MAX_POINTS = 4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
+MAX_POINTS = (
+    4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
+)
 
 
 class PlotError(UserError, ValueError):
@@ -70,7 +73,9 @@ def read_run_metrics(run_dir: str | Path) -> RunMetrics:
     if not folder.is_dir():
         raise PlotError(f"{run_dir} is not a folder; expected a run folder holding {METRICS_FILE}")
     if not csv_path.is_file():
-        raise PlotError(f"{folder} has no {METRICS_FILE}; is it a run folder written by `reinforcelab train`?")
+        raise PlotError(
+            f"{folder} has no {METRICS_FILE}; is it a run folder written by `reinforcelab train`?"
+        )
     with csv_path.open(newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -78,8 +83,10 @@ def read_run_metrics(run_dir: str | Path) -> RunMetrics:
             raise PlotError(f"{csv_path} is empty; the run recorded no episodes")
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise PlotError(f"{csv_path} lacks the column(s) {', '.join(missing)}; expected a header "
-                            f"{','.join(REQUIRED_COLUMNS)},wall_seconds")
+            raise PlotError(
+                f"{csv_path} lacks the column(s) {', '.join(missing)}; expected a header "
+                f"{','.join(REQUIRED_COLUMNS)},wall_seconds"
+            )
         columns = [header.index(c) for c in REQUIRED_COLUMNS]
         try:
             rows = [[row[i] for i in columns] for row in reader if row]
@@ -122,8 +129,9 @@ def reward_threshold(env_id: str | None) -> float | None:
     return None if threshold is None else float(threshold)
 
 
-def _group_curve(runs: list[RunMetrics], window: int, x: XAxis) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                        np.ndarray, bool]:
+def _group_curve(
+    runs: list[RunMetrics], window: int, x: XAxis
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """(x, mean, low, high, truncated) of several runs' rolling means on a common x axis.
 
     Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling mean,
@@ -140,7 +148,9 @@ def _group_curve(runs: list[RunMetrics], window: int, x: XAxis) -> tuple[np.ndar
         lo = max(float(r.env_steps[0]) for r in runs)
         hi = min(float(r.env_steps[-1]) for r in runs)
         if hi <= lo:
-            raise PlotError("these runs share no range of environment steps; plot them with x='episode'")
+            raise PlotError(
+                "these runs share no range of environment steps; plot them with x='episode'"
+            )
         grid = np.linspace(lo, hi, GRID_POINTS)
         stack = np.stack([np.interp(grid, r.env_steps, m) for r, m in zip(runs, means)])
         truncated = any(float(r.env_steps[-1]) > hi for r in runs)
@@ -154,7 +164,9 @@ def _thin(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
 
 
-def _binned_spread(x: np.ndarray, y: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _binned_spread(
+    x: np.ndarray, y: np.ndarray, per_bin: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(last x, 10th percentile, 90th percentile) of consecutive bins of ``per_bin`` points (the
     last bin may be shorter)."""
     n_bins = math.ceil(len(y) / per_bin)
@@ -215,8 +227,12 @@ def plot_learning_curves(
     return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
 
 
-def learning_curve_figure(run_dirs: str | Path | Sequence[str | Path], window: int = 100, title: str | None = None,
-                          x: XAxis = "episode"):
+def learning_curve_figure(
+    run_dirs: str | Path | Sequence[str | Path],
+    window: int = 100,
+    title: str | None = None,
+    x: XAxis = "episode",
+):
     """The matplotlib Figure that ``plot_learning_curves`` saves (same arguments)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend needed
 
@@ -231,7 +247,9 @@ def learning_curve_figure(run_dirs: str | Path | Sequence[str | Path], window: i
     runs = [read_run_metrics(d) for d in run_dirs]
     env_ids = sorted({r.env_id for r in runs if r.env_id is not None})
     if len(env_ids) > 1:
-        raise PlotError(f"these runs train different envs ({', '.join(env_ids)}); plot each env separately")
+        raise PlotError(
+            f"these runs train different envs ({', '.join(env_ids)}); plot each env separately"
+        )
     env_id = env_ids[0] if env_ids else None
 
     groups: dict[str, list[RunMetrics]] = {}
@@ -251,42 +269,90 @@ def learning_curve_figure(run_dirs: str | Path | Sequence[str | Path], window: i
             run = members[0]
             xs = run.x(x)
             if len(xs) <= MAX_POINTS:
-                ax.plot(xs, run.returns, color=color, alpha=0.25, linewidth=0.7, label=f"{prefix}episode return")
+                ax.plot(
+                    xs,
+                    run.returns,
+                    color=color,
+                    alpha=0.25,
+                    linewidth=0.7,
+                    label=f"{prefix}episode return",
+                )
             else:  # 100k noisy points draw slowly and as a solid blob anyway: show their spread per bin
                 per_bin = math.ceil(len(xs) / (MAX_POINTS // 2))
                 bx, lo, hi = _binned_spread(xs, run.returns, per_bin)
-                ax.fill_between(bx, lo, hi, color=color, alpha=0.2, linewidth=0, step="pre",
-                                label=f"{prefix}episode returns (10-90th percentile per {per_bin} episodes)")
+                ax.fill_between(
+                    bx,
+                    lo,
+                    hi,
+                    color=color,
+                    alpha=0.2,
+                    linewidth=0,
+                    step="pre",
+                    label=f"{prefix}episode returns (10-90th percentile per {per_bin} episodes)",
+                )
             keep = _thin(len(xs))
-            ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], color=color, linewidth=2.2,
-                    label=f"{prefix}mean of last {window} episodes")
+            ax.plot(
+                xs[keep],
+                rolling_mean(run.returns, window)[keep],
+                color=color,
+                linewidth=2.2,
+                label=f"{prefix}mean of last {window} episodes",
+            )
         else:
             # Each run to its own end (runs stop at different points, e.g. when an early stop is
             # reached); the mean and band where every run still has data.
             for j, run in enumerate(members):
                 xs = run.x(x)
                 keep = _thin(len(xs))
-                ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], color=color, alpha=0.45,
-                        linewidth=0.9, label=f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None)
+                ax.plot(
+                    xs[keep],
+                    rolling_mean(run.returns, window)[keep],
+                    color=color,
+                    alpha=0.45,
+                    linewidth=0.9,
+                    label=f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None,
+                )
             grid, mean, low, high, truncated = _group_curve(members, window, x)
             keep = _thin(len(grid))
             grid, mean, low, high = grid[keep], mean[keep], low[keep], high[keep]
             common = ""
             if truncated:
-                common = (f", first {int(grid[-1]):,} episodes (all runs)" if x == "episode"
-                          else f", up to {int(grid[-1]):,} steps (all runs)")
-            ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0,
-                            label=f"{prefix}min-max over {len(members)} runs")
-            ax.plot(grid, mean, color=color, linewidth=2.2,
-                    label=f"{prefix}mean of {len(members)} runs{common}")
+                common = (
+                    f", first {int(grid[-1]):,} episodes (all runs)"
+                    if x == "episode"
+                    else f", up to {int(grid[-1]):,} steps (all runs)"
+                )
+            ax.fill_between(
+                grid,
+                low,
+                high,
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+                label=f"{prefix}min-max over {len(members)} runs",
+            )
+            ax.plot(
+                grid,
+                mean,
+                color=color,
+                linewidth=2.2,
+                label=f"{prefix}mean of {len(members)} runs{common}",
+            )
 
     threshold = reward_threshold(env_id)
     if threshold is not None:
-        ax.axhline(threshold, color="black", linestyle="--", linewidth=1.2,
-                   label=f"reward threshold ({threshold:g})")
+        ax.axhline(
+            threshold,
+            color="black",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"reward threshold ({threshold:g})",
+        )
 
     if title is None:
-        parts = "; ".join(f"{mode} mode, {_seeds_text(members)}" for mode, members in groups.items())
+        parts = "; ".join(
+            f"{mode} mode, {_seeds_text(members)}" for mode, members in groups.items()
+        )
         title = f"REINFORCE on {env_id or 'unknown env'} ({parts})"
     ax.set_title(title)
     ax.set_xlabel(X_LABELS[x])

@@ -33,8 +33,10 @@ def video_format(path: str | Path) -> str:
     """``"mp4"`` or ``"gif"`` from the file name; anything else is a VideoError."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise VideoError(f"cannot record {Path(path).name!r}: the file name must end in .mp4 (H.264 video) "
-                         "or .gif")
+        raise VideoError(
+            f"cannot record {Path(path).name!r}: the file name must end in .mp4 (H.264 video) "
+            "or .gif"
+        )
     return FORMATS[suffix]
 
 
@@ -48,24 +50,32 @@ def check_video_support(path: str | Path = "replay.mp4") -> None:
     try:
         import imageio  # noqa: F401
     except ImportError as exc:
-        raise VideoError(f"recording a video needs imageio, which is not installed: {INSTALL_HINT}") from exc
+        raise VideoError(
+            f"recording a video needs imageio, which is not installed: {INSTALL_HINT}"
+        ) from exc
     if fmt == "gif":
         try:
             import PIL  # noqa: F401
         except ImportError as exc:
-            raise VideoError("recording a GIF needs Pillow, which is not installed: pip install pillow") from exc
+            raise VideoError(
+                "recording a GIF needs Pillow, which is not installed: pip install pillow"
+            ) from exc
         return
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise VideoError(f"recording an mp4 needs imageio-ffmpeg, which is not installed: {INSTALL_HINT} "
-                         "(or record a .gif instead)") from exc
+        raise VideoError(
+            f"recording an mp4 needs imageio-ffmpeg, which is not installed: {INSTALL_HINT} "
+            "(or record a .gif instead)"
+        ) from exc
     try:
         imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as exc:  # imageio-ffmpeg raises RuntimeError when it finds no binary
-        raise VideoError(f"recording an mp4 needs an ffmpeg binary and none was found ({exc}). Reinstall "
-                         f"imageio-ffmpeg, which ships one ({INSTALL_HINT}), or point IMAGEIO_FFMPEG_EXE at an "
-                         "ffmpeg executable (or record a .gif instead)") from exc
+        raise VideoError(
+            f"recording an mp4 needs an ffmpeg binary and none was found ({exc}). Reinstall "
+            f"imageio-ffmpeg, which ships one ({INSTALL_HINT}), or point IMAGEIO_FFMPEG_EXE at an "
+            "ffmpeg executable (or record a .gif instead)"
+        ) from exc
 
 
 def auto_scale(height: int, width: int, min_short_side: int = MIN_SHORT_SIDE) -> int:
@@ -96,9 +106,19 @@ class _Mp4Writer:
         # macro_block_size=1: imageio would otherwise resize frames to multiples of 16; we only pad
         # to even sizes (pad_to_even), which is all libx264 with yuv420p requires.
         self.writer = iio.get_writer(
-            str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=MP4_QUALITY,
-            pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
-            output_params=["-movflags", "+faststart"],  # index first: browsers (and the Hub) stream it
+            str(path),
+            format="FFMPEG",
+            mode="I",
+            fps=fps,
+            codec="libx264",
+            quality=MP4_QUALITY,
+            pixelformat="yuv420p",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            output_params=[
+                "-movflags",
+                "+faststart",
+            ],  # index first: browsers (and the Hub) stream it
         )
 
     def append(self, frame: np.ndarray) -> None:
@@ -125,10 +145,14 @@ class _GifWriter:
 def _check_frame(frame: Any, expected_shape: tuple[int, ...] | None) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
         got = None if frame is None else getattr(frame, "shape", type(frame).__name__)
-        raise VideoError(f"env.render() returned {got}; expected an (height, width, 3) RGB array. Create the "
-                         "env with render_mode=\"rgb_array\"")
+        raise VideoError(
+            f"env.render() returned {got}; expected an (height, width, 3) RGB array. Create the "
+            'env with render_mode="rgb_array"'
+        )
     if expected_shape is not None and frame.shape != expected_shape:
-        raise VideoError(f"env.render() changed frame size from {expected_shape} to {frame.shape} mid-video")
+        raise VideoError(
+            f"env.render() changed frame size from {expected_shape} to {frame.shape} mid-video"
+        )
     return frame if frame.dtype == np.uint8 else np.clip(frame, 0, 255).astype(np.uint8)
 
 
@@ -176,18 +200,26 @@ def record_video(
     path = Path(path)
     fmt = video_format(path)
     if episodes < 1 or max_steps < 1:
-        raise OptionError(f"episodes and max_steps must be at least 1; got {episodes} and {max_steps}")
+        raise OptionError(
+            f"episodes and max_steps must be at least 1; got {episodes} and {max_steps}"
+        )
     if not fps > 0:
         raise OptionError(f"fps must be positive; got {fps}")
-    seeds = [seed] + [None] * (episodes - 1) if seed is None or isinstance(seed, (int, np.integer)) else list(seed)
+    seeds = (
+        [seed] + [None] * (episodes - 1)
+        if seed is None or isinstance(seed, (int, np.integer))
+        else list(seed)
+    )
     if len(seeds) != episodes:
         raise OptionError(f"expected one seed per episode ({episodes}); got {len(seeds)}")
     if scale is not None and (int(scale) != scale or scale < 1):
         raise OptionError(f"scale must be a positive integer or None (auto); got {scale!r}")
     render_mode = getattr(env, "render_mode", None)
     if render_mode != "rgb_array":
-        raise VideoError(f"the env was created with render_mode={render_mode!r}; recording needs "
-                         "render_mode=\"rgb_array\", e.g. gymnasium.make(env_id, render_mode=\"rgb_array\")")
+        raise VideoError(
+            f"the env was created with render_mode={render_mode!r}; recording needs "
+            'render_mode="rgb_array", e.g. gymnasium.make(env_id, render_mode="rgb_array")'
+        )
     check_video_support(path)
 
     writer = None

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from ..policies.base import Policy
 
 
-def fast_engine(policy: "Policy", value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig, device: str):
+def fast_engine(
+    policy: Policy, value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig, device: str
+):
     """Fast mode's engine: numpy for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
     if policy.kind == "mlp" and device == "cpu" and (value is None or isinstance(value, MLP)):
         from .numpy_engine import NumpyEngine

@@ -16,9 +16,16 @@ from ..returns import advantages, batch_returns
 from ..rollout import Batch
 from .chunks import chunks
 
-def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.ndarray,
-                    entropy_coef: float, n_total: int | None = None,
-                    stats: dict[str, float] | None = None) -> list[np.ndarray]:
+
+def policy_gradient(
+    policy: MLP,
+    x: np.ndarray,
+    actions: np.ndarray,
+    adv: np.ndarray,
+    entropy_coef: float,
+    n_total: int | None = None,
+    stats: dict[str, float] | None = None,
+) -> list[np.ndarray]:
     """Gradients of -mean(A * log pi(a|s)) - entropy_coef * mean(H(pi(.|s))) for inputs x [obs_dim, S].
 
     With ``n_total``, x is one chunk of a batch that size: the sums are divided by n_total, so the
@@ -40,18 +47,23 @@ def policy_gradient(policy: MLP, x: np.ndarray, actions: np.ndarray, adv: np.nda
     n = n_total or len(actions)
     grad /= n
     if stats is not None:
-        stats["policy_loss"] = stats.get("policy_loss", 0.0) - float(adv @ log_pi[actions, columns]) / n
+        stats["policy_loss"] = (
+            stats.get("policy_loss", 0.0) - float(adv @ log_pi[actions, columns]) / n
+        )
         stats["entropy"] = stats.get("entropy", 0.0) - float((pi * log_pi).sum()) / n
     return policy.backward(activations, grad)
 
 
-def value_gradient(value: MLP, x: np.ndarray, returns: np.ndarray,
-                   n_total: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+def value_gradient(
+    value: MLP, x: np.ndarray, returns: np.ndarray, n_total: int | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Gradients of 0.5 * mean((V(s) - G)^2) for inputs x [obs_dim, S] (``n_total``: as above), and
     the values V(s) [S] that the same forward pass computed (the baseline of the advantages)."""
     activations = value.forward_keep(x)
     v = activations[-1][0]
-    grads = value.backward(activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32))
+    grads = value.backward(
+        activations, ((v - returns) / (n_total or len(returns)))[None, :].astype(np.float32)
+    )
     return grads, v
 
 
@@ -84,7 +96,9 @@ class NumpyEngine:
 
     uses_torch = False
 
-    def __init__(self, policy: MLP, value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig) -> None:
+    def __init__(
+        self, policy: MLP, value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig
+    ) -> None:
         self.policy, self.value, self.obs_norm, self.config = policy, value, obs_norm, config
         self.optimizers = [NumpyAdam(policy.parameters(), lr=config.lr)]
         if value is not None:
@@ -117,8 +131,12 @@ class NumpyEngine:
         adv = advantages(batch, returns, values, cfg.return_norm)
         policy_grads = None
         for c in chunks(n):
-            policy_grads = add_into(policy_grads, policy_gradient(self.policy, x[:, c], actions[c], adv[c],
-                                                                  cfg.entropy_coef, n, stats))
+            policy_grads = add_into(
+                policy_grads,
+                policy_gradient(
+                    self.policy, x[:, c], actions[c], adv[c], cfg.entropy_coef, n, stats
+                ),
+            )
         stats["grad_norm"] = global_norm(policy_grads)
         grads = [policy_grads] if value_grads is None else [policy_grads, value_grads]
         for optimizer, g in zip(self.optimizers, grads):

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from ..policies.base import Policy
 
 
-def course_loss(policy: "Policy", module: torch.nn.Module, episode: Episode, gamma: float) -> torch.Tensor | None:
+def course_loss(
+    policy: Policy, module: torch.nn.Module, episode: Episode, gamma: float
+) -> torch.Tensor | None:
     """The course's loss, sum_t -log pi(a_t|s_t) * standardised G_t, from one batched forward pass.
 
     Returns None for a 1-step episode: its standardised return is 0 by definition (the course gets a
@@ -38,14 +40,20 @@ def course_loss(policy: "Policy", module: torch.nn.Module, episode: Episode, gam
         return None
     device = next(module.parameters()).device
     # float64 reward-to-go cast to float32, as the course's torch.tensor(list of floats) does.
-    returns = torch.as_tensor(reward_to_go(episode.rewards, gamma), dtype=torch.float32, device=device)
+    returns = torch.as_tensor(
+        reward_to_go(episode.rewards, gamma), dtype=torch.float32, device=device
+    )
     weights = standardize(returns)
-    log_prob, _ = policy.log_prob_and_entropy(module(torch.from_numpy(episode.obs).to(device)),
-                                              torch.from_numpy(episode.actions).to(device))
+    log_prob, _ = policy.log_prob_and_entropy(
+        module(torch.from_numpy(episode.obs).to(device)),
+        torch.from_numpy(episode.actions).to(device),
+    )
     return -(log_prob * weights).sum()
 
 
-def policy_loss(log_prob: torch.Tensor, entropy: torch.Tensor, adv: torch.Tensor, entropy_coef: float) -> torch.Tensor:
+def policy_loss(
+    log_prob: torch.Tensor, entropy: torch.Tensor, adv: torch.Tensor, entropy_coef: float
+) -> torch.Tensor:
     """-mean(A * log pi(a|s)) - entropy_coef * mean(H): a mean, not the course's sum, so the step
     size does not grow with the batch."""
     return -(log_prob * adv).mean() - entropy_coef * entropy.mean()
@@ -60,13 +68,30 @@ class TorchEngine:
 
     uses_torch = True
 
-    def __init__(self, policy: "Policy", value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig,
-                 device: str = "cpu") -> None:
-        self.policy, self.value, self.obs_norm, self.config, self.device = policy, value, obs_norm, config, device
+    def __init__(
+        self,
+        policy: Policy,
+        value: MLP | None,
+        obs_norm: ObsNorm | None,
+        config: TrainConfig,
+        device: str = "cpu",
+    ) -> None:
+        self.policy, self.value, self.obs_norm, self.config, self.device = (
+            policy,
+            value,
+            obs_norm,
+            config,
+            device,
+        )
         self.module = policy.torch_module(device)
         # The value baseline: the numpy MLP's torch view, or a torch module (e.g. the CNN for frames).
-        self.value_module = (None if value is None else as_torch(value, "value", device) if isinstance(value, MLP)
-                             else value.module.to(device))
+        self.value_module = (
+            None
+            if value is None
+            else as_torch(value, "value", device)
+            if isinstance(value, MLP)
+            else value.module.to(device)
+        )
         self.optimizers = [Adam(self.module.parameters(), lr=config.lr)]
         if self.value_module is not None:
             self.optimizers.append(Adam(self.value_module.parameters(), lr=config.value_lr))

@@ -14,9 +14,8 @@ import math
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 import gymnasium as gym
+import numpy as np
 from gymnasium import logger, spaces
 
 WHITE = (255, 255, 255)
@@ -171,7 +170,9 @@ class PixelObservations:
         self.frame_stack = frame_stack
         self.channels = 1 if grayscale else 3  # per frame
         self.frame_shape = (self.channels, rules.height, rules.width)
-        self.space = spaces.Box(0, 255, (frame_stack * self.channels, rules.height, rules.width), np.uint8)
+        self.space = spaces.Box(
+            0, 255, (frame_stack * self.channels, rules.height, rules.width), np.uint8
+        )
 
     @staticmethod
     def check_options(obs_type: Any, grayscale: Any, frame_stack: Any) -> None:
@@ -180,7 +181,9 @@ class PixelObservations:
             raise ValueError(f"obs_type must be 'vector' or 'pixels', got {obs_type!r}")
         if not isinstance(grayscale, (bool, np.bool_)):
             raise ValueError(f"grayscale must be True or False, got {grayscale!r}")
-        is_integer = isinstance(frame_stack, (int, np.integer)) and not isinstance(frame_stack, (bool, np.bool_))
+        is_integer = isinstance(frame_stack, (int, np.integer)) and not isinstance(
+            frame_stack, (bool, np.bool_)
+        )
         if not is_integer or frame_stack < 1:
             raise ValueError(f"frame_stack must be an integer >= 1, got {frame_stack!r}")
         if obs_type == "vector" and (grayscale or frame_stack != 1):
@@ -320,7 +323,11 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
 
         self.action_space = spaces.Discrete(2)
         self.obs_type = obs_type
-        self._pixels = PixelObservations(self.rules, grayscale, int(frame_stack)) if obs_type == "pixels" else None
+        self._pixels = (
+            PixelObservations(self.rules, grayscale, int(frame_stack))
+            if obs_type == "pixels"
+            else None
+        )
         if self._pixels is None:
             self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
         else:
@@ -372,8 +379,14 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
             for x, c in zip(self._terrain_x, self._terrain_c)
             if abs(x - r.copter_x) < reach
             and rects_overlap(
-                r.copter_left, copter_top, r.copter_w, r.copter_h,
-                round_half_away(x) - r.terrain_w // 2, c - r.terrain_h // 2, r.terrain_w, r.terrain_h,
+                r.copter_left,
+                copter_top,
+                r.copter_w,
+                r.copter_h,
+                round_half_away(x) - r.terrain_w // 2,
+                c - r.terrain_h // 2,
+                r.terrain_w,
+                r.terrain_h,
             )  # fmt: skip
         ]
 
@@ -381,7 +394,11 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
         r = self.rules
         under = self._columns_under_copter()
         if not under:  # unreachable for the original's sizes, where the original would crash
-            under = [c for x, c in zip(self._terrain_x, self._terrain_c) if abs(x - r.copter_x) < r.terrain_w]
+            under = [
+                c
+                for x, c in zip(self._terrain_x, self._terrain_c)
+                if abs(x - r.copter_x) < r.terrain_w
+            ]
         c = under[0]
         min_dist, block_y = 999, 0
         for bx, by in self._blocks:
@@ -405,7 +422,9 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
         """Draw the screen and push it onto the frame stack; (frame_stack * C, H, W) uint8."""
         frame = self._pixels.frame(self._screen())
         if restart:
-            self._frames = deque([frame] * self._pixels.frame_stack, maxlen=self._pixels.frame_stack)
+            self._frames = deque(
+                [frame] * self._pixels.frame_stack, maxlen=self._pixels.frame_stack
+            )
         else:
             self._frames.append(frame)
         return np.concatenate(self._frames)
@@ -481,7 +500,9 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
         if dead:
             reward += r.reward_loss
             self._game_over = True
-        obs = self._observation() if self._pixels is None else self._pixel_observation(restart=False)
+        obs = (
+            self._observation() if self._pixels is None else self._pixel_observation(restart=False)
+        )
         return obs, reward, dead, False, {}
 
     def render(self):

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Sequence
-
-import numpy as np
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -103,11 +103,15 @@ class _ScrollTables:
         for x0s, gone_age in zip(self.chunk_x0, self.column_gone_age):
             gone.append((gone_age[:, None] <= ages[None, :]).sum(axis=0).tolist())
             # Columns present at collision time (removal comes later in the frame).
-            touch = _touches_copter(r, self.x_at[x0s], r.terrain_w) & (gone_age[:, None] >= ages[None, :])
+            touch = _touches_copter(r, self.x_at[x0s], r.terrain_w) & (
+                gone_age[:, None] >= ages[None, :]
+            )
             touching.append([np.flatnonzero(touch[:, a]).tolist() for a in ages])
         self._build_phases(gone, touching, last_age)
 
-    def _build_phases(self, gone: list[list[int]], touching: list[list[list[int]]], last_age: int) -> None:
+    def _build_phases(
+        self, gone: list[list[int]], touching: list[list[list[int]]], last_age: int
+    ) -> None:
         """Tabulate the cave's layout by frames since reset, folded into a periodic phase.
 
         Frame 0 is the reset state; each later frame is one step: ages + 1, columns scroll off,
@@ -121,9 +125,19 @@ class _ScrollTables:
         refill_frames: list[int] = []
         while len(refill_frames) < 4:
             slots = [(k, a + 1) for k, a in slots]
-            scored = sum(gone[k][min(a, cap)] - gone[k][min(a - 1, cap)] for k, a in slots if k != EMPTY_SLOT)
-            touch = [(s, j) for s, (k, a) in enumerate(slots) if k != EMPTY_SLOT for j in touching[k][min(a, cap)]]
-            alive = [0 if k == EMPTY_SLOT else self.chunk_count[k] - gone[k][min(a, cap)] for k, a in slots]
+            scored = sum(
+                gone[k][min(a, cap)] - gone[k][min(a - 1, cap)] for k, a in slots if k != EMPTY_SLOT
+            )
+            touch = [
+                (s, j)
+                for s, (k, a) in enumerate(slots)
+                if k != EMPTY_SLOT
+                for j in touching[k][min(a, cap)]
+            ]
+            alive = [
+                0 if k == EMPTY_SLOT else self.chunk_count[k] - gone[k][min(a, cap)]
+                for k, a in slots
+            ]
             refill = sum(alive) <= r.terrain_refill_at
             if refill:
                 if alive[0] or any(s == 0 for s, _ in touch):
@@ -206,11 +220,19 @@ class _ScreenTables:
         c_high = math.floor(r.terrain_mid + r.terrain_amplitude)
         x = r.terrain_w  # a column centred here is fully on screen, its left edge at x - w // 2
         self.terrain_rows = np.stack(
-            [nothing] + [drawn_rows([], [(x, c)], x - r.terrain_w // 2) for c in range(self.c_low, c_high + 1)]
+            [nothing]
+            + [
+                drawn_rows([], [(x, c)], x - r.terrain_w // 2)
+                for c in range(self.c_low, c_high + 1)
+            ]
         )
         x = r.block_w
         self.block_rows = np.stack(
-            [nothing] + [drawn_rows([(x, y)], [], x - r.block_w // 2) for y in range(r.block_y_low, r.block_y_high)]
+            [nothing]
+            + [
+                drawn_rows([(x, y)], [], x - r.block_w // 2)
+                for y in range(r.block_y_low, r.block_y_high)
+            ]
         )
         self.block_left = _round_half_away(t.block_x) - r.block_w // 2  # by block key
 
@@ -405,10 +427,14 @@ class PixelcopterVectorEnv(VectorEnv):
             self.single_observation_space = self._pixels.space
             # The renderer's first colour channel, x-major: (num_envs, W, H).
             self._mask_x_major = np.empty((num_envs, r.width, r.height), np.uint8)
-            self._frames: deque[np.ndarray] = deque()  # the last frame_stack (num_envs, C, H, W) frames
+            self._frames: deque[np.ndarray] = (
+                deque()
+            )  # the last frame_stack (num_envs, C, H, W) frames
         else:
             self._pixels = None
-            self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+            self.single_observation_space = spaces.Box(
+                -np.inf, np.inf, shape=(7,), dtype=np.float32
+            )
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
         n = num_envs
@@ -465,7 +491,9 @@ class PixelcopterVectorEnv(VectorEnv):
     def _new_games(self, rows: np.ndarray) -> None:
         """The single env's ``_new_game`` for these rows: one block, then the first chunk."""
         r, t = self.rules, self._tables
-        self._rng.reserve(rows, 2 * _SubEnvRandomStates.TRIES + 2 * (1 + t.chunk_count[FIRST_CHUNK]))
+        self._rng.reserve(
+            rows, 2 * _SubEnvRandomStates.TRIES + 2 * (1 + t.chunk_count[FIRST_CHUNK])
+        )
         self._y[rows] = r.copter_start_y
         self._momentum[rows] = 0.0
         self._spawn_blocks(rows)
@@ -504,14 +532,21 @@ class PixelcopterVectorEnv(VectorEnv):
         low = copter_top - (r.block_h - r.block_h // 2)  # block centre y strictly between these
         high = copter_top + r.copter_h + r.block_h // 2
         hit = t.block_touch[self._block_key] & (self._block_y > low) & (self._block_y < high)
-        hit |= self._passed_alive & t.block_touch[self._passed_key] & (self._passed_y > low) & (self._passed_y < high)
+        hit |= (
+            self._passed_alive
+            & t.block_touch[self._passed_key]
+            & (self._passed_y > low)
+            & (self._passed_y < high)
+        )
 
         cols = np.take(t.touch, self._phase, axis=1)  # (touch_width, n)
         c = np.take(self._slot_c_flat, cols + self._slot_base)
         low = copter_top - (r.terrain_h - r.terrain_h // 2)  # column centre c strictly between
         high = copter_top + r.copter_h + r.terrain_h // 2
         touching = (c > low) & (c < high)
-        lethal = touching & ((y - r.copter_height <= c - r.terrain_half_gap) | (y >= c + r.terrain_half_gap))
+        lethal = touching & (
+            (y - r.copter_height <= c - r.terrain_half_gap) | (y >= c + r.terrain_half_gap)
+        )
         hit |= lethal.any(axis=0)
         c_under = c[-1]  # the first touching column, in group order
         for k in range(t.touch_width - 2, -1, -1):
@@ -569,7 +604,9 @@ class PixelcopterVectorEnv(VectorEnv):
             (self._block_key, self._block_y - (r.block_y_low - 1)),
         ):
             x = st.block_left[key][:, None] + np.arange(r.block_w)  # (n, block_w)
-            code[np.where((x >= 0) & (x < width), self._rows[:, None] * width + x, n * width)] += level[:, None]
+            code[np.where((x >= 0) & (x < width), self._rows[:, None] * width + x, n * width)] += (
+                level[:, None]
+            )
         if st.blocks_apart:
             mask |= np.take(st.block_rows, on_screen_code, axis=0)
         else:
@@ -586,9 +623,13 @@ class PixelcopterVectorEnv(VectorEnv):
 
         # The copter: white on the pixels left black (everything else paints over it).
         plane = height * width
-        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[:, None]
+        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[
+            :, None
+        ]
         cols = r.copter_left + np.arange(r.copter_w)
-        pixel = (self._rows * (channels * plane))[:, None, None] + rows * width + cols  # (n, copter_h, copter_w)
+        pixel = (
+            (self._rows * (channels * plane))[:, None, None] + rows * width + cols
+        )  # (n, copter_h, copter_w)
         visible = (rows >= 0) & (rows < height)
         flat = screens.reshape(-1)
         pixel = pixel[visible & (flat[np.where(visible, pixel, 0)] == 0)]
@@ -620,7 +661,11 @@ class PixelcopterVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is None or isinstance(seed, (int, np.integer)):
             super().reset(seed=None if seed is None else int(seed))
-            seeds = [None] * self.num_envs if seed is None else [int(seed) + i for i in range(self.num_envs)]
+            seeds = (
+                [None] * self.num_envs
+                if seed is None
+                else [int(seed) + i for i in range(self.num_envs)]
+            )
         else:
             seeds = list(seed)
             if len(seeds) != self.num_envs:
@@ -643,7 +688,9 @@ class PixelcopterVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         valid = actions.shape == (self.num_envs,) and actions.dtype.kind in "iu"
         if not (valid and 0 <= actions.min() <= actions.max() <= 1):
-            raise ValueError(f"expected {self.num_envs} integer actions in {{0, 1}}, got {actions!r}")
+            raise ValueError(
+                f"expected {self.num_envs} integer actions in {{0, 1}}, got {actions!r}"
+            )
         resetting = self._game_over
         live = ~resetting
 
@@ -686,7 +733,11 @@ class PixelcopterVectorEnv(VectorEnv):
         reward += np.where(terminated, r.reward_loss, 0.0)
         reward[rows] = 0.0
         self._game_over = terminated.copy()  # the caller may keep (and modify) `terminated`
-        obs = self._observe(c_under) if self._pixels is None else self._pixel_observation(restarted=rows)
+        obs = (
+            self._observe(c_under)
+            if self._pixels is None
+            else self._pixel_observation(restarted=rows)
+        )
         return obs, reward, terminated, np.zeros(self.num_envs, dtype=bool), {}
 
     def render(self) -> tuple[np.ndarray, ...] | None:

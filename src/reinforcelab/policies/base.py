@@ -23,9 +23,13 @@ Normalizer = Callable[[np.ndarray], np.ndarray]
 class Actor(Protocol):
     """A frozen view of a policy that picks actions for numpy observations."""
 
-    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> Any: ...
+    def act(
+        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+    ) -> Any: ...
 
-    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray: ...
+    def act_batch(
+        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+    ) -> np.ndarray: ...
 
 
 class Policy(Protocol):
@@ -51,11 +55,13 @@ class Policy(Protocol):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
-    def log_prob_and_entropy(self, out: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def log_prob_and_entropy(
+        self, out: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """log pi(a|s) [n] of the actions taken and the entropy of pi(.|s) [n], from the torch
         module's output, computed stably (the distribution is part of the policy)."""
 
-    def torch_module(self, device: str = "cpu") -> "nn.Module":
+    def torch_module(self, device: str = "cpu") -> nn.Module:
         """The module the torch engine trains (for the MLP: a view sharing its arrays on the CPU)."""
 
     def after_torch_step(self) -> None:
@@ -86,7 +92,9 @@ class CategoricalActor:
         cdf = np.cumsum(np.exp(logits - logits.max()))
         return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
 
-    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+    def act_batch(
+        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+    ) -> np.ndarray:
         """Actions [n] for a batch of observations [n, ...]."""
         logits = self.logits(obs)
         if deterministic:
@@ -119,17 +127,25 @@ class GaussianActor:
         self.mean = mean_fn
         self.std = np.asarray(std, dtype=np.float32)
 
-    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+    def act(
+        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+    ) -> np.ndarray:
         return self.act_batch(np.asarray(obs)[None], rng, deterministic)[0]
 
-    def act_batch(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+    def act_batch(
+        self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
+    ) -> np.ndarray:
         mean = self.mean(obs)
         if deterministic:
             return mean
-        return (mean + self.std * rng.standard_normal(mean.shape, dtype=np.float32)).astype(np.float32)
+        return (mean + self.std * rng.standard_normal(mean.shape, dtype=np.float32)).astype(
+            np.float32
+        )
 
 
-def categorical_terms(log_pi: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+def categorical_terms(
+    log_pi: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """log pi(a_t|s_t) [n] of the actions taken and the entropy [n], from log pi(.|s) [n, A]."""
     chosen = log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
     return chosen, -(log_pi.exp() * log_pi).sum(-1)

@@ -15,8 +15,10 @@ def conv_body(obs_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
     Small on purpose: a CPU trains on every frame of every episode in a batch."""
     channels = obs_shape[0]
     body = nn.Sequential(
-        nn.Conv2d(channels, 16, 8, stride=4), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, stride=2), nn.ReLU(),
+        nn.Conv2d(channels, 16, 8, stride=4),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2),
+        nn.ReLU(),
         nn.Flatten(),
     )
     with torch.no_grad():
@@ -31,7 +33,9 @@ class CNNPolicy(nn.Module):
         super().__init__()
         self.obs_shape, self.n_actions, self.hidden = list(obs_shape), n_actions, hidden
         body, width = conv_body(obs_shape)
-        self.net = nn.Sequential(body, nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_actions))
+        self.net = nn.Sequential(
+            body, nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
+        )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.net(frames.float() / 255.0)

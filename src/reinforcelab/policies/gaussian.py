@@ -20,8 +20,13 @@ class GaussianMLP(nn.Module):
     parameter: write your own with the same two parts.
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[int] = (64, 64),
-                 log_std: float = -0.5) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_sizes: Sequence[int] = (64, 64),
+        log_std: float = -0.5,
+    ) -> None:
         super().__init__()
         self.obs_dim, self.action_dim, self.hidden_sizes = obs_dim, action_dim, list(hidden_sizes)
         layers: list[nn.Module] = []

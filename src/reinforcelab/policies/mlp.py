@@ -28,7 +28,7 @@ class MLPPolicy(MLP):
 
     def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
         super().__init__(layers)
-        self._torch_view: tuple[Any, "nn.Module"] | None = None
+        self._torch_view: tuple[Any, nn.Module] | None = None
 
     def actor(self, normalize: Normalizer | None = None) -> CategoricalActor:
         """A snapshot (a copy of the weights): acting costs a few small numpy products."""
@@ -41,14 +41,16 @@ class MLPPolicy(MLP):
 
         return CategoricalActor(logits)
 
-    def log_prob_and_entropy(self, logits: "torch.Tensor", actions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def log_prob_and_entropy(
+        self, logits: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """log pi(a|s) [n] and the entropy [n] from the torch module's logits, by log-softmax: a
         saturated policy gives a log-probability of about -100 instead of NaN."""
         import torch
 
         return categorical_terms(torch.log_softmax(logits, dim=-1), actions)
 
-    def torch_module(self, device: str = "cpu") -> "nn.Module":
+    def torch_module(self, device: str = "cpu") -> nn.Module:
         """A torch module computing this MLP. On the CPU its parameters share the numpy arrays'
         memory, so a torch optimizer step updates the policy in place; elsewhere they are copies,
         written back by ``after_torch_step``."""

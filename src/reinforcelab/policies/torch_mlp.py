@@ -65,8 +65,11 @@ def as_torch(net: MLP, kind: str = "policy", device: str | torch.device = "cpu")
     """A torch module computing ``net``. On the CPU its parameters share the numpy arrays' memory,
     so a torch optimizer step updates ``net`` in place; on another device they are copies (bring
     them back with ``copy_to_numpy``)."""
-    module = (CategoricalPolicy(net.in_dim, net.out_dim, net.hidden_sizes) if kind == "policy"
-              else ValueBaseline(net.in_dim, net.hidden_sizes))
+    module = (
+        CategoricalPolicy(net.in_dim, net.out_dim, net.hidden_sizes)
+        if kind == "policy"
+        else ValueBaseline(net.in_dim, net.hidden_sizes)
+    )
     for linear, (weight, bias) in zip(linears(module), net.layers):
         linear.weight = nn.Parameter(torch.from_numpy(weight).to(device))
         linear.bias = nn.Parameter(torch.from_numpy(bias).to(device))
@@ -84,4 +87,6 @@ def copy_to_numpy(module: nn.Module, net: MLP) -> None:
 @torch.no_grad()
 def to_mlp(module: nn.Module) -> MLP:
     """A numpy copy of a torch policy or value network."""
-    return MLP([(m.weight.cpu().numpy().copy(), m.bias.cpu().numpy().copy()) for m in linears(module)])
+    return MLP(
+        [(m.weight.cpu().numpy().copy(), m.bias.cpu().numpy().copy()) for m in linears(module)]
+    )

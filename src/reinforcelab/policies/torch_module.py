@@ -48,10 +48,19 @@ class TorchPolicy:
 
     kind = "torch"
 
-    def __init__(self, module: nn.Module, n_actions: int, example_obs: np.ndarray, output: str = "auto",
-                 init_kwargs: dict[str, Any] | None = None, distribution: str = "categorical") -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        n_actions: int,
+        example_obs: np.ndarray,
+        output: str = "auto",
+        init_kwargs: dict[str, Any] | None = None,
+        distribution: str = "categorical",
+    ) -> None:
         if not isinstance(module, nn.Module):
-            raise PolicyError(f"policy must be a torch.nn.Module (or its class); got {type(module).__name__}")
+            raise PolicyError(
+                f"policy must be a torch.nn.Module (or its class); got {type(module).__name__}"
+            )
         if output not in (*OUTPUTS, "mean"):
             raise PolicyError(f"policy_output must be one of {', '.join(OUTPUTS)}; got {output!r}")
         self.module = module
@@ -63,16 +72,22 @@ class TorchPolicy:
         what = "action means" if distribution == "normal" else "logits or probabilities"
         if not isinstance(out, torch.Tensor) or out.shape != (len(example_obs), n_actions):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise PolicyError(f"{name} maps a batch of {len(example_obs)} observations to {shape}; the env has "
-                              f"{n_actions} actions, so it must return ({len(example_obs)}, {n_actions}) {what}")
+            raise PolicyError(
+                f"{name} maps a batch of {len(example_obs)} observations to {shape}; the env has "
+                f"{n_actions} actions, so it must return ({len(example_obs)}, {n_actions}) {what}"
+            )
         if distribution == "normal":
             log_std = getattr(module, "log_std", None)
             if not isinstance(log_std, torch.Tensor) or log_std.shape != (n_actions,):
-                raise PolicyError(f"{name} is used as a Gaussian policy for {n_actions} continuous actions, so it "
-                                  f"needs a log_std parameter of shape ({n_actions},) (see GaussianMLP)")
+                raise PolicyError(
+                    f"{name} is used as a Gaussian policy for {n_actions} continuous actions, so it "
+                    f"needs a log_std parameter of shape ({n_actions},) (see GaussianMLP)"
+                )
             output = "mean"
         elif output == "auto":
-            sums_to_one = bool(((out >= 0).all() & torch.allclose(out.sum(-1), torch.ones(len(out)), atol=1e-5)))
+            sums_to_one = bool(
+                (out >= 0).all() & torch.allclose(out.sum(-1), torch.ones(len(out)), atol=1e-5)
+            )
             output = "probs" if sums_to_one else "logits"
         self.output = output
 
@@ -87,7 +102,9 @@ class TorchPolicy:
             return torch.log(out.clamp_min(torch.finfo(out.dtype).tiny))
         return torch.log_softmax(out, dim=-1)
 
-    def log_prob_and_entropy(self, out: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def log_prob_and_entropy(
+        self, out: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """log pi(a|s) [n] of the actions taken, and the entropy of pi(.|s) [n]."""
         if self.distribution == "normal":
             log_std = self.module.log_std.expand_as(out)
@@ -127,8 +144,13 @@ class TorchPolicy:
 
     def spec(self) -> dict[str, Any]:
         cls = type(self.module)
-        return {"kind": "torch", "class": f"{cls.__module__}:{cls.__qualname__}", "kwargs": self.init_kwargs,
-                "output": self.output, "distribution": self.distribution}
+        return {
+            "kind": "torch",
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "kwargs": self.init_kwargs,
+            "output": self.output,
+            "distribution": self.distribution,
+        }
 
     def describe(self) -> str:
         return str(self.module)
@@ -182,7 +204,9 @@ def _is_json(value: Any) -> bool:
         return True
     if isinstance(value, (list, tuple)):
         return all(_is_json(v) for v in value)
-    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _is_json(v) for k, v in value.items()
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -200,7 +224,9 @@ def import_policy_class(path: str) -> type[nn.Module]:
         except ModuleNotFoundError:
             if os.getcwd() in sys.path:
                 raise
-            sys.path.insert(0, os.getcwd())  # a module beside the user's run, as `python -m` would find it
+            sys.path.insert(
+                0, os.getcwd()
+            )  # a module beside the user's run, as `python -m` would find it
             try:
                 obj = importlib.import_module(module_name)
             finally:

@@ -4,5 +4,12 @@ statistics over seeds (``reinforcelab sweep``)."""
 from .driver import SweepInterrupted, resume_sweep, run_sweep
 from .spec import SweepSpec, SweepSpecError, load_spec, spec_from_dict
 
-__all__ = ["SweepSpec", "SweepSpecError", "SweepInterrupted", "load_spec", "spec_from_dict", "run_sweep",
-           "resume_sweep"]
+__all__ = [
+    "SweepInterrupted",
+    "SweepSpec",
+    "SweepSpecError",
+    "load_spec",
+    "resume_sweep",
+    "run_sweep",
+    "spec_from_dict",
+]

@@ -49,7 +49,9 @@ class EmbeddedBackend:
             context.set_forkserver_preload(["reinforcelab.sweep.trial"])
         else:  # Windows
             context = get_context("spawn")
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_ignore_ctrl_c)
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_ignore_ctrl_c
+        )
 
     def submit(self, task: TrialTask, sweep_dir: Path) -> Future:
         try:
@@ -79,7 +81,9 @@ class RayBackend:
         try:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise SweepBackendError(f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0]) from exc
+            raise SweepBackendError(
+                f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0]
+            ) from exc
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial_packed)
 

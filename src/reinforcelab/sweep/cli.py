@@ -5,8 +5,9 @@ Only typer is imported here; Optuna, scipy and Ray load when a sweep actually ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -23,31 +24,68 @@ app_fail: Callable[[UserError], None] | None = None
 
 
 def sweep(
-    file: Optional[Path] = typer.Argument(None, help="Sweep file (.toml, .yaml); flags below override its keys."),
-    out: Optional[Path] = typer.Option(None, help="Sweep folder to create. Default: runs/sweep-<file name or preset>."),
-    resume: Optional[Path] = typer.Option(None, help="Continue this sweep folder after Ctrl-C or a crash."),
-    preset: Optional[str] = typer.Option(None, help="Base preset the parameters modify, e.g. fast-cartpole."),
-    env: Optional[str] = typer.Option(None, help="Environment id (default: the preset's)."),
+    file: Path | None = typer.Argument(
+        None, help="Sweep file (.toml, .yaml); flags below override its keys."
+    ),
+    out: Path | None = typer.Option(
+        None, help="Sweep folder to create. Default: runs/sweep-<file name or preset>."
+    ),
+    resume: Path | None = typer.Option(
+        None, help="Continue this sweep folder after Ctrl-C or a crash."
+    ),
+    preset: str | None = typer.Option(
+        None, help="Base preset the parameters modify, e.g. fast-cartpole."
+    ),
+    env: str | None = typer.Option(None, help="Environment id (default: the preset's)."),
     param: list[str] = typer.Option(
-        [], "--param", help="A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] (a TPE range). "
-        "Repeatable."),
-    seeds: Optional[str] = typer.Option(None, help="Training seeds: a count (10 -> 0..9) or a list 0,1,2."),
-    confirm_seeds: Optional[str] = typer.Option(
-        None, help="Fresh seeds the best configuration and the preset are retrained on (default: as many as --seeds, from 1000)."),
-    method: Optional[str] = typer.Option(None, help="grid (every combination) or tpe (Optuna's TPE sampler)."),
-    trials: Optional[int] = typer.Option(None, help="TPE: configurations to try (each on every seed)."),
-    pruning: Optional[bool] = typer.Option(None, help="TPE: stop a configuration whose seeds so far fall below the median."),
-    objective: Optional[str] = typer.Option(None, help="mean, or mean-std (the course's score), of the held-out episodes."),
-    eval_episodes: Optional[int] = typer.Option(None, help="Held-out evaluation episodes per trained agent (default 100)."),
-    total_steps: Optional[int] = typer.Option(None, help="Per-trial budget: env steps (fast mode)."),
-    episodes: Optional[int] = typer.Option(None, help="Per-trial budget: episodes (course mode)."),
-    seconds: Optional[float] = typer.Option(None, help="Per-trial budget: training wall-clock seconds."),
-    stop_reward: Optional[float] = typer.Option(None, help="Per-trial early stop at this evaluation score."),
-    workers: Optional[int] = typer.Option(None, help="Embedded backend: worker processes (default: one per core)."),
-    ray_address: Optional[str] = typer.Option(
-        None, help="Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray]."),
-    tensorboard: Optional[Path] = typer.Option(None, help="Write each trial's training scalars under this folder."),
-    progress: bool = typer.Option(True, help="Show trials done / running / failed and the best so far."),
+        [],
+        "--param",
+        help="A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] (a TPE range). "
+        "Repeatable.",
+    ),
+    seeds: str | None = typer.Option(
+        None, help="Training seeds: a count (10 -> 0..9) or a list 0,1,2."
+    ),
+    confirm_seeds: str | None = typer.Option(
+        None,
+        help="Fresh seeds the best configuration and the preset are retrained on (default: as many as --seeds, from 1000).",
+    ),
+    method: str | None = typer.Option(
+        None, help="grid (every combination) or tpe (Optuna's TPE sampler)."
+    ),
+    trials: int | None = typer.Option(
+        None, help="TPE: configurations to try (each on every seed)."
+    ),
+    pruning: bool | None = typer.Option(
+        None, help="TPE: stop a configuration whose seeds so far fall below the median."
+    ),
+    objective: str | None = typer.Option(
+        None, help="mean, or mean-std (the course's score), of the held-out episodes."
+    ),
+    eval_episodes: int | None = typer.Option(
+        None, help="Held-out evaluation episodes per trained agent (default 100)."
+    ),
+    total_steps: int | None = typer.Option(None, help="Per-trial budget: env steps (fast mode)."),
+    episodes: int | None = typer.Option(None, help="Per-trial budget: episodes (course mode)."),
+    seconds: float | None = typer.Option(
+        None, help="Per-trial budget: training wall-clock seconds."
+    ),
+    stop_reward: float | None = typer.Option(
+        None, help="Per-trial early stop at this evaluation score."
+    ),
+    workers: int | None = typer.Option(
+        None, help="Embedded backend: worker processes (default: one per core)."
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        help="Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray].",
+    ),
+    tensorboard: Path | None = typer.Option(
+        None, help="Write each trial's training scalars under this folder."
+    ),
+    progress: bool = typer.Option(
+        True, help="Show trials done / running / failed and the best so far."
+    ),
 ) -> None:
     """Run many seeds of many configurations and report statistics over seeds: trials.csv,
     summary.json (mean and IQM with 95% bootstrap CIs, the best re-trained on fresh seeds, its
@@ -56,22 +94,39 @@ def sweep(
     from .spec import load_spec, parse_param_flag, spec_from_dict
 
     try:
-        flags = {"preset": preset, "env": env, "seeds": _seeds(seeds), "confirm_seeds": _seeds(confirm_seeds),
-                 "method": method, "trials": trials, "pruning": pruning, "objective": objective,
-                 "eval_episodes": eval_episodes}
-        budget = {"total_env_steps": total_steps, "n_episodes": episodes, "seconds": seconds,
-                  "stop_reward": stop_reward}
+        flags = {
+            "preset": preset,
+            "env": env,
+            "seeds": _seeds(seeds),
+            "confirm_seeds": _seeds(confirm_seeds),
+            "method": method,
+            "trials": trials,
+            "pruning": pruning,
+            "objective": objective,
+            "eval_episodes": eval_episodes,
+        }
+        budget = {
+            "total_env_steps": total_steps,
+            "n_episodes": episodes,
+            "seconds": seconds,
+            "stop_reward": stop_reward,
+        }
         if resume is not None:
             given = [k for k, v in {**flags, **budget, "out": out}.items() if v is not None]
             if file is not None or param or given:
-                raise SweepSpecError("--resume continues a sweep as it was started: give no sweep file, --param or "
-                                     f"--{(given or ['param'])[0].replace('_', '-')}")
+                raise SweepSpecError(
+                    "--resume continues a sweep as it was started: give no sweep file, --param or "
+                    f"--{(given or ['param'])[0].replace('_', '-')}"
+                )
             summary = resume_sweep(resume, ray_address, workers, progress, tensorboard)
             folder = resume
         else:
             data = load_spec(file) if file is not None else {}
             data.update({k: v for k, v in flags.items() if v is not None})
-            data["budget"] = {**data.get("budget", {}), **{k: v for k, v in budget.items() if v is not None}}
+            data["budget"] = {
+                **data.get("budget", {}),
+                **{k: v for k, v in budget.items() if v is not None},
+            }
             if param:
                 data["parameters"] = dict(parse_param_flag(p) for p in param)
             spec = spec_from_dict(data)
@@ -85,13 +140,15 @@ def sweep(
     print_summary(console, summary, folder)
 
 
-def _seeds(text: Optional[str]) -> Any:
+def _seeds(text: str | None) -> Any:
     if text is None:
         return None
     try:
         values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise SweepSpecError(f"--seeds must be a count or a comma-separated list of integers; got {text!r}") from exc
+        raise SweepSpecError(
+            f"--seeds must be a count or a comma-separated list of integers; got {text!r}"
+        ) from exc
     return values[0] if len(values) == 1 and "," not in text else values
 
 
@@ -101,25 +158,35 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
         return f"{stat[key]:.1f} [{low:.1f}, {high:.1f}]"
 
     counts = summary["counts"]
-    console.print(f"{counts['complete']} configurations complete, {counts['pruned']} pruned, {counts['failed']} failed "
-                  f"in {summary['wall_seconds']:.1f} s ({summary['backend']})")
+    console.print(
+        f"{counts['complete']} configurations complete, {counts['pruned']} pruned, {counts['failed']} failed "
+        f"in {summary['wall_seconds']:.1f} s ({summary['backend']})"
+    )
     console.print("top configurations (search seeds; mean and IQM with 95% bootstrap CIs):")
     for row in [r for r in summary["configurations"] if r.get("n")][:5]:
         state = "" if row["state"] == "complete" else f" ({row['state']})"
-        console.print(f"  {row['config_id']:<11} {describe(row['params']):<36} mean {interval(row, 'mean')}  "
-                      f"IQM {interval(row, 'iqm')}  n={row['n']}{state}", highlight=False)
+        console.print(
+            f"  {row['config_id']:<11} {describe(row['params']):<36} mean {interval(row, 'mean')}  "
+            f"IQM {interval(row, 'iqm')}  n={row['n']}{state}",
+            highlight=False,
+        )
     best = summary.get("best")
     if best and best["confirmation"].get("n"):
         conf, base = best["confirmation"], summary["base_confirmation"]
         poi = summary["probability_of_improvement"]
         if best["config_id"] == "base":
-            console.print(f"best: the preset itself; on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
-                          f"IQM {interval(conf, 'iqm')}", highlight=False)
+            console.print(
+                f"best: the preset itself; on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
+                f"IQM {interval(conf, 'iqm')}",
+                highlight=False,
+            )
         else:
-            console.print(f"best {best['config_id']} on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
-                          f"IQM {interval(conf, 'iqm')}; preset: mean {interval(base, 'mean')}; "
-                          f"P(best > preset) = {poi['value']:.2f} [{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]",
-                          highlight=False)
+            console.print(
+                f"best {best['config_id']} on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
+                f"IQM {interval(conf, 'iqm')}; preset: mean {interval(base, 'mean')}; "
+                f"P(best > preset) = {poi['value']:.2f} [{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]",
+                highlight=False,
+            )
     console.print(f"sweep folder: {folder}  (summary.json, trials.csv, report.png)")
 
 

@@ -37,8 +37,14 @@ class SweepInterrupted(Exception):
 
 
 class SweepRunner:
-    def __init__(self, spec: SweepSpec, out: Path, backend: Any, progress: bool = True,
-                 tensorboard_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        out: Path,
+        backend: Any,
+        progress: bool = True,
+        tensorboard_dir: Path | None = None,
+    ) -> None:
         self.spec, self.out, self.backend = spec, Path(out), backend
         self.tensorboard_dir = tensorboard_dir
         self.show_progress = progress
@@ -58,18 +64,32 @@ class SweepRunner:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         spec = self.spec
         if spec.method == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed,
-                                                 n_startup_trials=min(10, max(2, spec.trials // 3)))
+            sampler = optuna.samplers.TPESampler(
+                seed=spec.sampler_seed, n_startup_trials=min(10, max(2, spec.trials // 3))
+            )
         else:
-            sampler = optuna.samplers.RandomSampler(seed=spec.sampler_seed)  # never asked: grid points are enqueued
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if spec.pruning \
+            sampler = optuna.samplers.RandomSampler(
+                seed=spec.sampler_seed
+            )  # never asked: grid points are enqueued
+        pruner = (
+            optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+            if spec.pruning
             else optuna.pruners.NopPruner()
+        )
         storage = JournalStorage(JournalFileBackend(str(self.out / STUDY_FILE)))
-        self.study = optuna.create_study(study_name="sweep", storage=storage, sampler=sampler, pruner=pruner,
-                                         direction="maximize", load_if_exists=not new)
+        self.study = optuna.create_study(
+            study_name="sweep",
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=not new,
+        )
         if new and spec.method == "grid":
             for params in spec.grid():
-                self.study.enqueue_trial({p.name: encode(p, params[p.name]) for p in spec.parameters})
+                self.study.enqueue_trial(
+                    {p.name: encode(p, params[p.name]) for p in spec.parameters}
+                )
         if not new:
             self.restore_finished()
             self.requeue_interrupted()
@@ -79,12 +99,18 @@ class SweepRunner:
         their run folders."""
         from optuna.trial import TrialState
 
-        states = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+        states = {
+            TrialState.COMPLETE: "complete",
+            TrialState.PRUNED: "pruned",
+            TrialState.FAIL: "failed",
+        }
         for t in self.study.get_trials(deepcopy=False, states=tuple(states)):
             if t.state == TrialState.FAIL and "error" not in t.user_attrs:
                 continue  # interrupted, not failed: proposed again by requeue_interrupted
             params = {p.name: decode(p, t.params[p.name]) for p in self.spec.parameters}
-            config = ConfigRun(t.user_attrs["config_id"], params, "search", self.spec.seeds, state=states[t.state])
+            config = ConfigRun(
+                t.user_attrs["config_id"], params, "search", self.spec.seeds, state=states[t.state]
+            )
             self.add_config(config)  # not running: reads its records, queues nothing
             self.counts["pruned"] += config.state == "pruned"
             if config.state == "complete":
@@ -98,14 +124,19 @@ class SweepRunner:
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             config_id = t.user_attrs.get("config_id", f"trial-{t.number:04d}")
             self.study.enqueue_trial(t.params, user_attrs={"config_id": config_id})
-            self.study.tell(t.number, state=TrialState.FAIL)  # no "error" attr: not counted as a result
+            self.study.tell(
+                t.number, state=TrialState.FAIL
+            )  # no "error" attr: not counted as a result
 
     def finished_searches(self) -> int:
         from optuna.trial import TrialState
 
-        return sum(1 for t in self.study.get_trials(deepcopy=False)
-                   if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                   or (t.state == TrialState.FAIL and "error" in t.user_attrs))
+        return sum(
+            1
+            for t in self.study.get_trials(deepcopy=False)
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+        )
 
     def next_search_config(self) -> ConfigRun | None:
         from optuna.trial import TrialState
@@ -113,7 +144,9 @@ class SweepRunner:
         open_searches = sum(1 for c in self.configs if c.trial is not None and c.state == "running")
         if self.finished_searches() + open_searches >= self.spec.n_configs():
             return None
-        if self.spec.method == "grid" and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if self.spec.method == "grid" and not self.study.get_trials(
+            deepcopy=False, states=(TrialState.WAITING,)
+        ):
             return None
         trial = self.study.ask()
         params = {p.name: decode(p, suggest(trial, p)) for p in self.spec.parameters}
@@ -136,11 +169,19 @@ class SweepRunner:
     def task_for(self, config: ConfigRun, seed: int, folder: str) -> TrialTask:
         spec = self.spec
         return TrialTask(
-            stage=config.stage, config_id=config.config_id, seed=seed, params=config.params,
-            config=spec.config_for(config.params, seed).to_dict(), folder=folder,
-            eval_episodes=spec.eval_episodes, eval_seed=spec.eval_seed(seed), objective=spec.objective,
-            seconds=spec.budget.get("seconds"), stop_reward=spec.budget.get("stop_reward"),
-            tensorboard_dir=str(self.tensorboard_dir) if self.tensorboard_dir else None)
+            stage=config.stage,
+            config_id=config.config_id,
+            seed=seed,
+            params=config.params,
+            config=spec.config_for(config.params, seed).to_dict(),
+            folder=folder,
+            eval_episodes=spec.eval_episodes,
+            eval_seed=spec.eval_seed(seed),
+            objective=spec.objective,
+            seconds=spec.budget.get("seconds"),
+            stop_reward=spec.budget.get("stop_reward"),
+            tensorboard_dir=str(self.tensorboard_dir) if self.tensorboard_dir else None,
+        )
 
     def stop_point(self) -> None:
         """Where a Ctrl-C takes effect: between Optuna writes, never inside one (an interrupted
@@ -172,10 +213,16 @@ class SweepRunner:
                 try:
                     record = future.result()
                 except Exception as exc:  # a worker process died, or Ray lost the task
-                    record = {"config_id": task.config_id, "seed": task.seed, "status": "failed",
-                              "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-                    write_json(self.out / task.folder / TRIAL_FILE,
-                               {**record, "stage": task.stage, "params": task.params})
+                    record = {
+                        "config_id": task.config_id,
+                        "seed": task.seed,
+                        "status": "failed",
+                        "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    }
+                    write_json(
+                        self.out / task.folder / TRIAL_FILE,
+                        {**record, "stage": task.stage, "params": task.params},
+                    )
                 self.on_record(config, record)
             self.fill(ask)
             self.show()
@@ -228,7 +275,9 @@ class SweepRunner:
     def note_best(self, config: ConfigRun) -> None:
         """Keep the best search configuration so far, for the progress line."""
         scores = config.scores()
-        if config.stage == "search" and (self.best is None or sum(scores) / len(scores) > self.best[0]):
+        if config.stage == "search" and (
+            self.best is None or sum(scores) / len(scores) > self.best[0]
+        ):
             self.best = (sum(scores) / len(scores), config.config_id)
 
     # -------------------------------------------------------------- progress
@@ -236,10 +285,21 @@ class SweepRunner:
         self.progress, self.total = None, total
         if not self.show_progress:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        self.progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+        self.progress = Progress(
+            TextColumn("[bold]sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+        )
         self.progress.start()
         self.task = self.progress.add_task("sweep", total=total, status="")
 
@@ -248,9 +308,13 @@ class SweepRunner:
             return
         c = self.counts
         best = f"best {self.best[1]} {self.best[0]:.1f}" if self.best else "best -"
-        self.progress.update(self.task, completed=c["done"] + c["failed"], total=self.total - self.skipped,
-                             status=f"done {c['done']}  running {len(self.running)}  failed {c['failed']}  "
-                                    f"pruned {c['pruned']}  {best}")
+        self.progress.update(
+            self.task,
+            completed=c["done"] + c["failed"],
+            total=self.total - self.skipped,
+            status=f"done {c['done']}  running {len(self.running)}  failed {c['failed']}  "
+            f"pruned {c['pruned']}  {best}",
+        )
 
     # ------------------------------------------------------------------ stages
     def run(self, new: bool) -> dict[str, Any]:
@@ -274,10 +338,18 @@ class SweepRunner:
                     self.progress.stop()
         write_trials_csv(self.out, self.configs, spec)
         if self.interrupted:
-            raise SweepInterrupted(f"interrupted: {self.counts['done']} finished trials are kept in {self.out}; "
-                                   f"continue with: reinforcelab sweep --resume {self.out}")
-        return write_report(self.out, spec, self.configs, self.best_id, wall_seconds=time.perf_counter() - start,
-                            backend=self.backend.name)
+            raise SweepInterrupted(
+                f"interrupted: {self.counts['done']} finished trials are kept in {self.out}; "
+                f"continue with: reinforcelab sweep --resume {self.out}"
+            )
+        return write_report(
+            self.out,
+            spec,
+            self.configs,
+            self.best_id,
+            wall_seconds=time.perf_counter() - start,
+            backend=self.backend.name,
+        )
 
     def run_stages(self) -> None:
         spec = self.spec
@@ -287,22 +359,32 @@ class SweepRunner:
         self.best_id = best.config_id if best is not None else None
         if best is not None:
             if best.config_id != BASE_ID:  # else the preset's own confirmation is the best's
-                self.add_config(ConfigRun(CONFIRM_BEST_ID, best.params, "confirm", spec.confirm_seeds))
+                self.add_config(
+                    ConfigRun(CONFIRM_BEST_ID, best.params, "confirm", spec.confirm_seeds)
+                )
             self.add_config(ConfigRun(CONFIRM_BASE_ID, {}, "confirm", spec.confirm_seeds))
             self.drain(ask=False)
 
     def best_search_config(self) -> ConfigRun | None:
         """The complete search configuration (base preset included) with the highest mean score;
         on a tie the preset (nothing to gain), then the earliest config id."""
-        complete = sorted((c for c in self.configs if c.stage == "search" and c.state == "complete"),
-                          key=lambda c: c.config_id)
-        return max(complete, key=lambda c: (sum(c.scores()) / len(c.scores()), c.config_id == BASE_ID), default=None)
+        complete = sorted(
+            (c for c in self.configs if c.stage == "search" and c.state == "complete"),
+            key=lambda c: c.config_id,
+        )
+        return max(
+            complete,
+            key=lambda c: (sum(c.scores()) / len(c.scores()), c.config_id == BASE_ID),
+            default=None,
+        )
 
 
 # ------------------------------------------------------------------ Optuna encoding
 def encode(p: Parameter, value: Any) -> Any:
     """Optuna's categorical choices must be None, bool, int, float or str: lists go as JSON."""
-    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+    return (
+        value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+    )
 
 
 def decode(p: Parameter, value: Any) -> Any:
@@ -320,14 +402,22 @@ def suggest(trial: Any, p: Parameter) -> Any:
 
 
 # ------------------------------------------------------------------------ entry points
-def run_sweep(spec: SweepSpec, out: Path, ray_address: str | None = None, workers: int | None = None,
-              progress: bool = True, tensorboard_dir: Path | None = None) -> dict[str, Any]:
+def run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    tensorboard_dir: Path | None = None,
+) -> dict[str, Any]:
     """Run a new sweep into the folder ``out`` (which must not exist or be empty); returns the summary."""
     from .backends import make_backend
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise SweepSpecError(f"{out} already exists; choose another --out, or continue it with --resume {out}")
+        raise SweepSpecError(
+            f"{out} already exists; choose another --out, or continue it with --resume {out}"
+        )
     backend = make_backend(ray_address, workers)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / SPEC_FILE, spec.to_dict())
@@ -337,8 +427,13 @@ def run_sweep(spec: SweepSpec, out: Path, ray_address: str | None = None, worker
         backend.close()
 
 
-def resume_sweep(out: Path, ray_address: str | None = None, workers: int | None = None, progress: bool = True,
-                 tensorboard_dir: Path | None = None) -> dict[str, Any]:
+def resume_sweep(
+    out: Path,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    tensorboard_dir: Path | None = None,
+) -> dict[str, Any]:
     """Continue the sweep in ``out`` after a Ctrl-C or a crash (or rewrite the report of a finished one)."""
     from .backends import make_backend
 

@@ -11,19 +11,40 @@ from typing import Any
 import numpy as np
 
 from ..artifacts.checkpoint import write_json
-from .stats import (aggregate, curve_band, performance_profile, performance_profile_band, probability_of_improvement,
-                    probability_of_improvement_ci)
 from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, describe, run_folder
 from .spec import SweepSpec
+from .stats import (
+    aggregate,
+    curve_band,
+    performance_profile,
+    performance_profile_band,
+    probability_of_improvement,
+    probability_of_improvement_ci,
+)
 
 TRIALS_FILE = "trials.csv"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.png"
 CURVE_POINTS = 200
 CURVE_WINDOW = 100
-TRIAL_COLUMNS = ["stage", "config_id", "seed", "status", "objective", "eval_mean", "eval_std", "eval_episodes",
-                 "eval_seed", "train_seconds", "eval_seconds", "trial_seconds", "train_env_steps",
-                 "train_episodes", "stop_reason", "error"]
+TRIAL_COLUMNS = [
+    "stage",
+    "config_id",
+    "seed",
+    "status",
+    "objective",
+    "eval_mean",
+    "eval_std",
+    "eval_episodes",
+    "eval_seed",
+    "train_seconds",
+    "eval_seconds",
+    "trial_seconds",
+    "train_env_steps",
+    "train_episodes",
+    "stop_reason",
+    "error",
+]
 
 
 def write_trials_csv(out: Path, configs: list[ConfigRun], spec: SweepSpec) -> Path:
@@ -43,8 +64,14 @@ def write_trials_csv(out: Path, configs: list[ConfigRun], spec: SweepSpec) -> Pa
     return path
 
 
-def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: str | None, wall_seconds: float,
-                 backend: str) -> dict[str, Any]:
+def write_report(
+    out: Path,
+    spec: SweepSpec,
+    configs: list[ConfigRun],
+    best_id: str | None,
+    wall_seconds: float,
+    backend: str,
+) -> dict[str, Any]:
     """``best_id``: the search configuration that was confirmed on fresh seeds."""
     out = Path(out)
     by_id = {c.config_id: c for c in configs}
@@ -53,11 +80,14 @@ def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: 
     rows.sort(key=lambda r: r.get("mean", -np.inf), reverse=True)  # best first; ties by config id
     summary: dict[str, Any] = {
         "objective": f"{spec.objective} of {spec.eval_episodes} held-out evaluation episodes (sampled actions) per "
-                     "trained agent; evaluation env seeds never used by training",
+        "trained agent; evaluation env seeds never used by training",
         "spec": spec.to_dict(),
         "backend": backend,
         "wall_seconds": round(wall_seconds, 2),
-        "counts": {state: sum(c.state == state for c in search) for state in ("complete", "pruned", "failed")},
+        "counts": {
+            state: sum(c.state == state for c in search)
+            for state in ("complete", "pruned", "failed")
+        },
         "configurations": rows,
         "base": config_summary(by_id[BASE_ID]) if BASE_ID in by_id else None,
     }
@@ -67,7 +97,8 @@ def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: 
         selected = next(r for r in rows if r["config_id"] == best_id)
         best_scores, base_scores = confirm_best.scores(), confirm_base.scores()
         summary["best"] = {
-            "config_id": selected["config_id"], "params": confirm_best.params,
+            "config_id": selected["config_id"],
+            "params": confirm_best.params,
             "selection": {k: selected[k] for k in ("mean", "mean_ci", "iqm", "iqm_ci", "n")},
             "confirmation": config_summary(confirm_best),
         }
@@ -83,8 +114,10 @@ def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: 
             thresholds = np.linspace(low - 0.02 * (high - low or 1.0), high, 101)
             summary["performance_profile"] = {
                 "thresholds": thresholds.round(6).tolist(),
-                **{name: profile_summary(scores, thresholds)
-                   for name, scores in (("best", best_scores), ("base", base_scores))},
+                **{
+                    name: profile_summary(scores, thresholds)
+                    for name, scores in (("best", best_scores), ("base", base_scores))
+                },
             }
     write_json(out / SUMMARY_FILE, summary)
     plot_report(out, spec, summary, by_id)
@@ -93,16 +126,26 @@ def write_report(out: Path, spec: SweepSpec, configs: list[ConfigRun], best_id: 
 
 def config_summary(config: ConfigRun) -> dict[str, Any]:
     scores = config.scores()
-    return {"config_id": config.config_id, "params": config.params, "state": config.state,
-            "seeds": config.ok_seeds(),
-            "scores": scores, **aggregate(scores),
-            "errors": sorted({r["error"] for r in config.records.values() if r.get("status") == "failed"})}
+    return {
+        "config_id": config.config_id,
+        "params": config.params,
+        "state": config.state,
+        "seeds": config.ok_seeds(),
+        "scores": scores,
+        **aggregate(scores),
+        "errors": sorted(
+            {r["error"] for r in config.records.values() if r.get("status") == "failed"}
+        ),
+    }
 
 
 def profile_summary(scores: list[float], thresholds: np.ndarray) -> dict[str, list[float]]:
     low, high = performance_profile_band(scores, thresholds)
-    return {"fraction": performance_profile(scores, thresholds).tolist(), "low": low.tolist(),
-            "high": high.tolist()}
+    return {
+        "fraction": performance_profile(scores, thresholds).tolist(),
+        "low": low.tolist(),
+        "high": high.tolist(),
+    }
 
 
 # ----------------------------------------------------------------------------- curves
@@ -118,7 +161,9 @@ def learning_curves(run_folders: list[Path], x_column: str) -> tuple[np.ndarray,
         returns = np.array([float(r["return"]) for r in rows])
         cumulative = np.concatenate([[0.0], np.cumsum(returns)])
         idx = np.arange(1, len(returns) + 1)
-        rolling = (cumulative[idx] - cumulative[np.maximum(idx - CURVE_WINDOW, 0)]) / np.minimum(idx, CURVE_WINDOW)
+        rolling = (cumulative[idx] - cumulative[np.maximum(idx - CURVE_WINDOW, 0)]) / np.minimum(
+            idx, CURVE_WINDOW
+        )
         runs.append((np.array([float(r[x_column]) for r in rows]), rolling))
     if not runs:
         return np.zeros(0), np.zeros((0, 0))
@@ -126,7 +171,9 @@ def learning_curves(run_folders: list[Path], x_column: str) -> tuple[np.ndarray,
     return grid, np.stack([np.interp(grid, x, y) for x, y in runs])
 
 
-def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict[str, ConfigRun]) -> Path:
+def plot_report(
+    out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict[str, ConfigRun]
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +189,15 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
     for offset, key, colour in ((-0.15, "mean", "tab:blue"), (0.15, "iqm", "tab:orange")):
         values = np.array([r[key] for r in rows])
         ci = np.array([r[f"{key}_ci"] for r in rows]).reshape(-1, 2)
-        ax.errorbar(values, ys + offset, xerr=[values - ci[:, 0], ci[:, 1] - values], fmt="o", color=colour,
-                    label=key.upper() if key == "iqm" else "mean", capsize=3)
+        ax.errorbar(
+            values,
+            ys + offset,
+            xerr=[values - ci[:, 0], ci[:, 1] - values],
+            fmt="o",
+            color=colour,
+            label=key.upper() if key == "iqm" else "mean",
+            capsize=3,
+        )
     ax.set_yticks(ys, [f"{r['config_id']}  {describe(r['params'])[:40]}" for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out {score_name} (95% bootstrap CI over seeds)")
@@ -156,15 +210,28 @@ def plot_report(out: Path, spec: SweepSpec, summary: dict[str, Any], by_id: dict
     if profile:
         tau = np.array(profile["thresholds"])
         preset_best = summary["best"]["config_id"] == BASE_ID
-        curves = [("base", "preset, the best (confirmation seeds)", "tab:gray")] if preset_best else \
-            [("best", "best (confirmation seeds)", "tab:green"), ("base", "preset (confirmation seeds)", "tab:gray")]
+        curves = (
+            [("base", "preset, the best (confirmation seeds)", "tab:gray")]
+            if preset_best
+            else [
+                ("best", "best (confirmation seeds)", "tab:green"),
+                ("base", "preset (confirmation seeds)", "tab:gray"),
+            ]
+        )
         for name, label, colour in curves:
             p = profile[name]
             ax.step(tau, p["fraction"], where="post", color=colour, label=label)
             ax.fill_between(tau, p["low"], p["high"], step="post", color=colour, alpha=0.2)
         poi = summary["probability_of_improvement"]
-        ax.set_title("performance profile" + ("" if preset_best else f"; P(best > preset) = {poi['value']:.2f} "
-                                                                     f"[{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]"))
+        ax.set_title(
+            "performance profile"
+            + (
+                ""
+                if preset_best
+                else f"; P(best > preset) = {poi['value']:.2f} "
+                f"[{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]"
+            )
+        )
         ax.legend()
     else:
         ax.set_title("performance profile: no confirmation runs")

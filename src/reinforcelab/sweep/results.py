@@ -13,7 +13,10 @@ CONFIRM_BEST_ID, CONFIRM_BASE_ID = "confirm-best", "confirm-base"  # retrained o
 
 def describe(params: dict[str, Any]) -> str:
     """``lr=0.04235 num_envs=64`` (floats to 4 significant digits), or ``preset`` for none."""
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()) or "preset"
+    return (
+        " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        or "preset"
+    )
 
 
 def run_folder(config_id: str, seed: int) -> str:
@@ -36,7 +39,11 @@ class ConfigRun:
 
     def scores(self) -> list[float]:
         """The objective of every seed that finished, in seed order."""
-        return [self.records[s]["objective"] for s in self.seeds if self.records.get(s, {}).get("status") == "ok"]
+        return [
+            self.records[s]["objective"]
+            for s in self.seeds
+            if self.records.get(s, {}).get("status") == "ok"
+        ]
 
     def ok_seeds(self) -> list[int]:
         return [s for s in self.seeds if self.records.get(s, {}).get("status") == "ok"]

@@ -20,12 +20,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, TrainConfig, preset as get_preset
+import tomllib
+
+from ..config import PRESETS, TrainConfig
+from ..config import preset as get_preset
 from ..errors import UserError
 from ..make_env import check_env_id
 
@@ -62,7 +64,11 @@ class Parameter:
 
     def to_dict(self) -> Any:
         """The form a sweep file gives it (so spec.json reads back through ``spec_from_dict``)."""
-        return {"low": self.low, "high": self.high, "log": self.log} if self.is_range else list(self.values)
+        return (
+            {"low": self.low, "high": self.high, "log": self.log}
+            if self.is_range
+            else list(self.values)
+        )
 
 
 @dataclass
@@ -92,13 +98,19 @@ class SweepSpec:
         changes = {k: v for k, v in self.budget.items() if k in ("total_env_steps", "n_episodes")}
         changes.update(params)
         if "n_episodes" in changes or "total_env_steps" in changes:
-            changes = {k: int(v) if k in ("total_env_steps", "n_episodes") else v for k, v in changes.items()}
+            changes = {
+                k: int(v) if k in ("total_env_steps", "n_episodes") else v
+                for k, v in changes.items()
+            }
         return self.base_config().replace(**changes, seed=seed)
 
     def grid(self) -> list[dict[str, Any]]:
         """Every combination of the grid values, in file order (grid method only)."""
         names = [p.name for p in self.parameters]
-        return [dict(zip(names, combo)) for combo in itertools.product(*(p.values for p in self.parameters))]
+        return [
+            dict(zip(names, combo))
+            for combo in itertools.product(*(p.values for p in self.parameters))
+        ]
 
     def n_configs(self) -> int:
         return len(self.grid()) if self.method == "grid" else int(self.trials)
@@ -110,7 +122,11 @@ class SweepSpec:
 
     # ------------------------------------------------------------ serialising
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "parameters"}
+        d = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "parameters"
+        }
         d["parameters"] = {p.name: p.to_dict() for p in self.parameters}
         return d
 
@@ -138,12 +154,28 @@ def load_spec(path: str | Path) -> dict[str, Any]:
         detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise SweepSpecError(f"sweep file {path} does not parse: {detail}") from exc
     if not isinstance(data, dict):
-        raise SweepSpecError(f"sweep file {path} must hold a mapping (keys such as preset, parameters, seeds)")
+        raise SweepSpecError(
+            f"sweep file {path} must hold a mapping (keys such as preset, parameters, seeds)"
+        )
     return data
 
 
-SPEC_KEYS = ("preset", "env", "env_id", "base", "parameters", "seeds", "confirm_seeds", "budget", "objective",
-             "eval_episodes", "method", "trials", "pruning", "sampler_seed")
+SPEC_KEYS = (
+    "preset",
+    "env",
+    "env_id",
+    "base",
+    "parameters",
+    "seeds",
+    "confirm_seeds",
+    "budget",
+    "objective",
+    "eval_episodes",
+    "method",
+    "trials",
+    "pruning",
+    "sampler_seed",
+)
 
 
 def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
@@ -159,41 +191,70 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
     if objective not in OBJECTIVES:
         raise SweepSpecError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
     seeds = _seed_list(data.get("seeds", 5), "seeds", 0)
-    confirm = _seed_list(data.get("confirm_seeds", len(seeds)), "confirm_seeds",
-                         max(DEFAULT_CONFIRM_SEED_START, max(seeds) + 1))
+    confirm = _seed_list(
+        data.get("confirm_seeds", len(seeds)),
+        "confirm_seeds",
+        max(DEFAULT_CONFIRM_SEED_START, max(seeds) + 1),
+    )
     if set(seeds) & set(confirm):
-        raise SweepSpecError("confirm_seeds must differ from seeds: the best configuration is confirmed on "
-                             f"fresh seeds (both have {sorted(set(seeds) & set(confirm))[0]})")
+        raise SweepSpecError(
+            "confirm_seeds must differ from seeds: the best configuration is confirmed on "
+            f"fresh seeds (both have {sorted(set(seeds) & set(confirm))[0]})"
+        )
     eval_episodes = _positive_int(data.get("eval_episodes", 100), "eval_episodes")
     budget = _budget(data.get("budget", {}))
     base = data.get("base") or {}
     if not isinstance(base, dict):
-        raise SweepSpecError(f"base must be a mapping of config fields to fixed values; got {base!r}")
+        raise SweepSpecError(
+            f"base must be a mapping of config fields to fixed values; got {base!r}"
+        )
     for name in base:
         _field_name(name, "base field")
-    spec = SweepSpec(preset=preset_name, env_id=env_id, base=dict(base), parameters=[], seeds=seeds,
-                     confirm_seeds=confirm, budget=budget, objective=objective, eval_episodes=eval_episodes,
-                     pruning=bool(data.get("pruning", False)), sampler_seed=int(data.get("sampler_seed", 0)))
-    check_env_id(_checked_config(spec.base_config, "the base preset").env_id)  # EnvError names close matches
+    spec = SweepSpec(
+        preset=preset_name,
+        env_id=env_id,
+        base=dict(base),
+        parameters=[],
+        seeds=seeds,
+        confirm_seeds=confirm,
+        budget=budget,
+        objective=objective,
+        eval_episodes=eval_episodes,
+        pruning=bool(data.get("pruning", False)),
+        sampler_seed=int(data.get("sampler_seed", 0)),
+    )
+    check_env_id(
+        _checked_config(spec.base_config, "the base preset").env_id
+    )  # EnvError names close matches
     _checked_config(lambda: spec.config_for({}, seeds[0]), "budget")
     raw_params = data.get("parameters") or {}
     if not isinstance(raw_params, dict) or not raw_params:
-        raise SweepSpecError("parameters must name at least one config field to vary, e.g. lr = [0.03, 0.1]")
+        raise SweepSpecError(
+            "parameters must name at least one config field to vary, e.g. lr = [0.03, 0.1]"
+        )
     spec.parameters = [_parameter(name, value) for name, value in raw_params.items()]
     for p in spec.parameters:
-        for value in (p.values if not p.is_range else [p.low, p.high]):
-            _checked_config(lambda: spec.config_for({p.name: value}, seeds[0]), f"parameter {p.name}={value!r}")
-    spec.method = data.get("method") or ("tpe" if any(p.is_range for p in spec.parameters) else "grid")
+        for value in p.values if not p.is_range else [p.low, p.high]:
+            _checked_config(
+                lambda: spec.config_for({p.name: value}, seeds[0]), f"parameter {p.name}={value!r}"
+            )
+    spec.method = data.get("method") or (
+        "tpe" if any(p.is_range for p in spec.parameters) else "grid"
+    )
     if spec.method not in METHODS:
         raise SweepSpecError(f"method must be one of {', '.join(METHODS)}; got {spec.method!r}")
     if spec.method == "grid" and any(p.is_range for p in spec.parameters):
-        raise SweepSpecError("a grid needs lists of values; ranges ({low, high}) need method = \"tpe\"")
+        raise SweepSpecError(
+            'a grid needs lists of values; ranges ({low, high}) need method = "tpe"'
+        )
     if spec.method == "tpe":
         spec.trials = _positive_int(data.get("trials", 20), "trials")
     elif data.get("trials") is not None:
-        raise SweepSpecError("trials is for method = \"tpe\"; a grid runs every combination")
+        raise SweepSpecError('trials is for method = "tpe"; a grid runs every combination')
     if spec.pruning and spec.method != "tpe":
-        raise SweepSpecError("pruning needs method = \"tpe\" (a grid runs every configuration in full)")
+        raise SweepSpecError(
+            'pruning needs method = "tpe" (a grid runs every configuration in full)'
+        )
     return spec
 
 
@@ -212,12 +273,17 @@ def _seed_list(value: Any, name: str, start: int) -> list[int]:
         if value < 1:
             raise SweepSpecError(f"{name} must be at least 1; got {value}")
         return list(range(start, start + value))
-    if isinstance(value, (list, tuple)) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                          for s in value):
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
         if len(set(value)) != len(value):
             raise SweepSpecError(f"{name} repeats a seed: {list(value)}")
         return list(value)
-    raise SweepSpecError(f"{name} must be a count or a non-empty list of non-negative integers; got {value!r}")
+    raise SweepSpecError(
+        f"{name} must be a count or a non-empty list of non-negative integers; got {value!r}"
+    )
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -232,7 +298,11 @@ def _budget(raw: Any) -> dict[str, float]:
     for key, value in raw.items():
         if key not in BUDGET_KEYS:
             raise SweepSpecError(f"unknown budget key {key!r}; keys: {', '.join(BUDGET_KEYS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (key != "stop_reward" and value <= 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (key != "stop_reward" and value <= 0)
+        ):
             raise SweepSpecError(f"budget {key} must be a positive number; got {value!r}")
     return dict(raw)
 
@@ -253,18 +323,29 @@ def _parameter(name: str, raw: Any) -> Parameter:
         low, high, log = raw["low"], raw["high"], bool(raw.get("log", False))
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high))
         if not numbers or not low < high:
-            raise SweepSpecError(f"parameter {name}: a range needs numbers low < high; got low={low!r}, high={high!r}")
+            raise SweepSpecError(
+                f"parameter {name}: a range needs numbers low < high; got low={low!r}, high={high!r}"
+            )
         if log and low <= 0:
             raise SweepSpecError(f"parameter {name}: a log range needs low > 0; got low={low!r}")
         kind = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
         if kind not in ("float", "int", "float | None", "int | None"):
-            raise SweepSpecError(f"parameter {name} is not numeric: give a list of values instead of a range")
+            raise SweepSpecError(
+                f"parameter {name} is not numeric: give a list of values instead of a range"
+            )
         integer = kind.startswith("int")
         if integer and not (float(low).is_integer() and float(high).is_integer()):
             raise SweepSpecError(f"parameter {name} is an integer: its range needs integer bounds")
-        return Parameter(name, low=int(low) if integer else float(low), high=int(high) if integer else float(high),
-                         log=log, integer=integer)
-    raise SweepSpecError(f"parameter {name} must be a list of values or a range {{low, high[, log]}}; got {raw!r}")
+        return Parameter(
+            name,
+            low=int(low) if integer else float(low),
+            high=int(high) if integer else float(high),
+            log=log,
+            integer=integer,
+        )
+    raise SweepSpecError(
+        f"parameter {name} must be a list of values or a range {{low, high[, log]}}; got {raw!r}"
+    )
 
 
 def parse_param_flag(text: str) -> tuple[str, Any]:
@@ -273,7 +354,9 @@ def parse_param_flag(text: str) -> tuple[str, Any]:
     name, sep, rest = text.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not name or not rest:
-        raise SweepSpecError(f"--param expects NAME=V1,V2,... or NAME=LOW..HIGH[:log]; got {text!r}")
+        raise SweepSpecError(
+            f"--param expects NAME=V1,V2,... or NAME=LOW..HIGH[:log]; got {text!r}"
+        )
     log = rest.endswith(":log")
     body = rest[: -len(":log")] if log else rest
     if ".." in body and "[" not in body:
@@ -281,7 +364,9 @@ def parse_param_flag(text: str) -> tuple[str, Any]:
         try:
             return name, {"low": json.loads(low), "high": json.loads(high), "log": log}
         except json.JSONDecodeError as exc:
-            raise SweepSpecError(f"--param {text!r}: a range needs numbers, e.g. lr=0.01..0.3:log") from exc
+            raise SweepSpecError(
+                f"--param {text!r}: a range needs numbers, e.g. lr=0.01..0.3:log"
+            ) from exc
     return name, [_flag_value(v) for v in _split_top_level(rest)]
 
 

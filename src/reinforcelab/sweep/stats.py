@@ -9,7 +9,7 @@ rliable reports.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
@@ -33,8 +33,15 @@ def bootstrap_ci(scores, statistic: Callable = mean, seed: int = 0) -> tuple[flo
     if len(x) < 2 or np.all(x == x[0]):  # nothing to resample: the interval is the point
         value = float(statistic(x))
         return value, value
-    result = stats.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (x,),
+        statistic,
+        n_resamples=N_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -54,9 +61,16 @@ def probability_of_improvement_ci(x, y, seed: int = 0) -> tuple[float, float]:
     if len(x) < 2 or len(y) < 2:
         value = float(probability_of_improvement(x, y))
         return value, value
-    result = stats.bootstrap((x, y), probability_of_improvement, n_resamples=N_RESAMPLES, paired=False,
-                             confidence_level=CONFIDENCE, method="percentile", vectorized=True,
-                             rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (x, y),
+        probability_of_improvement,
+        n_resamples=N_RESAMPLES,
+        paired=False,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     if np.isnan(low):  # every resample gave the same value
         low = high = float(probability_of_improvement(x, y))
@@ -89,8 +103,16 @@ def curve_band(curves: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     middle = curves.mean(axis=0)
     if curves.shape[0] < 2:
         return middle, middle, middle
-    result = stats.bootstrap((curves,), mean, axis=0, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (curves,),
+        mean,
+        axis=0,
+        n_resamples=N_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     # Points where every seed agrees have no spread to resample: the band is the mean itself.
     return middle, np.where(np.isnan(low), middle, low), np.where(np.isnan(high), middle, high)
@@ -102,7 +124,7 @@ def aggregate(scores, seed: int = 0) -> dict[str, object]:
     if len(x) == 0:
         return {"n": 0}
     return {
-        "n": int(len(x)),
+        "n": len(x),
         "mean": float(x.mean()),
         "mean_ci": list(bootstrap_ci(x, mean, seed)),
         "iqm": float(iqm(x)),

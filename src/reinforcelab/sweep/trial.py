@@ -73,10 +73,17 @@ def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
 
     start = time.perf_counter()
     out = Path(sweep_dir) / task.folder
-    record: dict[str, Any] = {"stage": task.stage, "config_id": task.config_id, "seed": task.seed,
-                              "params": task.params, "eval_episodes": task.eval_episodes,
-                              "eval_seed": task.eval_seed, "objective_kind": task.objective,
-                              "host": os.uname().nodename, "pid": os.getpid()}
+    record: dict[str, Any] = {
+        "stage": task.stage,
+        "config_id": task.config_id,
+        "seed": task.seed,
+        "params": task.params,
+        "eval_episodes": task.eval_episodes,
+        "eval_seed": task.eval_seed,
+        "objective_kind": task.objective,
+        "host": os.uname().nodename,
+        "pid": os.getpid(),
+    }
     if out.exists():  # an unfinished folder from an interrupted sweep
         shutil.rmtree(out)
     try:
@@ -89,8 +96,14 @@ def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
 
             callbacks.append(TensorBoardScalars(Path(task.tensorboard_dir) / task.folder))
         # Checkpoints only at the end: an unfinished trial is redone from scratch, never resumed.
-        result = train_run(config, out, stop_reward=task.stop_reward, progress=False, checkpoint_every=10**9,
-                           extra_callbacks=callbacks)
+        result = train_run(
+            config,
+            out,
+            stop_reward=task.stop_reward,
+            progress=False,
+            checkpoint_every=10**9,
+            extra_callbacks=callbacks,
+        )
         if result.summary["interrupted"]:
             return {**record, "status": "interrupted"}
         eval_start = time.perf_counter()
@@ -98,16 +111,22 @@ def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
         record.update(
             status="ok",
             objective=objective_value(held_out.mean_reward, held_out.std_reward, task.objective),
-            eval_mean=held_out.mean_reward, eval_std=held_out.std_reward,
+            eval_mean=held_out.mean_reward,
+            eval_std=held_out.std_reward,
             eval_seconds=time.perf_counter() - eval_start,
-            train_seconds=result.summary["train_wall_seconds"], train_env_steps=result.summary["train_env_steps"],
-            train_episodes=result.summary["train_episodes"], stop_reason=result.summary["stop_reason"],
+            train_seconds=result.summary["train_wall_seconds"],
+            train_env_steps=result.summary["train_env_steps"],
+            train_episodes=result.summary["train_episodes"],
+            stop_reason=result.summary["stop_reason"],
         )
     except KeyboardInterrupt:
         return {**record, "status": "interrupted"}
     except Exception as exc:  # recorded, and the sweep goes on
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                      traceback=traceback.format_exc(limit=8))
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}".splitlines()[0],
+            traceback=traceback.format_exc(limit=8),
+        )
         out.mkdir(parents=True, exist_ok=True)
     record["trial_seconds"] = time.perf_counter() - start
     write_json(out / TRIAL_FILE, record)
@@ -120,6 +139,13 @@ def run_trial_packed(task: TrialTask) -> tuple[dict[str, Any], dict[str, bytes]]
     with tempfile.TemporaryDirectory(prefix="reinforcelab-trial-") as scratch:
         record = run_trial(task, scratch)
         folder = Path(scratch) / task.folder
-        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()} \
-            if record["status"] != "interrupted" and folder.exists() else {}
+        files = (
+            {
+                p.relative_to(folder).as_posix(): p.read_bytes()
+                for p in folder.rglob("*")
+                if p.is_file()
+            }
+            if record["status"] != "interrupted" and folder.exists()
+            else {}
+        )
     return record, files

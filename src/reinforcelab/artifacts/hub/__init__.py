@@ -18,19 +18,58 @@ an agent (``"USER/NAME"`` -> a local folder that ``reinforcelab.load`` reads lik
 
 from .card import LIBRARY_NAME, card_metadata, course_hyperparameters, model_card
 from .client import DOWNLOAD_PATTERNS, download_agent, upload
-from .errors import (HubDownloadError, HubError, HubExportError, HubUploadError, PickleDownloadWarning,
-                     PickleRefusedError)
+from .errors import (
+    HubDownloadError,
+    HubError,
+    HubExportError,
+    HubUploadError,
+    PickleDownloadWarning,
+    PickleRefusedError,
+)
 from .folder import write_hub_folder, write_manifest
-from .layout import (HUB_FILES, HYPERPARAMETERS_FILE, PICKLE_SUFFIXES, README_FILE, RESULTS_FILE, VIDEO_FILE,
-                     find_pickles)
-from .repo import DEFAULT_ENDPOINT, check_repo_id, hf_upload_command, is_hub_repo_id, resolve_endpoint
+from .layout import (
+    HUB_FILES,
+    HYPERPARAMETERS_FILE,
+    PICKLE_SUFFIXES,
+    README_FILE,
+    RESULTS_FILE,
+    VIDEO_FILE,
+    find_pickles,
+)
+from .repo import (
+    DEFAULT_ENDPOINT,
+    check_repo_id,
+    hf_upload_command,
+    is_hub_repo_id,
+    resolve_endpoint,
+)
 
 __all__ = [
-    "DEFAULT_ENDPOINT", "DOWNLOAD_PATTERNS", "HUB_FILES", "HYPERPARAMETERS_FILE", "LIBRARY_NAME", "PICKLE_SUFFIXES",
-    "README_FILE", "RESULTS_FILE", "VIDEO_FILE",
-    "HubDownloadError", "HubError", "HubExportError", "HubUploadError", "PickleDownloadWarning",
+    "DEFAULT_ENDPOINT",
+    "DOWNLOAD_PATTERNS",
+    "HUB_FILES",
+    "HYPERPARAMETERS_FILE",
+    "LIBRARY_NAME",
+    "PICKLE_SUFFIXES",
+    "README_FILE",
+    "RESULTS_FILE",
+    "VIDEO_FILE",
+    "HubDownloadError",
+    "HubError",
+    "HubExportError",
+    "HubUploadError",
+    "PickleDownloadWarning",
     "PickleRefusedError",
-    "card_metadata", "check_repo_id", "course_hyperparameters", "download_agent", "find_pickles",
-    "hf_upload_command", "is_hub_repo_id", "model_card", "resolve_endpoint", "upload",
-    "write_hub_folder", "write_manifest",
+    "card_metadata",
+    "check_repo_id",
+    "course_hyperparameters",
+    "download_agent",
+    "find_pickles",
+    "hf_upload_command",
+    "is_hub_repo_id",
+    "model_card",
+    "resolve_endpoint",
+    "upload",
+    "write_hub_folder",
+    "write_manifest",
 ]

@@ -21,12 +21,27 @@ LIBRARY_NAME = "reinforcelab"
 COURSE_URL = "https://huggingface.co/learn/deep-rl-course/unit4/introduction"
 TASK = "reinforcement-learning"
 METRIC = "mean_reward"
-TAGS = ("reinforce", "reinforcement-learning", "deep-reinforcement-learning", "custom-implementation",
-        "deep-rl-class")
+TAGS = (
+    "reinforce",
+    "reinforcement-learning",
+    "deep-reinforcement-learning",
+    "custom-implementation",
+    "deep-rl-class",
+)
 
 REQUIRED_RESULTS = ("env_id", "mean_reward", "std_reward", "n_evaluation_episodes")
-FAST_MODE_FIELDS = ("num_envs", "episodes_per_env", "total_env_steps", "return_norm", "baseline",
-                    "value_lr", "entropy_coef", "max_grad_norm", "normalize_obs", "truncation")
+FAST_MODE_FIELDS = (
+    "num_envs",
+    "episodes_per_env",
+    "total_env_steps",
+    "return_norm",
+    "baseline",
+    "value_lr",
+    "entropy_coef",
+    "max_grad_norm",
+    "normalize_obs",
+    "truncation",
+)
 
 
 def json_default(obj: Any) -> Any:
@@ -41,8 +56,10 @@ def check_results(results: dict[str, Any]) -> None:
     """Raise ``HubExportError`` unless ``results`` is an evaluation dict with numeric scores."""
     missing = [k for k in REQUIRED_RESULTS if k not in results]
     if missing:
-        raise HubExportError(f"results are missing {', '.join(missing)}; expected an evaluation dict "
-                             f"with {', '.join(REQUIRED_RESULTS)}")
+        raise HubExportError(
+            f"results are missing {', '.join(missing)}; expected an evaluation dict "
+            f"with {', '.join(REQUIRED_RESULTS)}"
+        )
     for key in ("mean_reward", "std_reward"):
         try:
             float(results[key])
@@ -50,7 +67,9 @@ def check_results(results: dict[str, Any]) -> None:
             raise HubExportError(f"results[{key!r}] is not a number: {results[key]!r}") from exc
 
 
-def course_hyperparameters(config_json: dict[str, Any], trained_episodes: int | None = None) -> dict[str, Any]:
+def course_hyperparameters(
+    config_json: dict[str, Any], trained_episodes: int | None = None
+) -> dict[str, Any]:
     """The course's hyperparameter dict for a run's ``config.json``, then our extra fields.
 
     Course keys: ``h_size`` (first hidden width), ``n_training_episodes``,
@@ -83,7 +102,9 @@ def course_hyperparameters(config_json: dict[str, Any], trained_episodes: int | 
             "library_version": config_json.get("library_version"),
         }
     except (KeyError, TypeError, IndexError, ValueError) as exc:
-        raise HubExportError(f"config.json is not a reinforcelab run config (missing or bad {exc})") from exc
+        raise HubExportError(
+            f"config.json is not a reinforcelab run config (missing or bad {exc})"
+        ) from exc
     if config["mode"] == "fast":
         params.update({name: config[name] for name in FAST_MODE_FIELDS if name in config})
     if config.get("env_kwargs"):
@@ -95,13 +116,27 @@ def card_metadata(repo_id: str, env_id: str, mean: float, std: float) -> ModelCa
     """The card's front matter as a ``huggingface_hub.ModelCardData``: library, tags, and one
     ``model-index`` result (task ``reinforcement-learning``, dataset ``env_id``, metric
     ``mean_reward`` valued ``"<mean> +/- <std>"``, not verified), the convention RL publishers use."""
-    from huggingface_hub import EvalResult, ModelCardData  # imported on use: it reads HF_* at import
+    from huggingface_hub import (
+        EvalResult,
+        ModelCardData,
+    )  # imported on use: it reads HF_* at import
 
-    result = EvalResult(task_type=TASK, task_name=TASK, dataset_type=env_id, dataset_name=env_id,
-                        metric_type=METRIC, metric_name=METRIC, metric_value=f"{mean:.2f} +/- {std:.2f}",
-                        verified=False)
-    return ModelCardData(library_name=LIBRARY_NAME, tags=[env_id, *TAGS], model_name=repo_id.split("/")[-1],
-                         eval_results=[result])
+    result = EvalResult(
+        task_type=TASK,
+        task_name=TASK,
+        dataset_type=env_id,
+        dataset_name=env_id,
+        metric_type=METRIC,
+        metric_name=METRIC,
+        metric_value=f"{mean:.2f} +/- {std:.2f}",
+        verified=False,
+    )
+    return ModelCardData(
+        library_name=LIBRARY_NAME,
+        tags=[env_id, *TAGS],
+        model_name=repo_id.split("/")[-1],
+        eval_results=[result],
+    )
 
 
 def _cell(value: Any) -> str:
@@ -114,34 +149,53 @@ def torch_loading_snippet(repo_id: str, env_id: str, policy_spec: dict[str, Any]
     module, _, qualname = policy_spec["class"].partition(":")
     name = qualname.split(".")[0]
     if policy_spec.get("kwargs") is not None and module != "__main__":
-        load = [f"from {module} import {name}  # the policy's class must be importable",
-                f'agent = reinforcelab.load("{repo_id}")  # rebuilds {qualname}(**{policy_spec["kwargs"]})']
+        load = [
+            f"from {module} import {name}  # the policy's class must be importable",
+            f'agent = reinforcelab.load("{repo_id}")  # rebuilds {qualname}(**{policy_spec["kwargs"]})',
+        ]
     else:
-        load = [f"# define (or import) the policy class {qualname} as the author did, then:",
-                f'agent = reinforcelab.load("{repo_id}", policy={name}(...))  # weights only, shapes checked']
+        load = [
+            f"# define (or import) the policy class {qualname} as the author did, then:",
+            f'agent = reinforcelab.load("{repo_id}", policy={name}(...))  # weights only, shapes checked',
+        ]
     return _default_loading_snippet(repo_id, env_id, load)
 
 
 def _default_loading_snippet(repo_id: str, env_id: str, load: list[str] | None = None) -> str:
-    return "\n".join([
-        "import gymnasium as gym",
-        "import reinforcelab  # also registers Pixelcopter-PLE-v0", "",
-        *(load or [f'agent = reinforcelab.load("{repo_id}")  # downloads the json files and {MODEL_FILE} only']),
-        f'env = gym.make("{env_id}", render_mode="human")',
-        "obs, info = env.reset()",
-        "done = False",
-        "while not done:",
-        "    action = agent.predict(obs)  # sampled; agent.predict(obs, deterministic=True) for the argmax",
-        "    obs, reward, terminated, truncated, info = env.step(action)",
-        "    done = terminated or truncated",
-        "env.close()",
-    ])
+    return "\n".join(
+        [
+            "import gymnasium as gym",
+            "import reinforcelab  # also registers Pixelcopter-PLE-v0",
+            "",
+            *(
+                load
+                or [
+                    f'agent = reinforcelab.load("{repo_id}")  # downloads the json files and {MODEL_FILE} only'
+                ]
+            ),
+            f'env = gym.make("{env_id}", render_mode="human")',
+            "obs, info = env.reset()",
+            "done = False",
+            "while not done:",
+            "    action = agent.predict(obs)  # sampled; agent.predict(obs, deterministic=True) for the argmax",
+            "    obs, reward, terminated, truncated, info = env.step(action)",
+            "    done = terminated or truncated",
+            "env.close()",
+        ]
+    )
 
 
-def model_card(repo_id: str, config_json: dict[str, Any], results: dict[str, Any],
-               video: str | None = None, endpoint: str | None = None, *,
-               architecture: str | None = None, loading_snippet: str | None = None,
-               trained_episodes: int | None = None) -> str:
+def model_card(
+    repo_id: str,
+    config_json: dict[str, Any],
+    results: dict[str, Any],
+    video: str | None = None,
+    endpoint: str | None = None,
+    *,
+    architecture: str | None = None,
+    loading_snippet: str | None = None,
+    trained_episodes: int | None = None,
+) -> str:
     """The README.md of a Hub folder: YAML front matter, then a human-readable card.
 
     Args:
@@ -165,51 +219,78 @@ def model_card(repo_id: str, config_json: dict[str, Any], results: dict[str, Any
     if architecture is None:
         shape = "x".join(str(d) for d in config_json["observation_shape"])
         widths = " -> ".join(str(h) for h in params["hidden_sizes"])
-        policy = (f"MLP {shape} -> {widths} -> {params['action_space']}, ReLU after each hidden layer, "
-                  "a softmax over the discrete actions (a categorical distribution).")
+        policy = (
+            f"MLP {shape} -> {widths} -> {params['action_space']}, ReLU after each hidden layer, "
+            "a softmax over the discrete actions (a categorical distribution)."
+        )
     else:
         policy = "a custom PyTorch module; its architecture is under *Policy architecture* below."
     mode = params["mode"]
-    mode_text = ("`course`: one Adam update per episode, returns standardised within each episode, "
-                 "as in the course" if mode == "course" else
-                 "`fast`: each update uses a batch of whole episodes from vectorised environments")
+    mode_text = (
+        "`course`: one Adam update per episode, returns standardised within each episode, "
+        "as in the course"
+        if mode == "course"
+        else "`fast`: each update uses a batch of whole episodes from vectorised environments"
+    )
     front = card_metadata(repo_id, env_id, mean, std).to_yaml()
-    actions = ("**deterministic** (the most probable action)" if deterministic
-               else "**sampled** from the policy (not the argmax)")
+    actions = (
+        "**deterministic** (the most probable action)"
+        if deterministic
+        else "**sampled** from the policy (not the argmax)"
+    )
     when = f" Evaluated on {results['eval_datetime']}." if results.get("eval_datetime") else ""
     seed = results.get("seed")
 
     lines = [
-        "---", front, "---", "",
-        f"# REINFORCE agent playing {env_id}", "",
+        "---",
+        front,
+        "---",
+        "",
+        f"# REINFORCE agent playing {env_id}",
+        "",
         f"A **REINFORCE** (Monte Carlo policy gradient) agent trained on **{env_id}** with "
-        f"`{LIBRARY_NAME}`, following Unit 4 of the [Hugging Face Deep RL course]({COURSE_URL}).", "",
+        f"`{LIBRARY_NAME}`, following Unit 4 of the [Hugging Face Deep RL course]({COURSE_URL}).",
+        "",
         f"- Policy: {policy}",
         f"- Training mode: {mode_text}.",
         f"- Files: `{MODEL_FILE}` (weights only, no pickle), `{CONFIG_FILE}` (architecture, "
-        f"hyperparameters, seed), `{HYPERPARAMETERS_FILE}` (the course's dict), `{RESULTS_FILE}`.", "",
-        "## Evaluation", "",
-        "| metric | value |", "|---|---|",
+        f"hyperparameters, seed), `{HYPERPARAMETERS_FILE}` (the course's dict), `{RESULTS_FILE}`.",
+        "",
+        "## Evaluation",
+        "",
+        "| metric | value |",
+        "|---|---|",
         f"| mean reward | {mean:.2f} |",
         f"| std reward (population) | {std:.2f} |",
         f"| mean - std (the course's score) | {mean - std:.2f} |",
-        f"| evaluation episodes | {n_eval} |", "",
+        f"| evaluation episodes | {n_eval} |",
+        "",
         f"Protocol: {n_eval} episodes of `{env_id}` with actions {actions}, each episode capped at "
         f"max_t = {params['max_t']} steps; the score is the mean and the population standard deviation "
-        f"(ddof=0) of the episode returns. Seed: {'none' if seed is None else seed}.{when}", "",
-        "## Usage", "",
-        "With reinforcelab installed, watch the agent play:", "",
-        "```bash", f"reinforcelab enjoy {repo_id}", "```", "",
-        "or use it from Python:", "",
+        f"(ddof=0) of the episode returns. Seed: {'none' if seed is None else seed}.{when}",
+        "",
+        "## Usage",
+        "",
+        "With reinforcelab installed, watch the agent play:",
+        "",
+        "```bash",
+        f"reinforcelab enjoy {repo_id}",
+        "```",
+        "",
+        "or use it from Python:",
+        "",
         "```python",
         (loading_snippet or _default_loading_snippet(repo_id, env_id)).rstrip("\n"),
-        "```", "",
+        "```",
+        "",
     ]
     if architecture is not None:
         lines += ["## Policy architecture", "", "```text", architecture.rstrip("\n"), "```", ""]
     lines += [
-        "## Hyperparameters", "",
-        "| name | value |", "|---|---|",
+        "## Hyperparameters",
+        "",
+        "| name | value |",
+        "|---|---|",
         *(f"| {name} | {_cell(value)} |" for name, value in params.items()),
     ]
     if video:

@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..checkpoint import CONFIG_FILE, MODEL_FILE
-from .errors import HubDownloadError, HubExportError, HubUploadError, PickleDownloadWarning, PickleRefusedError
+from .errors import (
+    HubDownloadError,
+    HubExportError,
+    HubUploadError,
+    PickleDownloadWarning,
+    PickleRefusedError,
+)
 from .layout import PICKLE_SUFFIXES, README_FILE, find_pickles
 from .repo import check_repo_id, hf_upload_command, resolve_endpoint
 
@@ -57,9 +63,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- upload
-def upload(folder: str | Path, repo_id: str, token: str | None = None, endpoint: str | None = None,
-           private: bool = False, *, commit_message: str | None = None,
-           retry_command: str | None = None) -> str:
+def upload(
+    folder: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    *,
+    commit_message: str | None = None,
+    retry_command: str | None = None,
+) -> str:
     """Create ``repo_id`` (if needed) and upload ``folder`` to it; return the repo's URL.
 
     Args:
@@ -79,14 +92,20 @@ def upload(folder: str | Path, repo_id: str, token: str | None = None, endpoint:
     """
     folder = Path(folder).resolve()
     check_repo_id(repo_id)
-    missing = [name for name in (CONFIG_FILE, MODEL_FILE, README_FILE) if not (folder / name).is_file()]
+    missing = [
+        name for name in (CONFIG_FILE, MODEL_FILE, README_FILE) if not (folder / name).is_file()
+    ]
     if missing:
-        raise HubExportError(f"{folder} is not a Hub folder (missing {', '.join(missing)}); "
-                             "write it with write_hub_folder first")
+        raise HubExportError(
+            f"{folder} is not a Hub folder (missing {', '.join(missing)}); "
+            "write it with write_hub_folder first"
+        )
     pickles = find_pickles(folder)
     if pickles:
-        raise HubExportError(f"{folder} contains pickled files ({', '.join(p.name for p in pickles)}); "
-                             "reinforcelab never uploads pickles")
+        raise HubExportError(
+            f"{folder} contains pickled files ({', '.join(p.name for p in pickles)}); "
+            "reinforcelab never uploads pickles"
+        )
     url = resolve_endpoint(endpoint)
     retry = retry_command or hf_upload_command(folder, repo_id, endpoint, private)
 
@@ -98,52 +117,87 @@ def upload(folder: str | Path, repo_id: str, token: str | None = None, endpoint:
         api = HfApi(endpoint=url, token=token)
         repo_url = api.create_repo(repo_id, repo_type="model", exist_ok=True, private=private)
         step = "uploading the files"
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                          commit_message=commit_message or "Upload REINFORCE agent (reinforcelab)")
-    except Exception as exc:  # the network boundary: whatever failed, the user gets the retry command
+        api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="model",
+            commit_message=commit_message or "Upload REINFORCE agent (reinforcelab)",
+        )
+    except (
+        Exception
+    ) as exc:  # the network boundary: whatever failed, the user gets the retry command
         status = _status(exc)
         if status in (401, 403) or isinstance(exc, LocalTokenNotFoundError):
             kind = "auth"
-            detail = (f"authentication failed (HTTP {status}): the Hub rejected the token or it has no "
-                      f"write access to '{repo_id.split('/')[0]}'. Use a token with write access "
-                      f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass --token")
+            detail = (
+                f"authentication failed (HTTP {status}): the Hub rejected the token or it has no "
+                f"write access to '{repo_id.split('/')[0]}'. Use a token with write access "
+                f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass --token"
+            )
         elif _is_network_error(exc):
             kind, detail = "network", f"network error: could not reach {url} ({_first_line(exc)})"
         else:
             kind = "other"
-            detail = (f"the Hub answered HTTP {status} ({_first_line(exc)})" if status is not None
-                      else _first_line(exc))
+            detail = (
+                f"the Hub answered HTTP {status} ({_first_line(exc)})"
+                if status is not None
+                else _first_line(exc)
+            )
         raise HubUploadError(
             f"Upload of {repo_id} to {url} failed while {step}: {detail}.\n"
             f"The local folder is complete at {folder}; nothing in it was changed.\n"
             f"Retry with:\n  {retry}",
-            kind=kind, repo_id=repo_id, endpoint=url, folder=folder, retry_command=retry,
+            kind=kind,
+            repo_id=repo_id,
+            endpoint=url,
+            folder=folder,
+            retry_command=retry,
         ) from exc
     return str(repo_url)
 
 
 # ----------------------------------------------------------------------------- download
-def _download_error(exc: BaseException, repo_id: str, url: str, revision: str | None,
-                    token: str | None) -> HubDownloadError:
+def _download_error(
+    exc: BaseException, repo_id: str, url: str, revision: str | None, token: str | None
+) -> HubDownloadError:
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     status = _status(exc)
     if isinstance(exc, RevisionNotFoundError):
-        kind, text = "not_found", f"the model repo '{repo_id}' on {url} has no revision '{revision}'"
+        kind, text = (
+            "not_found",
+            f"the model repo '{repo_id}' on {url} has no revision '{revision}'",
+        )
     elif isinstance(exc, RepositoryNotFoundError) or status == 404:
         access = "the token has no access to it" if token else "no token was given"
-        kind, text = "not_found", (
-            f"there is no model repo '{repo_id}' on {url}, or it is private or gated and {access}. "
-            f"Check the id (USER/NAME); if you meant a local folder, './{repo_id}' does not exist")
+        kind, text = (
+            "not_found",
+            (
+                f"there is no model repo '{repo_id}' on {url}, or it is private or gated and {access}. "
+                f"Check the id (USER/NAME); if you meant a local folder, './{repo_id}' does not exist"
+            ),
+        )
     elif status in (401, 403):
-        kind, text = "auth", (f"the Hub at {url} refused access to '{repo_id}' (HTTP {status}); check the "
-                              "token (`hf auth login`, HF_TOKEN or --token)")
+        kind, text = (
+            "auth",
+            (
+                f"the Hub at {url} refused access to '{repo_id}' (HTTP {status}); check the "
+                "token (`hf auth login`, HF_TOKEN or --token)"
+            ),
+        )
     elif _is_network_error(exc):
-        kind, text = "network", (f"could not reach {url} to download '{repo_id}' ({_first_line(exc)}), and "
-                                 "no complete copy is in the local cache")
+        kind, text = (
+            "network",
+            (
+                f"could not reach {url} to download '{repo_id}' ({_first_line(exc)}), and "
+                "no complete copy is in the local cache"
+            ),
+        )
     else:
         kind, text = "other", f"downloading '{repo_id}' from {url} failed ({_first_line(exc)})"
-    return HubDownloadError(text[0].upper() + text[1:] + ".", kind=kind, repo_id=repo_id, endpoint=url)
+    return HubDownloadError(
+        text[0].upper() + text[1:] + ".", kind=kind, repo_id=repo_id, endpoint=url
+    )
 
 
 def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) -> list[str]:
@@ -153,29 +207,48 @@ def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) 
         if CONFIG_FILE not in files:
             raise HubDownloadError(
                 f"'{repo_id}' on {url} has {MODEL_FILE} but no {CONFIG_FILE}, so it is not a reinforcelab "
-                f"agent (files: {listing})", kind="not_an_agent", repo_id=repo_id, endpoint=url)
+                f"agent (files: {listing})",
+                kind="not_an_agent",
+                repo_id=repo_id,
+                endpoint=url,
+            )
         return list(DOWNLOAD_PATTERNS)
     pickles = sorted(f for f in files if Path(f).suffix.lower() in PICKLE_SUFFIXES)
     if not pickles:
-        raise HubDownloadError(f"'{repo_id}' on {url} has no {MODEL_FILE} and no model weights at all, so it "
-                               f"is not a reinforcelab agent (files: {listing})",
-                               kind="not_an_agent", repo_id=repo_id, endpoint=url)
+        raise HubDownloadError(
+            f"'{repo_id}' on {url} has no {MODEL_FILE} and no model weights at all, so it "
+            f"is not a reinforcelab agent (files: {listing})",
+            kind="not_an_agent",
+            repo_id=repo_id,
+            endpoint=url,
+        )
     if not allow_pickle:
         raise PickleRefusedError(
             f"'{repo_id}' on {url} holds its model only as a pickle ({', '.join(pickles)}), with no "
             f"{MODEL_FILE}. Loading a pickle can run arbitrary code, so reinforcelab does not download it. "
             "If you trust the author of this repo, opt in with allow_pickle=True in Python or "
-            "--allow-pickle on the command line.", kind="pickle_only", repo_id=repo_id, endpoint=url)
+            "--allow-pickle on the command line.",
+            kind="pickle_only",
+            repo_id=repo_id,
+            endpoint=url,
+        )
     warnings.warn(
         f"Downloading pickled model file(s) {', '.join(pickles)} from '{repo_id}' because allow_pickle=True: "
         "loading a pickle can run arbitrary code; do it only if you trust the author of this repo.",
-        PickleDownloadWarning, stacklevel=3)
+        PickleDownloadWarning,
+        stacklevel=3,
+    )
     return ["*.json", *pickles]
 
 
-def download_agent(repo_id: str, endpoint: str | None = None, token: str | None = None,
-                   allow_pickle: bool = False, cache_dir: str | Path | None = None,
-                   revision: str | None = None) -> Path:
+def download_agent(
+    repo_id: str,
+    endpoint: str | None = None,
+    token: str | None = None,
+    allow_pickle: bool = False,
+    cache_dir: str | Path | None = None,
+    revision: str | None = None,
+) -> Path:
     """Download an agent's files from the Hub and return the local folder holding them.
 
     Only ``*.json`` and ``*.safetensors`` files are fetched (config.json, hyperparameters.json,
@@ -226,27 +299,50 @@ def download_agent(repo_id: str, endpoint: str | None = None, token: str | None 
     try:
         # The branch name (not info.sha) goes to snapshot_download so that it records refs/<branch>
         # in the cache, which is what lets the offline fallback above find this snapshot later.
-        folder = Path(snapshot_download(repo_id, repo_type="model", revision=revision, endpoint=url,
-                                        token=token, cache_dir=cache_dir, allow_patterns=patterns))
+        folder = Path(
+            snapshot_download(
+                repo_id,
+                repo_type="model",
+                revision=revision,
+                endpoint=url,
+                token=token,
+                cache_dir=cache_dir,
+                allow_patterns=patterns,
+            )
+        )
     except Exception as exc:  # the network boundary, as above
         raise _download_error(exc, repo_id, url, revision, token) from exc
     if not (folder / MODEL_FILE).is_file() and not find_pickles(folder):
-        raise HubDownloadError(f"Downloading '{repo_id}' from {url} did not produce {MODEL_FILE} "
-                               "(the repo changed during the download?); try again.",
-                               kind="other", repo_id=repo_id, endpoint=url)
+        raise HubDownloadError(
+            f"Downloading '{repo_id}' from {url} did not produce {MODEL_FILE} "
+            "(the repo changed during the download?); try again.",
+            kind="other",
+            repo_id=repo_id,
+            endpoint=url,
+        )
     return folder
 
 
-def _cached_agent(repo_id: str, url: str, token: str | None, cache_dir: str | Path | None,
-                  revision: str | None) -> Path | None:
+def _cached_agent(
+    repo_id: str, url: str, token: str | None, cache_dir: str | Path | None, revision: str | None
+) -> Path | None:
     """A complete cached snapshot with model.safetensors, or None (no network access)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = Path(snapshot_download(repo_id, repo_type="model", revision=revision, endpoint=url,
-                                        token=token, cache_dir=cache_dir, local_files_only=True,
-                                        allow_patterns=list(DOWNLOAD_PATTERNS)))
+        folder = Path(
+            snapshot_download(
+                repo_id,
+                repo_type="model",
+                revision=revision,
+                endpoint=url,
+                token=token,
+                cache_dir=cache_dir,
+                local_files_only=True,
+                allow_patterns=list(DOWNLOAD_PATTERNS),
+            )
+        )
     except LocalEntryNotFoundError:  # nothing (complete) cached for this repo and revision
         return None
     return folder if (folder / MODEL_FILE).is_file() and (folder / CONFIG_FILE).is_file() else None

@@ -34,8 +34,16 @@ class HubUploadError(HubError):
     or ``other``.
     """
 
-    def __init__(self, message: str, *, kind: str, repo_id: str, endpoint: str, folder: Path,
-                 retry_command: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        repo_id: str,
+        endpoint: str,
+        folder: Path,
+        retry_command: str,
+    ) -> None:
         super().__init__(message, kind=kind, repo_id=repo_id, endpoint=endpoint)
         self.folder = folder
         self.retry_command = retry_command

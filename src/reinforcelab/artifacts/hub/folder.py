@@ -14,15 +14,30 @@ from typing import Any
 from ..checkpoint import CONFIG_FILE, MODEL_FILE, read_config, write_json
 from .card import check_results, course_hyperparameters, json_default, model_card
 from .errors import HubExportError
-from .layout import (HUB_FILES, HYPERPARAMETERS_FILE, README_FILE, RESULTS_FILE, VIDEO_FILE, check_safetensors,
-                     find_pickles)
+from .layout import (
+    HUB_FILES,
+    HYPERPARAMETERS_FILE,
+    README_FILE,
+    RESULTS_FILE,
+    VIDEO_FILE,
+    check_safetensors,
+    find_pickles,
+)
 from .repo import check_repo_id, hf_upload_command, resolve_endpoint
 
 
-def write_hub_folder(run_dir: str | Path, out_dir: str | Path, results: dict[str, Any], repo_id: str,
-                     video: str | Path | None = None, *, overwrite: bool = False,
-                     endpoint: str | None = None, architecture: str | None = None,
-                     loading_snippet: str | None = None) -> list[Path]:
+def write_hub_folder(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    results: dict[str, Any],
+    repo_id: str,
+    video: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    endpoint: str | None = None,
+    architecture: str | None = None,
+    loading_snippet: str | None = None,
+) -> list[Path]:
     """Write exactly the folder to upload for a run: the weights, configs, results and card.
 
     The folder is assembled next to ``out_dir`` and moved into place in one rename, so a failed
@@ -53,8 +68,10 @@ def write_hub_folder(run_dir: str | Path, out_dir: str | Path, results: dict[str
     check_safetensors(weights)
     check_results(results)
     if results["env_id"] != config_json.get("env_id"):
-        raise HubExportError(f"results are for {results['env_id']} but {run_dir} trained "
-                             f"{config_json.get('env_id')}; evaluate this run before exporting it")
+        raise HubExportError(
+            f"results are for {results['env_id']} but {run_dir} trained "
+            f"{config_json.get('env_id')}; evaluate this run before exporting it"
+        )
     if video is not None:
         video = Path(video)
         if not video.is_file():
@@ -63,8 +80,16 @@ def write_hub_folder(run_dir: str | Path, out_dir: str | Path, results: dict[str
             raise HubExportError(f"video {video} is not an .mp4 file")
     trained = trained_episodes(run_dir)
     hyperparameters = course_hyperparameters(config_json, trained)
-    card = model_card(repo_id, config_json, results, VIDEO_FILE if video else None, endpoint,
-                      architecture=architecture, loading_snippet=loading_snippet, trained_episodes=trained)
+    card = model_card(
+        repo_id,
+        config_json,
+        results,
+        VIDEO_FILE if video else None,
+        endpoint,
+        architecture=architecture,
+        loading_snippet=loading_snippet,
+        trained_episodes=trained,
+    )
     if out_dir.exists() and not out_dir.is_dir():
         raise HubExportError(f"{out_dir} exists and is not a folder")
 
@@ -120,10 +145,14 @@ def _install(staging: Path, out_dir: Path, overwrite: bool) -> None:
     if _same_files(staging, out_dir):
         return
     if not overwrite:
-        raise HubExportError(f"{out_dir} already exists with other contents; pass overwrite=True "
-                             "(--overwrite) to replace it, or choose another folder")
+        raise HubExportError(
+            f"{out_dir} already exists with other contents; pass overwrite=True "
+            "(--overwrite) to replace it, or choose another folder"
+        )
     if not _is_hub_folder(out_dir):
-        raise HubExportError(f"{out_dir} holds files an export does not write; refusing to replace it")
+        raise HubExportError(
+            f"{out_dir} holds files an export does not write; refusing to replace it"
+        )
     old = _new_folder_beside(out_dir, "old")
     os.replace(out_dir, old / out_dir.name)
     os.replace(staging, out_dir)
@@ -133,8 +162,9 @@ def _install(staging: Path, out_dir: Path, overwrite: bool) -> None:
 def _is_hub_folder(folder: Path) -> bool:
     """Only files an export writes, including config.json: safe to replace with ``overwrite``."""
     entries = list(folder.iterdir())
-    return (any(p.name == CONFIG_FILE for p in entries)
-            and all(p.is_file() and not p.is_symlink() and p.name in HUB_FILES for p in entries))
+    return any(p.name == CONFIG_FILE for p in entries) and all(
+        p.is_file() and not p.is_symlink() and p.name in HUB_FILES for p in entries
+    )
 
 
 def _same_files(a: Path, b: Path) -> bool:
@@ -152,8 +182,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(folder: str | Path, manifest_path: str | Path, repo_id: str,
-                   endpoint: str | None = None, private: bool = False) -> dict[str, Any]:
+def write_manifest(
+    folder: str | Path,
+    manifest_path: str | Path,
+    repo_id: str,
+    endpoint: str | None = None,
+    private: bool = False,
+) -> dict[str, Any]:
     """Describe what ``upload`` would send, without sending it (``push --dry-run``).
 
     The manifest (JSON: repo id, endpoint, visibility, each file's path, size and sha256) is
@@ -167,16 +202,28 @@ def write_manifest(folder: str | Path, manifest_path: str | Path, repo_id: str,
     if not folder.is_dir():
         raise HubExportError(f"{folder} is not a folder")
     if manifest_path == folder or folder in manifest_path.parents:
-        raise HubExportError(f"the manifest {manifest_path} must be written outside the upload folder "
-                             f"{folder}, or it would be uploaded too")
-    files = [{"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size, "sha256": _sha256(p)}
-             for p in sorted(folder.rglob("*")) if p.is_file()]
+        raise HubExportError(
+            f"the manifest {manifest_path} must be written outside the upload folder "
+            f"{folder}, or it would be uploaded too"
+        )
+    files = [
+        {"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
     url = resolve_endpoint(endpoint)
     manifest = {
-        "format": "reinforcelab-hub-manifest", "format_version": 1, "dry_run": True,
-        "repo_id": repo_id, "repo_type": "model", "endpoint": url, "url": f"{url}/{repo_id}",
-        "private": bool(private), "folder": str(folder),
-        "files": files, "total_size": sum(f["size"] for f in files),
+        "format": "reinforcelab-hub-manifest",
+        "format_version": 1,
+        "dry_run": True,
+        "repo_id": repo_id,
+        "repo_type": "model",
+        "endpoint": url,
+        "url": f"{url}/{repo_id}",
+        "private": bool(private),
+        "folder": str(folder),
+        "files": files,
+        "total_size": sum(f["size"] for f in files),
         "upload_command": hf_upload_command(folder, repo_id, endpoint, private),
     }
     manifest_path.parent.mkdir(parents=True, exist_ok=True)

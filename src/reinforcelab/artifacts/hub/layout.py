@@ -7,7 +7,14 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from ..files import CONFIG_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, README_FILE, RESULTS_FILE, VIDEO_FILE
+from ..files import (
+    CONFIG_FILE,
+    HYPERPARAMETERS_FILE,
+    MODEL_FILE,
+    README_FILE,
+    RESULTS_FILE,
+    VIDEO_FILE,
+)
 from .errors import HubExportError
 
 #: Every file an export may write; nothing else is ever put in a Hub folder.
@@ -19,7 +26,9 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 def find_pickles(folder: str | Path) -> list[Path]:
     """Files in ``folder`` (recursively) whose suffix marks a pickled model (see ``PICKLE_SUFFIXES``)."""
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES)
+    return sorted(
+        p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
+    )
 
 
 def check_safetensors(path: Path) -> None:
@@ -29,4 +38,6 @@ def check_safetensors(path: Path) -> None:
         with safe_open(str(path), framework="numpy"):
             pass
     except (SafetensorError, OSError) as exc:
-        raise HubExportError(f"{path} is not a safetensors file ({exc}); refusing to export it") from exc
+        raise HubExportError(
+            f"{path} is not a safetensors file ({exc}); refusing to export it"
+        ) from exc

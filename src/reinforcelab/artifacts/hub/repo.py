@@ -30,7 +30,11 @@ def is_hub_repo_id(s: str) -> bool:
     """
     s = str(s)
     path = Path(s).expanduser()
-    if s.startswith((".", "/", "~")) or path.exists() or (str(path.parent) != "." and path.parent.is_dir()):
+    if (
+        s.startswith((".", "/", "~"))
+        or path.exists()
+        or (str(path.parent) != "." and path.parent.is_dir())
+    ):
         return False
     return REPO_ID_PATTERN.match(s) is not None
 
@@ -45,8 +49,9 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def hf_upload_command(folder: str | Path, repo_id: str, endpoint: str | None = None,
-                      private: bool = False) -> str:
+def hf_upload_command(
+    folder: str | Path, repo_id: str, endpoint: str | None = None, private: bool = False
+) -> str:
     """A shell command that uploads ``folder`` to ``repo_id`` with the ``hf`` CLI shipped with
     huggingface_hub (it creates the repo if needed). The token is never part of it."""
     prefix = ""
