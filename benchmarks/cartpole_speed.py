@@ -33,8 +33,8 @@ import torch
 
 import reinforcelab
 from reinforcelab.callbacks import Callback
-from reinforcelab.evaluation import evaluate_policy
-from reinforcelab.make_env import make_vector_env
+from reinforcelab.playback import evaluate_policy
+from reinforcelab.envs.make import make_vector_env
 from reinforcelab.policies.base import Actor
 from reinforcelab.policies.mlp import MLPPolicy
 from reinforcelab.policies.torch_mlp import CategoricalPolicy, to_mlp
@@ -149,8 +149,8 @@ def run_agent(method: str, seed: int, preset: str, limit: dict, **policy) -> Tra
     probe = Probe(trace, Evaluator(seed), "episodes" if agent.config.mode == "course" else "steps")
     agent.learn([AgentProbe(probe)])
     if not trace.solved:
-        trace.steps_per_second = agent.trainer.env_steps / (
-            agent.trainer.wall_seconds - probe.evaluator.seconds
+        trace.steps_per_second = agent.loop.env_steps / (
+            agent.loop.wall_seconds - probe.evaluator.seconds
         )
     return trace
 
@@ -240,7 +240,7 @@ def throughput(num_envs: int, steps: int, seeds: int) -> dict[str, list[float]]:
             total_env_steps=steps,
         )
         agent.learn()
-        trainer = agent.trainer
+        trainer = agent.loop
         rates["from scratch"].append(trainer.env_steps / trainer.wall_seconds)
         rates["simulated, from scratch"].append(trainer.simulated_env_steps / trainer.wall_seconds)
         first_steps, first_seconds = trainer.env_steps, trainer.wall_seconds

@@ -69,7 +69,7 @@ class Evaluator:
     """Periodic 100-episode sampled-action evaluations, timed separately from training."""
 
     def __init__(self, run: Run, args: argparse.Namespace) -> None:
-        from reinforcelab.make_env import make_vector_env
+        from reinforcelab.envs.make import make_vector_env
 
         self.run, self.args = run, args
         self.envs = make_vector_env(run.env_id, args.eval_episodes)
@@ -84,7 +84,7 @@ class Evaluator:
         )
 
     def evaluate(self, act, steps: int, train_seconds: float) -> float:
-        from reinforcelab.evaluation import evaluate_policy
+        from reinforcelab.playback import evaluate_policy
         from reinforcelab.seeding import episode_seeds
 
         start = time.perf_counter()

@@ -111,7 +111,7 @@ def time_split(preset: str, frames: int = 1024) -> None:
     import numpy as np
     import torch
 
-    from reinforcelab.make_env import make_vector_env
+    from reinforcelab.envs.make import make_vector_env
 
     agent = reinforcelab.Reinforce("Pixelcopter-PLE-v0", preset=preset, seed=0, device="cpu")
     cfg = agent.config

@@ -40,8 +40,8 @@ def child(blas: str, steps: int, seed: int) -> None:
     print(
         json.dumps(
             {
-                "steps_per_second": agent.trainer.env_steps / agent.trainer.wall_seconds,
-                "wall": agent.trainer.wall_seconds,
+                "steps_per_second": agent.loop.env_steps / agent.loop.wall_seconds,
+                "wall": agent.loop.wall_seconds,
                 "cpu": usage.ru_utime + usage.ru_stime,
             }
         )

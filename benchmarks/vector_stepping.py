@@ -15,7 +15,7 @@ import argparse
 import os
 import time
 
-from reinforcelab.make_env import make_vector_env
+from reinforcelab.envs.make import make_vector_env
 
 
 def steps_per_second(

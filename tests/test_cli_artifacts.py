@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import reinforcelab
 from reinforcelab.artifacts.hub import PickleDownloadWarning
 from reinforcelab.cli import app
-from reinforcelab.run import record_replay
+from reinforcelab.playback import record_replay
 
 iio = pytest.importorskip("imageio.v3")
 

@@ -6,11 +6,19 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.engines.torch_engine import course_loss
-from reinforcelab.policies.mlp import MLPPolicy
-from reinforcelab.policies.torch_mlp import CategoricalPolicy, to_mlp
-from reinforcelab.reference import act_step, per_step_loss
+from course_reference import act_step, per_step_loss
+from reinforcelab.policies.base import categorical_terms
+from reinforcelab.policies.torch_mlp import CategoricalPolicy
 from reinforcelab.rollout import Episode, collect_episode
+
+
+def course_loop_gradients(policy, episode, gamma):
+    """Course mode's update of ``policy`` on ``episode``: the gradients it stepped with."""
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="course-cartpole", gamma=gamma, policy=policy, policy_output="logits"
+    )
+    stats = agent.training_loop().update(episode)
+    return stats, [p.grad for p in policy.parameters()]
 
 
 def play_per_step(policy, seed):
@@ -40,18 +48,20 @@ def test_batched_gradient_equals_per_step_gradient(seed, gamma, hidden):
     per_step_loss(saved, rewards, gamma).backward()
     reference = [p.grad.clone() for p in policy.parameters()]
 
-    policy.zero_grad()
-    course_loss(MLPPolicy(to_mlp(policy).layers), policy, episode, gamma).backward()
-    for ours, theirs in zip((p.grad for p in policy.parameters()), reference):
-        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    _, ours = course_loop_gradients(policy, episode, gamma)
+    for a, b in zip(ours, reference, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
 def test_one_step_episode_gives_no_update_instead_of_nan():
     policy = CategoricalPolicy(4, 2, (16,))
+    before = [p.detach().clone() for p in policy.parameters()]
     episode = Episode(np.zeros((1, 4), np.float32), np.array([0]), np.array([1.0]), True, False)
-    assert course_loss(MLPPolicy(to_mlp(policy).layers), policy, episode, 1.0) is None
+    stats, grads = course_loop_gradients(policy, episode, 1.0)
+    assert stats == {} and all(g is None for g in grads)
+    assert all(torch.equal(a, b) for a, b in zip(before, policy.parameters()))
     # The course's own formula gives NaN here.
-    lp = policy.log_probs(torch.zeros(1, 4), torch.tensor([0]))
+    lp = torch.log_softmax(policy(torch.zeros(1, 4)), -1)[:, 0]
     with pytest.warns(UserWarning, match="degrees of freedom"):
         assert torch.isnan(per_step_loss([lp], [1.0], 1.0))
 
@@ -66,7 +76,7 @@ def train_small(seed):
 
 def test_same_seed_is_bit_identical():
     a, b = train_small(5), train_small(5)
-    assert list(a.trainer.recent_returns) == list(b.trainer.recent_returns)
+    assert list(a.loop.recent_returns) == list(b.loop.recent_returns)
     for (ka, va), (kb, vb) in zip(a.weights().items(), b.weights().items()):
         assert ka == kb and np.array_equal(va, vb)
     assert a.evaluate(3, seed=1).returns == b.evaluate(3, seed=1).returns
@@ -80,7 +90,7 @@ def test_course_mode_learns_cartpole():
     """A short, seeded run improves well above the random policy's ~22."""
     agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=0, n_episodes=200)
     agent.learn()
-    assert agent.trainer.average_return > 60
+    assert agent.loop.average_return > 60
     assert agent.evaluate(10, seed=0).mean_reward > 60
 
 
@@ -88,7 +98,7 @@ def test_learn_continues_where_it_stopped():
     agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", seed=1, n_episodes=10)
     agent.learn()
     agent.learn(n_episodes=15)
-    assert agent.trainer.episodes == 15
+    assert agent.loop.episodes == 15
 
 
 def test_saturated_policy_gives_finite_log_probs():
@@ -96,7 +106,8 @@ def test_saturated_policy_gives_finite_log_probs():
     with torch.no_grad():
         policy.net[-1].bias.copy_(torch.tensor([200.0, -200.0]))  # softmax underflows to exactly 0
         policy.net[-1].weight.zero_()
-    lp = policy.log_probs(torch.zeros(3, 4), torch.tensor([0, 1, 1]))
+    log_pi = torch.log_softmax(policy(torch.zeros(3, 4)), dim=-1)
+    lp, _ = categorical_terms(log_pi, torch.tensor([0, 1, 1]))
     assert torch.isfinite(lp).all()
     assert lp[0] == 0 and lp[1] < -300
     lp.sum().backward()

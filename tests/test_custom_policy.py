@@ -16,7 +16,6 @@ import reinforcelab
 from reinforcelab.artifacts.checkpoint import CheckpointError
 from reinforcelab.cli import app
 from reinforcelab.config import preset
-from reinforcelab.engines.torch_engine import course_loss
 from reinforcelab.policies.torch_module import PolicyError, TorchPolicy
 from reinforcelab.rollout import Episode
 from reinforcelab.run import train_run
@@ -118,10 +117,10 @@ def test_course_mode_gives_the_courses_gradient_for_the_courses_policy(seed, gam
     course_policy_loss(saved_log_probs, rewards, gamma, 1000).backward()
     theirs = [p.grad.clone() for p in policy.parameters()]
 
-    ours_policy = TorchPolicy(policy, 2, episode.obs[:4])
-    assert ours_policy.output == "probs"  # detected: the course's forward ends in a softmax
+    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", gamma=gamma, policy=policy)
+    assert agent.policy.output == "probs"  # detected: the course's forward ends in a softmax
     policy.zero_grad()
-    course_loss(ours_policy, policy, episode, gamma).backward()
+    agent.training_loop().update(episode)  # leaves the gradients it stepped with in .grad
     for ours, reference in zip((p.grad for p in policy.parameters()), theirs, strict=True):
         torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-5)
 
@@ -136,7 +135,7 @@ def test_course_mode_update_is_the_courses_adam_step():
     optimizer.zero_grad()
     course_policy_loss(saved_log_probs, rewards, 1.0, 1000).backward()
     optimizer.step()
-    agent.make_trainer().engine.course_update(episode)
+    agent.training_loop().update(episode)
     for name, value in theirs.state_dict().items():
         torch.testing.assert_close(
             agent.policy.module.state_dict()[name], value, atol=1e-6, rtol=1e-5
@@ -258,13 +257,15 @@ def test_saturated_probabilities_give_finite_log_probabilities_and_gradients():
         policy.fc2.bias[:] = torch.tensor(
             [200.0, -200.0]
         )  # softmax underflows to exactly 0 for action 1
-    wrapped = TorchPolicy(policy, 2, np.zeros((4, 4), np.float32), output="probs")
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="course-cartpole", gamma=0.9, policy=policy, policy_output="probs"
+    )
     episode = Episode(
         np.zeros((3, 4), np.float32), np.array([1, 0, 1]), np.array([1.0, 1.0, 1.0]), True, False
     )
-    loss = course_loss(wrapped, policy, episode, 0.9)
-    loss.backward()
-    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in policy.parameters())
+    stats = agent.training_loop().update(episode)
+    assert np.isfinite(stats["policy_loss"])
+    assert all(torch.isfinite(p.grad).all() for p in policy.parameters())
 
 
 def test_fast_mode_with_the_courses_policy_solves_cartpole(tmp_path):
@@ -300,7 +301,7 @@ def test_a_tanh_policy_trains_in_both_modes_and_the_cli_uses_it(tanh_run, tmp_pa
         "CartPole-v1", preset="course-cartpole", policy=TanhPolicy(4, 2), n_episodes=5
     )
     course.learn()
-    assert course.trainer.episodes == 5
+    assert course.loop.episodes == 5
     agent = reinforcelab.load(tanh_run)  # TanhPolicy keeps its arguments: rebuilt from config.json
     assert isinstance(agent.policy.module, TanhPolicy) and agent.policy.output == "logits"
 

@@ -6,9 +6,9 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import reinforcelab
-from reinforcelab.make_env import make_vector_env
-from reinforcelab.nets import MLP
-from reinforcelab.optim import NumpyAdam
+from reinforcelab.envs.make import make_vector_env
+from reinforcelab.policies.mlp import MLP
+from reinforcelab.engines.numpy_adam import NumpyAdam
 from reinforcelab.returns import (
     advantages,
     batch_returns,
@@ -313,7 +313,7 @@ def test_observation_normalisation_is_saved_and_used_at_inference(tmp_path):
     expected = agent.policy.forward(normalized.T.astype(np.float32))
     np.testing.assert_allclose(agent.actor().logits(obs), expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(agent.policy.forward(obs.T), expected)
-    assert np.abs(agent.obs_norm(obs * 1e6)).max() <= agent.obs_norm.clip
+    assert np.abs(agent.obs_norm.frozen()(obs * 1e6)).max() <= agent.obs_norm.clip
 
 
 def test_truncation_bootstrap_adds_the_value_of_the_last_state():
@@ -389,7 +389,7 @@ def test_training_runs_blas_and_torch_on_one_thread_and_restores_them():
 
     class Look(Callback):
         def on_update(self, trainer, records):
-            seen.append((trainer.config.mode, blas_threads(), torch.get_num_threads()))
+            seen.append((trainer.config.mode.name, blas_threads(), torch.get_num_threads()))
             trainer.stop("looked")
 
     with threadpool_limits(2, user_api="blas"):

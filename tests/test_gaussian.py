@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import reinforcelab
 from reinforcelab.cli import app
 from reinforcelab.config import preset
-from reinforcelab.make_env import make_vector_env
+from reinforcelab.envs.make import make_vector_env
 from reinforcelab.policies.gaussian import GaussianMLP
 from reinforcelab.policies.torch_module import PolicyError, TorchPolicy
 from reinforcelab.rollout import collect_batch

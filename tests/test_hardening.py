@@ -18,11 +18,11 @@ from reinforcelab.artifacts.plots import learning_curve_figure
 from reinforcelab.callbacks import Callback
 from reinforcelab.cli import app
 from reinforcelab.config import preset
-from reinforcelab.evaluation import evaluate_policy, evaluation_seeds
-from reinforcelab.make_env import make_vector_env
+from reinforcelab.playback import evaluate_policy, evaluation_seeds
+from reinforcelab.envs.make import make_vector_env
 from reinforcelab.run import resume_run, train_run
 from reinforcelab.seeding import vector_reset_seed
-from reinforcelab.trainers import TrainingDiverged
+from reinforcelab.loops import TrainingDiverged
 
 runner = CliRunner()
 
@@ -111,7 +111,7 @@ def test_training_batches_and_early_stop_use_fresh_levels():
         agent = reinforcelab.Reinforce(
             "Pixelcopter-PLE-v0", preset="fast-pixelcopter", num_envs=8, **options
         )
-        return agent.make_trainer()
+        return agent.training_loop()
 
     trainer = trainer_for(env_kwargs={"render_mode": "rgb_array"})
     batch0 = levels(trainer.envs, vector_reset_seed(trainer.envs, trainer.reset_seeds(8)))
@@ -206,7 +206,10 @@ def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(
         (["train", "CartPole-v1", "--episodes", "0"], "--episodes"),
         (["train", "CartPole-v1", "--max-t", "0"], "--max-t"),
         (["train", "CartPole-v1", "--gamma", "1.5"], "--gamma"),
-        (["train", "CartPole-v1", "--set", "entropy_coef=-0.1"], "entropy_coef"),
+        (
+            ["train", "CartPole-v1", "--preset", "fast-cartpole", "--set", "entropy_coef=-0.1"],
+            "entropy_coef",
+        ),
         (["train", "CartPole-v1", "--stop-reward", "nan"], "--stop-reward"),
         (["train", "CartPole-v1", "--hidden", "16,x"], "--hidden"),
     ],
@@ -288,7 +291,7 @@ def test_ctrl_c_while_setting_up_leaves_nothing_behind(tmp_path, monkeypatch):
     def interrupted(agent):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("reinforcelab.agent.Reinforce.make_trainer", interrupted)
+    monkeypatch.setattr("reinforcelab.agent.Reinforce.training_loop", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_run(preset("fast-cartpole"), tmp_path / "never", progress=False)
     assert not (tmp_path / "never").exists()

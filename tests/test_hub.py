@@ -278,7 +278,7 @@ def test_hyperparameters_are_the_course_dict_plus_ours(hub_folder, tmp_path):
         50000,
     )
 
-    fast = make_run(tmp_path / "fast", TrainConfig(mode="fast", num_envs=64))
+    fast = make_run(tmp_path / "fast", TrainConfig.from_dict({"mode": "fast", "num_envs": 64}))
     params = course_hyperparameters(json.loads((fast / "config.json").read_text()))
     assert params["mode"] == "fast" and params["num_envs"] == 64 and "return_norm" in params
 

@@ -60,7 +60,7 @@ def test_linear_schedule_scales_both_learning_rates_by_the_budget_left(torch_pol
         assert lr == pytest.approx(0.1 * left) and value_lr == pytest.approx(0.02 * left)
     assert lrs.rows[0][1] == 0.1  # the first update runs at the full rate
     assert lrs.rows[-1][1] < 0.1 * 0.2  # and the last ones near zero
-    assert agent.trainer.update_stats["lr"] == lrs.rows[-1][1]
+    assert agent.loop.update_stats["lr"] == lrs.rows[-1][1]
 
 
 def test_constant_schedule_keeps_the_configured_rate():

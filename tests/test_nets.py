@@ -5,21 +5,14 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.engines.numpy_engine import (
-    NumpyEngine,
-    add_into,
-    chunks,
-    clip_grad_norm,
-    policy_gradient,
-    value_gradient,
-)
-from reinforcelab.engines.torch_engine import TorchEngine, policy_loss
-from reinforcelab.make_env import make_vector_env
-from reinforcelab.nets import MLP, ObsNorm
-from reinforcelab.optim import NumpyAdam
-from reinforcelab.policies.base import categorical_terms
-from reinforcelab.policies.mlp import MLPPolicy
-from reinforcelab.policies.torch_mlp import as_torch
+from reinforcelab.engines import clip_by_global_norm
+from reinforcelab.engines.chunks import chunks
+from reinforcelab.engines.numpy_adam import NumpyAdam
+from reinforcelab.engines.numpy_engine import NumpyEngine
+from reinforcelab.engines.torch_engine import TorchEngine
+from reinforcelab.envs.make import make_vector_env
+from reinforcelab.policies.mlp import MLP, MLPPolicy
+from reinforcelab.policies.obs_norm import ObsNorm
 from reinforcelab.rollout import collect_batch
 
 
@@ -27,8 +20,15 @@ def random_mlp(in_dim, hidden, out_dim, seed=0):
     return MLP.random(in_dim, hidden, out_dim, np.random.default_rng(seed))
 
 
-def torch_grads(module):
-    return [p.grad.numpy() for p in module.parameters()]
+def numpy_policy_gradient(net, x, actions, adv, entropy_coef):
+    """The numpy engine's policy gradient for inputs x [n, in]."""
+    engine = NumpyEngine(MLPPolicy(net.layers), None, 0.1, 0.1)
+    return engine.policy_gradients(x, actions, adv, entropy_coef, "mean", {})
+
+
+def numpy_value_gradient(net, x, returns):
+    engine = NumpyEngine(MLPPolicy(random_mlp(x.shape[1], (2,), 2).layers), net, 0.1, 0.1)
+    return engine.value_gradients(x, returns)
 
 
 @pytest.mark.parametrize("hidden,entropy_coef", [((16,), 0.0), ((64, 64), 0.01), ((8, 5, 3), 0.5)])
@@ -38,14 +38,20 @@ def test_policy_gradient_equals_autograd(hidden, entropy_coef):
     x = rng.normal(size=(500, 6)).astype(np.float32)
     actions = rng.integers(0, 3, 500)
     adv = rng.normal(size=500).astype(np.float32)
-    module = as_torch(net.copy())
-    log_prob, entropy = categorical_terms(
-        torch.log_softmax(module(torch.from_numpy(x)), dim=-1), torch.from_numpy(actions)
-    )
-    policy_loss(log_prob, entropy, torch.from_numpy(adv), entropy_coef).backward()
-    ours = policy_gradient(net, x.T, actions, adv, entropy_coef)
-    for a, b in zip(ours, torch_grads(module), strict=True):
+    # autograd of the loss, written out here as the definition
+    module = net.copy().torch_view()
+    log_pi = torch.log_softmax(module(torch.from_numpy(x)), dim=-1)
+    log_prob = log_pi.gather(-1, torch.from_numpy(actions).unsqueeze(-1)).squeeze(-1)
+    entropy = -(log_pi.exp() * log_pi).sum(-1)
+    (-(log_prob * torch.from_numpy(adv)).mean() - entropy_coef * entropy.mean()).backward()
+    ours = numpy_policy_gradient(net, x, actions, adv, entropy_coef)
+    for a, b in zip(ours, [p.grad.numpy() for p in module.parameters()], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # and the torch engine computes the same loss's gradients
+    engine = TorchEngine(MLPPolicy(net.copy().layers), None, 0.1, 0.1)
+    theirs = engine.policy_gradients(x, actions, adv, entropy_coef, "mean", {})
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_value_gradient_equals_autograd():
@@ -53,20 +59,21 @@ def test_value_gradient_equals_autograd():
     net = random_mlp(4, (32, 32), 1)
     x = rng.normal(size=(300, 4)).astype(np.float32)
     returns = rng.normal(size=300) * 50
-    module = as_torch(net.copy(), "value")
+    module = net.copy().torch_view("value")
     (
         0.5 * (module(torch.from_numpy(x)) - torch.from_numpy(returns).float()).square().mean()
     ).backward()
-    ours, _ = value_gradient(net, x.T, returns)
-    for a, b in zip(ours, torch_grads(module), strict=True):
+    ours, values = numpy_value_gradient(net, x, returns)
+    np.testing.assert_allclose(values, module(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
+    for a, b in zip(ours, [p.grad.numpy() for p in module.parameters()], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_chunked_gradients_add_up_to_the_whole_batch():
+def test_chunked_gradients_add_up_to_the_whole_batch(monkeypatch):
     rng = np.random.default_rng(5)
     policy, value = random_mlp(4, (256,), 2), random_mlp(4, (256,), 1, seed=1)
     n = 10_000
-    x = rng.normal(size=(4, n)).astype(np.float32)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
     actions, adv, returns = (
         rng.integers(0, 2, n),
         rng.normal(size=n).astype(np.float32),
@@ -74,14 +81,11 @@ def test_chunked_gradients_add_up_to_the_whole_batch():
     )
     parts = chunks(n, 4096)
     assert [(c.start, c.stop) for c in parts] == [(0, 4096), (4096, 8192), (8192, 12288)]
-    whole_p = policy_gradient(policy, x, actions, adv, 0.1)
-    whole_v, _ = value_gradient(value, x, returns)
-    chunked_p = chunked_v = None
-    for c in parts:
-        chunked_p = add_into(
-            chunked_p, policy_gradient(policy, x[:, c], actions[c], adv[c], 0.1, n)
-        )
-        chunked_v = add_into(chunked_v, value_gradient(value, x[:, c], returns[c], n)[0])
+    whole_p = numpy_policy_gradient(policy, x, actions, adv, 0.1)
+    whole_v, _ = numpy_value_gradient(value, x, returns)
+    monkeypatch.setattr("reinforcelab.engines.numpy_engine.chunks", lambda n: chunks(n, 4096))
+    chunked_p = numpy_policy_gradient(policy, x, actions, adv, 0.1)
+    chunked_v, _ = numpy_value_gradient(value, x, returns)
     for a, b in zip(whole_p + whole_v, chunked_p + chunked_v, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
@@ -90,8 +94,8 @@ def test_saturated_policy_gives_finite_gradients():
     net = random_mlp(4, (16,), 2)
     net.layers[-1][0][:] = 0
     net.layers[-1][1][:] = [200.0, -200.0]  # softmax underflows to exactly 0 for action 1
-    grads = policy_gradient(
-        net, np.zeros((4, 3), np.float32), np.array([0, 1, 1]), np.ones(3, np.float32), 0.1
+    grads = numpy_policy_gradient(
+        net, np.zeros((3, 4), np.float32), np.array([0, 1, 1]), np.ones(3, np.float32), 0.1
     )
     assert all(np.isfinite(g).all() for g in grads)
 
@@ -103,11 +107,15 @@ def test_clip_grad_norm_matches_torch():
     for p, t in zip(params, tensors):
         p.grad = t.clone()
     torch.nn.utils.clip_grad_norm_(params, 0.5)
-    clip_grad_norm(grads, 0.5)
+    clip_by_global_norm(grads, 0.5)
     for g, p in zip(grads, params):
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6)
+    ours = [t.clone() for t in tensors]  # torch tensors take the same path
+    clip_by_global_norm(ours, 0.5)
+    for g, p in zip(ours, params):
+        np.testing.assert_allclose(g.numpy(), p.grad.numpy(), rtol=1e-6)
     small = [np.full(2, 0.1, np.float32)]
-    clip_grad_norm(small, 0.5)
+    clip_by_global_norm(small, 0.5)
     assert np.array_equal(small[0], np.full(2, 0.1, np.float32))  # under the limit: untouched
 
 
@@ -141,7 +149,7 @@ def test_obs_norm_merges_batches_like_one_big_batch():
     np.testing.assert_allclose(norm.mean, data.mean(0))
     np.testing.assert_allclose(norm.var, data.var(0))
     assert norm.count == 1000
-    out = norm(data * 1e6)
+    out = norm.frozen()(data * 1e6)
     assert out.dtype == np.float32 and np.abs(out).max() <= norm.clip
 
 
@@ -177,15 +185,15 @@ def test_actor_is_a_snapshot_and_matches_torch():
     net = random_mlp(7, (64, 128), 2)
     obs = np.random.default_rng(1).normal(size=(5, 7)).astype(np.float32)
     actor = MLPPolicy(net.layers).actor()
-    expected = as_torch(net)(torch.from_numpy(obs)).detach().numpy()
+    expected = net.torch_view()(torch.from_numpy(obs)).detach().numpy()
     np.testing.assert_allclose(actor.logits(obs).T, expected, rtol=1e-5, atol=1e-6)
     net.layers[0][0][:] = 0  # later updates do not change a snapshot
     np.testing.assert_allclose(actor.logits(obs).T, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_as_torch_shares_memory_on_the_cpu():
+def test_torch_view_shares_memory_on_the_cpu():
     net = random_mlp(4, (16,), 2)
-    module = as_torch(net)
+    module = net.torch_view()
     with torch.no_grad():
         next(module.parameters()).add_(1.0)
     np.testing.assert_array_equal(net.layers[0][0], next(module.parameters()).detach().numpy())
@@ -223,6 +231,10 @@ def test_numpy_update_equals_the_torch_update(options):
         )
         for _ in range(2)
     ]
+    loops = [agent.training_loop() for agent in agents]
+    assert isinstance(loops[0].engine, NumpyEngine)
+    value_lr = agents[1].config.mode.value_lr
+    loops[1].engine = TorchEngine(agents[1].policy, agents[1].value, 0.1, value_lr, "cpu")
     envs = make_vector_env("CartPole-v1", 8)
     actor, rng = agents[0].actor(), np.random.default_rng(0)
     batch = collect_batch(
@@ -232,19 +244,15 @@ def test_numpy_update_equals_the_torch_update(options):
     for agent in agents:
         if agent.obs_norm is not None:
             agent.obs_norm.update(batch.obs[0])
-    engines = [
-        NumpyEngine(agents[0].policy, agents[0].value, agents[0].obs_norm, agents[0].config),
-        TorchEngine(agents[1].policy, agents[1].value, agents[1].obs_norm, agents[1].config, "cpu"),
-    ]
-    first = [engine.update(batch) for engine in engines]
-    assert set(first[0]) == set(first[1]) >= {"policy_loss", "entropy", "grad_norm"}
+    first = [loop.update(batch) for loop in loops]
+    assert set(first[0]) == set(first[1]) >= {"policy_loss", "entropy", "grad_norm", "lr"}
     for name in first[0]:  # the reported statistics agree too
         np.testing.assert_allclose(
             first[0][name], first[1][name], rtol=1e-4, atol=1e-6, err_msg=name
         )
     for _ in range(2):
-        for engine in engines:
-            engine.update(batch)
+        for loop in loops:
+            loop.update(batch)
     for (name, a), b in zip(agents[0].weights().items(), agents[1].weights().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
     assert not np.allclose(

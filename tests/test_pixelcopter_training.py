@@ -5,9 +5,10 @@ import numpy as np
 
 import reinforcelab
 from reinforcelab.config import preset
-from reinforcelab.make_env import make_vector_env
+from reinforcelab.envs.make import make_vector_env
 from reinforcelab.rollout import collect_batch
-from reinforcelab.run import record_replay, train_run
+from reinforcelab.playback import record_replay
+from reinforcelab.run import train_run
 
 
 def test_course_pixelcopter_preset_runs_the_course_loop(tmp_path):
@@ -61,4 +62,4 @@ def test_sync_vector_fallback_for_envs_without_a_batched_twin():
         device="cpu",
     )
     agent.learn()
-    assert agent.trainer.env_steps >= 600 and agent.trainer.updates >= 2
+    assert agent.loop.env_steps >= 600 and agent.loop.updates >= 2

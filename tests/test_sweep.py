@@ -64,7 +64,7 @@ def test_toml_and_yaml_files_give_the_same_spec(tmp_path):
     assert a.method == "grid" and len(a.grid()) == 4
     assert a.confirm_seeds == [1000, 1001]  # fresh seeds, as many as the search seeds
     config = a.config_for({"hidden_sizes": [32, 32]}, seed=3)
-    assert config.hidden_sizes == (32, 32) and config.total_env_steps == 5000 and config.seed == 3
+    assert config.hidden_sizes == (32, 32) and config.mode.total_env_steps == 5000 and config.seed == 3
     assert (
         spec_from_dict(json.loads(json.dumps(a.to_dict()))).to_dict() == a.to_dict()
     )  # spec.json round trip
@@ -83,7 +83,7 @@ def test_held_out_evaluation_seeds_are_disjoint_from_training_and_from_each_othe
     assert (
         min(seen)
         >= EVAL_SEED_BASE
-        > max(spec.seeds + spec.confirm_seeds) + spec.base_config().num_envs
+        > max(spec.seeds + spec.confirm_seeds) + spec.base_config().mode.num_envs
     )
 
 
@@ -93,7 +93,7 @@ def test_base_changes_the_preset_for_every_trial_and_parameters_override_it():
         spec.base_config().gamma == 0.9 and spec.base_config().lr == 0.3
     )  # the base configuration
     config = spec.config_for({"lr": 0.05}, seed=0)  # a grid configuration
-    assert config.gamma == 0.9 and config.lr == 0.05 and config.total_env_steps == 5000
+    assert config.gamma == 0.9 and config.lr == 0.05 and config.mode.total_env_steps == 5000
     assert spec_from_dict(json.loads(json.dumps(spec.to_dict()))).base == {
         "gamma": 0.9,
         "lr": 0.3,

@@ -39,12 +39,35 @@ def load(
         folder = download_agent(
             str(path_or_repo), endpoint=endpoint, token=token, allow_pickle=allow_pickle
         )
-        return Reinforce.load_folder_or_pickle(
-            folder, allow_pickle=allow_pickle, device=device, policy=policy
-        )
+        if allow_pickle and not (folder / "model.safetensors").is_file():
+            return _load_course_pickle(folder, device)
+        return Reinforce.load(folder, device=device, policy=policy)
     if not Path(path_or_repo).expanduser().exists():
         raise CheckpointError(f"no such run folder: {path_or_repo}")
     return Reinforce.load(Path(path_or_repo).expanduser(), device=device, policy=policy)
+
+
+def _load_course_pickle(folder: Path, device: str) -> Reinforce:
+    """An agent from a Hub folder the course's notebook pushed (a pickled model, no safetensors);
+    only with ``allow_pickle=True``: unpickling can run arbitrary code."""
+    import numpy as np
+
+    from .artifacts.checkpoint import CheckpointError
+    from .artifacts.course_pickle import load_course_pickle
+    from .artifacts.hub import find_pickles
+    from .policies.mlp import MLP
+
+    pickles = find_pickles(folder)
+    if not pickles:
+        raise CheckpointError(f"{folder} has neither model.safetensors nor a pickled model")
+    config, layers = load_course_pickle(folder, pickles[0])
+    agent = Reinforce(config=config, device=device)
+    policy = agent.policy
+    assert isinstance(policy, MLP)
+    if [w.shape for w, _ in policy.layers] != [tuple(w.shape) for w, _ in layers]:
+        raise CheckpointError(f"{pickles[0]} layer shapes do not fit {config.env_id}")
+    policy.load_state_dict(MLP([(np.asarray(w), np.asarray(b)) for w, b in layers]).state_dict())
+    return agent
 
 
 def is_local_path(path_or_repo: str | Path) -> bool:

@@ -1,19 +1,59 @@
-"""Callbacks keep logging, progress display and early stopping out of the training loop.
+"""Callbacks keep logging, progress display, checkpoints and early stopping out of the training
+loop.
 
-Each hook receives the trainer; ``on_update`` also gets the episodes that finished in that update.
+Each hook receives the loop (what a callback may read of it is :class:`Trainer`); ``on_update``
+also gets the episodes that finished in that update. A callback watches; the only thing it may
+ask of the loop is ``stop(reason)``.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from .trainers import EpisodeRecord
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .trainers import Trainer
+    from .config import TrainConfig
+    from .policies.factory import AgentParts
+
+
+@dataclass
+class EpisodeRecord:
+    """One finished training episode, as written to metrics.csv."""
+
+    episode: int
+    ret: float
+    length: int
+    env_steps: int
+    wall_seconds: float
+
+
+class Trainer(Protocol):
+    """What a callback sees of a training loop (``loops.TrainingLoop``)."""
+
+    config: TrainConfig
+    parts: AgentParts
+    episodes: int
+    env_steps: int
+    updates: int
+    wall_seconds: float
+    recent_returns: deque[float]
+    update_stats: dict[str, float]
+    seed_entropy: int
+    diverged: bool
+
+    @property
+    def average_return(self) -> float: ...
+
+    def progress(self) -> tuple[int, int]: ...
+
+    def course_line(self) -> str | None: ...
+
+    def stop(self, reason: str) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
 
 
 class Callback:
@@ -71,14 +111,13 @@ class StopOnTrainingAverage(Callback):
 
 
 class ProgressBar(Callback):
-    """A rich progress bar with the episode count and the 100-episode average score.
+    """A rich progress bar in the loop's unit (episodes or env steps) with the episode count and the
+    100-episode average score, and the course's own line whenever the loop has one to print."""
 
-    In course mode it also prints the course's line every ``print_every`` episodes.
-    """
-
-    def __init__(self, print_every: int | None = None, console: Any = None) -> None:
-        self.print_every = print_every
+    def __init__(self, console: Any = None) -> None:
         self.console = console
+        self.progress: Any = None
+        self.task: Any = None
 
     def on_training_start(self, trainer: Trainer) -> None:
         from rich.progress import (
@@ -90,8 +129,7 @@ class ProgressBar(Callback):
         )
 
         cfg = trainer.config
-        self.by_steps = cfg.mode == "fast"
-        total = cfg.total_env_steps if self.by_steps else cfg.n_episodes
+        done, total = trainer.progress()
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -102,31 +140,26 @@ class ProgressBar(Callback):
             transient=False,
         )
         self.progress.start()
-        done = trainer.env_steps if self.by_steps else trainer.episodes
         self.task = self.progress.add_task(
-            f"{cfg.env_id} {cfg.mode}",
-            total=total,
-            completed=done,
-            episode=trainer.episodes,
+            f"{cfg.env_id} {cfg.mode.name}", total=total, completed=done, episode=trainer.episodes,
             avg="-",
         )
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         avg = f"{trainer.average_return:.1f}" if trainer.recent_returns else "-"
-        done = trainer.env_steps if self.by_steps else trainer.episodes
+        done, _ = trainer.progress()
         self.progress.update(self.task, completed=done, episode=trainer.episodes, avg=avg)
-        if self.print_every and not self.by_steps and trainer.episodes % self.print_every == 0:
-            self.progress.console.print(
-                f"Episode {trainer.episodes}\tAverage Score: {trainer.average_return:.2f}"
-            )
+        line = trainer.course_line()
+        if line is not None:
+            self.progress.console.print(line)
 
     def on_training_end(self, trainer: Trainer) -> None:
         self.progress.stop()
 
 
 class StopOnEvaluation(Callback):
-    """Fast mode early stopping: after an update, play ``n_episodes`` sampled-action episodes on a
-    separate vector env and stop once their mean reaches ``reward``.
+    """Early stopping by evaluation: after an update, play ``n_episodes`` sampled-action episodes on
+    a separate vector env and stop once their mean reaches ``reward``.
 
     The evaluation is skipped while the update's own training episodes (sampled from the policy just
     before the update) average below ``precheck * reward``: it cannot pass then, and skipping it keeps
@@ -148,7 +181,7 @@ class StopOnEvaluation(Callback):
     def on_training_start(self, trainer: Trainer) -> None:
         import numpy as np
 
-        from .make_env import make_vector_env
+        from .envs.make import make_vector_env
 
         cfg = trainer.config
         self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
@@ -158,7 +191,7 @@ class StopOnEvaluation(Callback):
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         import time
 
-        from .evaluation import evaluate_policy
+        from .playback import evaluate_policy
         from .seeding import EARLY_STOP_RESETS, episode_seeds
 
         if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
@@ -196,16 +229,9 @@ class Checkpoint(Callback):
     Put it after MetricsCSV so metrics.csv never lags behind the saved state.
     """
 
-    def __init__(
-        self,
-        folder: str | Path,
-        every: int,
-        save_model: Callable[[Path], Any],
-        run_options: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None) -> None:
         self.folder = Path(folder)
         self.every = every
-        self.save_model = save_model  # writes config.json and model.safetensors (Reinforce.save)
         self.run_options = run_options or {}
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
@@ -217,7 +243,8 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def save(self, trainer: Trainer) -> None:
-        from .artifacts.checkpoint import save_resume_state
+        from .artifacts.checkpoint import save_checkpoint, save_resume_state
 
-        self.save_model(self.folder)
+        parts = trainer.parts
+        save_checkpoint(self.folder, parts.model_config(trainer.config), parts.weights())
         save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})

@@ -6,7 +6,6 @@ exit code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import importlib
 import json
@@ -22,10 +21,10 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import load as load_agent
-from .agent import check_count
+from .checks import COUNT
 from .config import (
     COURSE_BARS,
-    MODE_FIELDS,
+    MODES,
     PRESETS,
     ConfigError,
     TrainConfig,
@@ -34,7 +33,9 @@ from .config import (
     preset as get_preset,
 )
 from .errors import OptionError, UserError
-from .run import NoWindowError, default_out, plot_run, record_replay, resume_run, train_run, watch
+from .artifacts.plots import plot_run
+from .playback import NoWindowError, record_replay, watch
+from .run import default_out, resume_run, train_run
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -129,7 +130,7 @@ def option_error(exc: ConfigError) -> str:
 def check_option(option: str, value: int | None) -> None:
     """An OptionError naming ``option`` unless ``value`` is None or an integer >= 1."""
     if value is not None:
-        check_count(option, value)
+        COUNT.check(option, value)
 
 
 def parse_value(text: str) -> Any:
@@ -144,7 +145,7 @@ def parse_value(text: str) -> Any:
 
 def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -> TrainConfig:
     changes = {k: v for k, v in flags.items() if v is not None}
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    fields = {"mode", *(f for mode in MODES.values() for f in TrainConfig.field_names(mode))}
     for item in assignments:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
@@ -340,7 +341,7 @@ def train(
         fail(exc)
     s, ev = result.summary, result.evaluation
     console.print(
-        f"[bold]{config.env_id}[/] {config.mode} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
+        f"[bold]{config.env_id}[/] {config.mode.name} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
         f"{s['train_env_steps']:,} env steps, {s['train_wall_seconds']:.1f} s"
     )
     console.print(
@@ -607,8 +608,8 @@ def presets() -> None:
             f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
         )
 
-    for mode, fields in MODE_FIELDS.items():
-        names = [name for name, cfg in PRESETS.items() if cfg.mode == mode]
+    for mode, mode_class in MODES.items():
+        names = [name for name, cfg in PRESETS.items() if cfg.mode.name == mode]
         # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
         for start in range(0, len(names), 3):
             shown = names[start : start + 3]
@@ -616,10 +617,15 @@ def presets() -> None:
             table.add_column("field")
             for name in shown:
                 table.add_column(name)
-            for field in fields:
-                if field not in ("mode", "seed", "env_kwargs"):
-                    table.add_row(field, *(cell(getattr(PRESETS[name], field)) for name in shown))
+            for field in TrainConfig.field_names(mode_class):
+                if field not in ("seed", "env_kwargs"):
+                    table.add_row(field, *(cell(preset_value(name, field)) for name in shown))
             console.print(table)
+
+
+def preset_value(name: str, field: str) -> Any:
+    """A preset's field by its flat name (``lr``, or its mode's ``num_envs``)."""
+    return PRESETS[name].to_dict()[field]
 
 
 def main() -> None:

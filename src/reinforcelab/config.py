@@ -1,391 +1,328 @@
-"""Training configuration: one dataclass, and the named presets built from it."""
+"""Training configuration: the fields every run has, a typed group of options per mode, and the
+named presets.
+
+A mode is a group, not a string: ``config.mode`` is a :class:`CourseMode` or a :class:`FastMode`
+holding that mode's options and describing its loop (budget, progress unit, checkpoint interval,
+plot axis). Every field is checked once, when the config is built, by the rule in its metadata
+(``checks.py``); the command line uses the same rules. Field names are those of reinforcelab 0.1,
+so ``--set field=value``, ``Reinforce(..., field=value)`` and 0.1's ``config.json`` keep working.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import numpy as np
+from .checks import (
+    COUNT,
+    Choice,
+    ConfigError,
+    Count,
+    Flag,
+    Mapping,
+    Number,
+    OrNone,
+    Rule,
+    Text,
+    Widths,
+    choices,
+)
 
-from .errors import UserError
+__all__ = ["COURSE_BARS", "PRESETS", "ConfigError", "CourseMode", "FastMode", "TrainConfig", "preset"]
 
-Mode = Literal["course", "fast"]
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
 Truncation = Literal["terminal", "bootstrap"]
 Vectorization = Literal["auto", "sync", "async"]
 LrSchedule = Literal["constant", "linear"]
-VECTORIZATIONS = ("auto", "sync", "async")
+VECTORIZATIONS = choices(Vectorization)
+POSITIVE = Number(0, open_low=True)
 
 
-class ConfigError(UserError, ValueError):
-    """A config field with a value outside its allowed range; ``field`` names it."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}")
-        self.field = field
-        self.problem = problem
+def option(default: Any, rule: Rule) -> Any:
+    """A config field whose values ``rule`` checks."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"rule": rule})
+    return field(default=default, metadata={"rule": rule})
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+def check_fields(obj: Any) -> None:
+    """Check every field of a config dataclass by its rule and store the canonical value."""
+    for f in dataclasses.fields(obj):
+        rule = f.metadata.get("rule")
+        if rule is not None:
+            object.__setattr__(obj, f.name, rule.check(f.name, getattr(obj, f.name)))
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
-    if not _is_int(value) or value < low:
-        raise ConfigError(name, f"must be an integer >= {low}; got {value!r}")
+@dataclass(frozen=True)
+class CourseMode:
+    """Course mode: the course's loop. Play one episode, make one Adam update on it (per-episode
+    standardised returns, loss summed over the episode), repeat."""
 
+    name: ClassVar[str] = "course"
+    #: the field that sets the training budget, and the unit progress is counted in
+    budget_field: ClassVar[str] = "n_episodes"
+    progress_unit: ClassVar[str] = "episodes"
+    #: the x axis of learning curves
+    plot_axis: ClassVar[str] = "episode"
+    #: save model and resume state every this many updates by default
+    checkpoint_every: ClassVar[int] = 100
+    summary: ClassVar[str] = (
+        "`course`: one Adam update per episode, returns standardised within each episode, "
+        "as in the course"
+    )
+    #: the course has no value baseline and no observation normalisation
+    baseline: ClassVar[Baseline] = "none"
+    normalize_obs: ClassVar[bool] = False
 
-def _check_number(name: str, value: Any, allowed: str, ok: Callable[[float], bool]) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise ConfigError(name, f"must be a finite number {allowed}; got {value!r}")
-
-
-@dataclass
-class TrainConfig:
-    """Everything needed to rebuild an agent and re-run its training.
-
-    Args:
-        env_id: Gymnasium environment id.
-        mode: ``"course"`` reproduces the HF Deep RL course (one update per episode, per-episode
-            return standardisation); ``"fast"`` trains on batches of episodes from vector envs.
-        hidden_sizes: widths of the policy's hidden layers (ReLU after each).
-        lr: Adam learning rate.
-        gamma: discount factor.
-        n_episodes: course mode: number of training episodes (one update each).
-        max_t: step cap per episode, in training (course mode) and evaluation.
-        eval_episodes: episodes of the final evaluation (the course protocol).
-        print_every: course mode: how often the course loop reports its running average.
-        seed: seeds torch, numpy and the environments; ``None`` leaves them unseeded.
-        num_envs: fast mode: vectorised environments stepped together.
-        episodes_per_env: fast mode: whole episodes each sub-env contributes to one update.
-        total_env_steps: fast mode: training budget in environment steps.
-        return_norm: fast mode: standardise returns over the ``batch``, per ``episode`` (the course's
-            choice) or not at all (``none``).
-        baseline: fast mode: ``value`` subtracts a learned state-value baseline.
-        value_lr: learning rate of the value baseline.
-        entropy_coef: weight of the entropy bonus.
-        max_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
-        normalize_obs: keep running observation statistics and normalise inputs with them.
-        truncation: ``terminal`` treats a time-limit truncation as the end of the return;
-            ``bootstrap`` adds gamma * V(s_T) at a truncation (needs the value baseline).
-        rollout_max_t: fast mode: cap training episodes at this many steps (default: max_t). A
-            batch waits for its longest episode, so a shorter cap keeps updates coming once the
-            agent survives long; with ``truncation="bootstrap"`` the cut costs no bias beyond V's.
-            Evaluation always uses max_t.
-        lr_schedule: fast mode: ``constant`` learning rates, or ``linear``: both learning rates fall
-            in proportion to the env steps left of ``total_env_steps`` (zero at the end), so the
-            policy settles instead of jittering around a good one at full step size.
-        vectorization: fast mode: how the training envs are stepped. ``auto``: the env's
-            numpy-batched vector env when it has one, else the faster of ``sync`` and ``async`` as
-            measured (``reinforcelab.make_env.ASYNC_FASTER``); ``sync``: every sub-env in this
-            process; ``async``: one worker process per sub-env (Gymnasium's AsyncVectorEnv).
-        env_kwargs: extra keyword arguments for ``gymnasium.make``.
-    """
-
-    env_id: str = "CartPole-v1"
-    mode: Mode = "course"
-    hidden_sizes: tuple[int, ...] = (16,)
-    lr: float = 1e-2
-    gamma: float = 1.0
-    n_episodes: int = 1000
-    max_t: int = 1000
-    eval_episodes: int = 10
-    print_every: int = 100
-    seed: int | None = None
-    # fast mode
-    num_envs: int = 1024
-    episodes_per_env: int = 1
-    total_env_steps: int = 5_000_000
-    return_norm: ReturnNorm = "batch"
-    baseline: Baseline = "none"
-    value_lr: float = 1e-2
-    entropy_coef: float = 0.0
-    max_grad_norm: float | None = None
-    normalize_obs: bool = False
-    truncation: Truncation = "terminal"
-    rollout_max_t: int | None = None
-    lr_schedule: LrSchedule = "constant"
-    vectorization: Vectorization = "auto"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    n_episodes: int = option(1000, COUNT)
+    """Training episodes, one update each."""
+    print_every: int = option(100, COUNT)
+    """Print the course's line (the running 100-episode average) every this many episodes."""
 
     def __post_init__(self) -> None:
-        checks = {
-            "mode": (self.mode, ("course", "fast")),
-            "return_norm": (self.return_norm, ("batch", "episode", "none")),
-            "baseline": (self.baseline, ("none", "value")),
-            "truncation": (self.truncation, ("terminal", "bootstrap")),
-            "vectorization": (self.vectorization, VECTORIZATIONS),
-            "lr_schedule": (self.lr_schedule, ("constant", "linear")),
-        }
-        for name, (value, allowed) in checks.items():
-            if value not in allowed:
-                raise ConfigError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
-        if not isinstance(self.env_id, str) or not self.env_id:
-            raise ConfigError("env_id", f"must be a Gymnasium environment id; got {self.env_id!r}")
-        widths = (
-            self.hidden_sizes
-            if isinstance(self.hidden_sizes, (list, tuple))
-            else [self.hidden_sizes]
-        )
-        if not widths or not all(_is_int(h) and h >= 1 for h in widths):
-            raise ConfigError(
-                "hidden_sizes",
-                f"must be one or more positive integer widths; got {self.hidden_sizes!r}",
-            )
-        self.hidden_sizes = tuple(int(h) for h in widths)
-        for name in (
-            "n_episodes",
-            "max_t",
-            "eval_episodes",
-            "print_every",
-            "num_envs",
-            "episodes_per_env",
-            "total_env_steps",
-        ):
-            _check_int(name, getattr(self, name), low=1)
-        if self.rollout_max_t is not None:
-            _check_int("rollout_max_t", self.rollout_max_t, low=1)
-        if self.seed is not None:
-            _check_int("seed", self.seed, low=0)
-        for name in ("lr", "value_lr"):
-            _check_number(name, getattr(self, name), "> 0", lambda v: v > 0)
-        _check_number("gamma", self.gamma, "in [0, 1]", lambda v: 0 <= v <= 1)
-        _check_number("entropy_coef", self.entropy_coef, ">= 0", lambda v: v >= 0)
-        if self.max_grad_norm is not None:
-            _check_number("max_grad_norm", self.max_grad_norm, "> 0 (or none)", lambda v: v > 0)
-        if not isinstance(self.normalize_obs, bool):
-            raise ConfigError("normalize_obs", f"must be true or false; got {self.normalize_obs!r}")
-        if not isinstance(self.env_kwargs, dict):
-            raise ConfigError(
-                "env_kwargs", f"must be a mapping of keyword arguments; got {self.env_kwargs!r}"
-            )
-        if self.truncation == "bootstrap" and self.baseline != "value":
-            raise ConfigError(
-                "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
-            )
-        self.check_mode_fields()
+        check_fields(self)
 
-    def check_mode_fields(self) -> None:
-        """Refuse a field of the other mode set to anything but its default: it would be silently
-        ignored (course mode trains exactly as the course does; fast mode's budget is env steps)."""
-        other = "fast" if self.mode == "course" else "course"
-        budget = "n_episodes" if self.mode == "course" else "total_env_steps"
-        for f in dataclasses.fields(self):
-            if f.name not in MODE_FIELDS[self.mode] and getattr(self, f.name) != f.default:
-                raise ConfigError(
-                    f.name,
-                    f"applies to {other} mode only, and this is a {self.mode}-mode config "
-                    f"(its budget is {budget}); choose a {other}-mode preset to use it",
-                )
+    @property
+    def budget(self) -> int:
+        return self.n_episodes
+
+
+@dataclass(frozen=True)
+class FastMode:
+    """Fast mode: batched REINFORCE. Each update takes whole episodes from ``num_envs`` vectorised
+    environments and makes one Adam step on their mean loss."""
+
+    name: ClassVar[str] = "fast"
+    budget_field: ClassVar[str] = "total_env_steps"
+    progress_unit: ClassVar[str] = "env steps"
+    plot_axis: ClassVar[str] = "env_steps"
+    checkpoint_every: ClassVar[int] = 10
+    summary: ClassVar[str] = (
+        "`fast`: each update uses a batch of whole episodes from vectorised environments"
+    )
+
+    num_envs: int = option(1024, COUNT)
+    """Environments stepped together."""
+    episodes_per_env: int = option(1, COUNT)
+    """Whole episodes each sub-env contributes to one update."""
+    total_env_steps: int = option(5_000_000, COUNT)
+    """Training budget in environment steps."""
+    return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))
+    """Standardise returns over the ``batch``, per ``episode`` (the course's choice) or not
+    (``none``)."""
+    baseline: Baseline = option("none", Choice(choices(Baseline)))
+    """``value`` subtracts a learned state-value baseline V(s) from the returns."""
+    value_lr: float = option(1e-2, POSITIVE)
+    """Learning rate of the value baseline."""
+    entropy_coef: float = option(0.0, Number(0))
+    """Weight of the entropy bonus."""
+    max_grad_norm: float | None = option(None, OrNone(POSITIVE))
+    """Clip each network's global gradient norm to this (``None``: no clipping)."""
+    normalize_obs: bool = option(False, Flag())
+    """Normalise inputs with running observation statistics (saved with the weights)."""
+    truncation: Truncation = option("terminal", Choice(choices(Truncation)))
+    """``terminal`` ends the return at a time-limit truncation; ``bootstrap`` adds gamma * V(s_T)
+    there (needs the value baseline)."""
+    rollout_max_t: int | None = option(None, OrNone(COUNT))
+    """Cap training episodes at this many steps (default: ``max_t``). A batch waits for its longest
+    episode, so a shorter cap keeps updates coming once the agent survives long; with
+    ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses ``max_t``."""
+    lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))
+    """``constant``, or ``linear``: both learning rates fall in proportion to the env steps left
+    of ``total_env_steps`` (zero at the end), so the policy settles instead of jittering around a
+    good one at full step size."""
+    vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))
+    """How the training envs are stepped: ``auto`` (the env's numpy-batched vector env when it has
+    one, else the faster of sync and async as measured), ``sync`` (every sub-env in this process)
+    or ``async`` (a worker process per sub-env)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.truncation == "bootstrap" and self.baseline != "value":
+            raise ConfigError("truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)")
+
+    @property
+    def budget(self) -> int:
+        return self.total_env_steps
+
+
+Mode = CourseMode | FastMode
+MODES: dict[str, type[CourseMode] | type[FastMode]] = {"course": CourseMode, "fast": FastMode}
+
+
+def mode_fields(mode: type[Mode] | Mode) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(mode))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to rebuild an agent and re-run its training: the fields every run has,
+    and ``mode``, the training loop with its own options.
+
+    Build one from a preset (``preset("fast-cartpole").replace(seed=0, num_envs=64)``) or from a
+    flat dict (``TrainConfig.from_dict({"mode": "fast", "num_envs": 64})``); ``replace`` and
+    ``from_dict`` take the mode's fields by name, as ``--set`` does.
+    """
+
+    env_id: str = option("CartPole-v1", Text("a Gymnasium environment id"))
+    """Gymnasium environment id."""
+    mode: CourseMode | FastMode = field(default_factory=CourseMode)
+    """The training loop and its options: :class:`CourseMode` or :class:`FastMode`."""
+    hidden_sizes: tuple[int, ...] = option((16,), Widths())
+    """Widths of the policy's hidden layers (ReLU after each)."""
+    lr: float = option(1e-2, POSITIVE)
+    """Adam learning rate of the policy."""
+    gamma: float = option(1.0, Number(0, 1))
+    """Discount factor."""
+    max_t: int = option(1000, COUNT)
+    """Step cap per episode, in course-mode training and in evaluation."""
+    eval_episodes: int = option(10, COUNT)
+    """Episodes of the final evaluation (the course protocol)."""
+    seed: int | None = option(None, OrNone(Count(0)))
+    """Seeds the weights, the action sampling and every env reset; ``None``: fresh entropy."""
+    env_kwargs: dict[str, Any] = option({}, Mapping())
+    """Extra keyword arguments for ``gymnasium.make``."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mode, (CourseMode, FastMode)):
+            raise ConfigError("mode", f"must be CourseMode(...) or FastMode(...); got {self.mode!r} (to name "
+                                      "a mode by its name, use replace(mode='fast') or from_dict)")
+        check_fields(self)
+
+    # ------------------------------------------------------------------------- flat field names
+    @classmethod
+    def field_names(cls, mode: type[Mode] | Mode) -> tuple[str, ...]:
+        """Every field name of a config of ``mode``, flat (the common fields, then the mode's)."""
+        return (*common_fields(), *mode_fields(mode))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes``, given by flat field name (``lr=...``, ``num_envs=...``).
+        ``mode="fast"`` switches to that mode's defaults before the mode's fields apply; a field of
+        the other mode is refused (it would be silently ignored)."""
+        mode: Mode = self.mode
+        new_mode = changes.pop("mode", None)
+        if isinstance(new_mode, str):
+            if new_mode not in MODES:
+                raise ConfigError("mode", f"must be one of {', '.join(MODES)}; got {new_mode!r}")
+            mode = mode if new_mode == mode.name else MODES[new_mode]()
+        elif new_mode is not None:
+            mode = new_mode
+        own = mode_fields(mode)
+        mode_changes = {k: changes.pop(k) for k in list(changes) if k in own}
+        for name in changes:
+            if name not in common_fields():
+                raise unknown_field(name, mode)
+        if mode_changes:
+            mode = dataclasses.replace(mode, **mode_changes)
+        return dataclasses.replace(self, mode=mode, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["hidden_sizes"] = list(self.hidden_sizes)
-        return d
+        """The flat form written to config.json: the common fields, ``mode`` by name, the mode's
+        fields."""
+        data = {name: getattr(self, name) for name in common_fields()}
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        data["env_kwargs"] = dict(self.env_kwargs)
+        return {"mode": self.mode.name, **data, **dataclasses.asdict(self.mode)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
-        return cls(**data)
+        """A config from its flat form. 0.1's config.json held every field of both modes; the other
+        mode's, which 0.1 kept at their defaults, are dropped."""
+        data = dict(data)
+        name = data.pop("mode", CourseMode.name)
+        if name not in MODES:
+            raise ConfigError("mode", f"must be one of {', '.join(MODES)}; got {name!r}")
+        mode_cls = MODES[name]
+        for other in MODES.values():
+            if other is mode_cls:
+                continue
+            defaults = {f.name: f.default for f in dataclasses.fields(other)}
+            for key in [k for k in data if k in defaults and k not in mode_fields(mode_cls)]:
+                if data[key] != defaults[key]:
+                    raise unknown_field(key, mode_cls)
+                del data[key]
+        return cls(mode=mode_cls()).replace(**data)
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+
+def all_fields() -> dict[str, dataclasses.Field[Any]]:
+    """Every config field by its flat name, of every mode: what ``--set``, ``replace`` and sweep
+    files name (``mode`` excluded)."""
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name != "mode"]
+    fields += [f for mode in MODES.values() for f in dataclasses.fields(mode)]
+    return {f.name: f for f in fields}
 
 
-#: The fields each mode uses (the others do not apply to it).
-COMMON_FIELDS = (
-    "env_id",
-    "mode",
-    "hidden_sizes",
-    "lr",
-    "gamma",
-    "max_t",
-    "eval_episodes",
-    "seed",
-    "env_kwargs",
-)
-MODE_FIELDS: dict[str, tuple[str, ...]] = {
-    "course": (*COMMON_FIELDS, "n_episodes", "print_every"),
-    "fast": (
-        *COMMON_FIELDS,
-        "num_envs",
-        "episodes_per_env",
-        "total_env_steps",
-        "rollout_max_t",
-        "return_norm",
-        "baseline",
-        "value_lr",
-        "entropy_coef",
-        "max_grad_norm",
-        "normalize_obs",
-        "truncation",
-        "lr_schedule",
-        "vectorization",
-    ),
-}
+def common_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "mode")
+
+
+def unknown_field(name: str, mode: type[Mode] | Mode) -> ConfigError:
+    """The error for a field this mode does not have: another mode's, or none at all."""
+    for other in MODES.values():
+        if other.name != mode.name and name in mode_fields(other):
+            return ConfigError(name, f"applies to {other.name} mode only, and this is a {mode.name}-mode "
+                                     f"config (its budget is {mode.budget_field}); choose a "
+                                     f"{other.name}-mode preset to use it")
+    known = ", ".join(sorted(TrainConfig.field_names(mode)))
+    return ConfigError(name, f"is not a config field; fields of {mode.name} mode: {known}")
+
 
 #: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
 COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 
-# The course's hyperparameters (HF Deep RL course, Unit 4).
+# What each fast preset was tuned for, and how, is in docs/benchmarks/tuning.md.
 PRESETS: dict[str, TrainConfig] = {
+    # The course's hyperparameters (HF Deep RL course, Unit 4).
     "course-cartpole": TrainConfig(
-        env_id="CartPole-v1",
-        mode="course",
-        hidden_sizes=(16,),
-        lr=1e-2,
-        gamma=1.0,
-        n_episodes=1000,
-        max_t=1000,
-        eval_episodes=10,
-        print_every=100,
+        env_id="CartPole-v1", hidden_sizes=(16,), lr=1e-2, gamma=1.0, max_t=1000, eval_episodes=10,
+        mode=CourseMode(n_episodes=1000, print_every=100),
     ),
     "course-pixelcopter": TrainConfig(
-        env_id="Pixelcopter-PLE-v0",
-        mode="course",
-        hidden_sizes=(64, 128),
-        lr=1e-4,
-        gamma=0.99,
-        n_episodes=50_000,
-        max_t=10_000,
-        eval_episodes=10,
-        print_every=1000,
+        env_id="Pixelcopter-PLE-v0", hidden_sizes=(64, 128), lr=1e-4, gamma=0.99, max_t=10_000,
+        eval_episodes=10, mode=CourseMode(n_episodes=50_000, print_every=1000),
     ),
-    # Fast mode, tuned for wall-clock time to a 100-episode evaluation mean of 475 (see
-    # benchmarks/cartpole_speed.py): a vector step of 128 envs costs little more than one of 64
-    # and the update is cheap, so 128 envs with a large step size solved fastest in a sweep of
-    # 64-256 envs and lr 0.05-0.2.
+    # Wall-clock time to a 100-episode evaluation mean of 475 (benchmarks/cartpole_speed.py).
     "fast-cartpole": TrainConfig(
-        env_id="CartPole-v1",
-        mode="fast",
-        hidden_sizes=(16,),
-        lr=0.1,
-        gamma=0.99,
-        num_envs=128,
-        episodes_per_env=1,
-        total_env_steps=2_000_000,
-        max_t=1000,
-        eval_episodes=10,
-        return_norm="batch",
-        baseline="none",
+        env_id="CartPole-v1", hidden_sizes=(16,), lr=0.1, gamma=0.99, max_t=1000, eval_episodes=10,
+        mode=FastMode(num_envs=128, episodes_per_env=1, total_env_steps=2_000_000, return_norm="batch",
+                      baseline="none"),
     ),
-    # Fast mode on Pixelcopter: its observations are in pixels, so inputs are normalised with
-    # running statistics; a value baseline tames the long, noisy returns of good episodes, and
-    # training episodes are cut at 1000 steps with the value bootstrapped (a batch waits for its
-    # longest episode). Evaluation keeps the course's 10,000-step cap. Tuned for the course's
-    # score (mean - std of 100 sampled episodes) after at most 10 minutes of training
-    # (sweeps/pixelcopter-10min.toml, README): 120M env steps (6 to over 10 minutes on our CPU) with a
-    # learning rate of 2e-2 falling linearly to zero. In 10-minute runs, lr 3e-3 kept improving to
-    # the end, 1e-2 constant peaked early and then wandered, and a decay from 3e-3 learned too slowly.
+    # The course's score after at most 10 minutes of training (sweeps/pixelcopter-10min.toml).
     "fast-pixelcopter": TrainConfig(
-        env_id="Pixelcopter-PLE-v0",
-        mode="fast",
-        hidden_sizes=(64, 64),
-        lr=2e-2,
-        gamma=0.99,
-        num_envs=256,
-        episodes_per_env=1,
-        total_env_steps=120_000_000,
-        max_t=10_000,
+        env_id="Pixelcopter-PLE-v0", hidden_sizes=(64, 64), lr=2e-2, gamma=0.99, max_t=10_000,
         eval_episodes=10,
-        return_norm="batch",
-        baseline="value",
-        value_lr=3e-3,
-        normalize_obs=True,
-        rollout_max_t=1000,
-        truncation="bootstrap",
-        lr_schedule="linear",
+        mode=FastMode(num_envs=256, episodes_per_env=1, total_env_steps=120_000_000, return_norm="batch",
+                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=1000,
+                      truncation="bootstrap", lr_schedule="linear"),
     ),
-    # Fast mode on Pixelcopter's screen (grayscale, the last two frames: motion is visible) with the
-    # built-in CNN policy and a CNN value baseline. A first setting, not tuned further: it reached the
-    # course's bar in 361-720 s of training on 3/3 seeds (benchmarks/pixelcopter.py, README) at about
-    # 6k env steps/s per process, two side by side on 2 cores; the CNN's update is most of the time.
+    # From the screen (grayscale, the last two frames), with the built-in CNN policy and value.
     "fast-pixelcopter-pixels": TrainConfig(
-        env_id="Pixelcopter-PLE-v0",
-        mode="fast",
-        hidden_sizes=(128,),
-        lr=1e-3,
-        gamma=0.99,
-        num_envs=64,
-        episodes_per_env=1,
-        total_env_steps=20_000_000,
-        max_t=10_000,
-        eval_episodes=10,
-        return_norm="batch",
-        baseline="value",
-        value_lr=1e-3,
-        rollout_max_t=300,
-        truncation="bootstrap",
-        env_kwargs={"obs_type": "pixels", "grayscale": True, "frame_stack": 2},
+        env_id="Pixelcopter-PLE-v0", hidden_sizes=(128,), lr=1e-3, gamma=0.99, max_t=10_000,
+        eval_episodes=10, env_kwargs={"obs_type": "pixels", "grayscale": True, "frame_stack": 2},
+        mode=FastMode(num_envs=64, episodes_per_env=1, total_env_steps=20_000_000, return_norm="batch",
+                      baseline="value", value_lr=1e-3, rollout_max_t=300, truncation="bootstrap"),
     ),
-    # Fast mode on LunarLander (Box2D), tuned for wall-clock time to a 100-episode sampled-action
-    # evaluation mean of 200, from a short search (seed 0, one run each, a busy 2-core machine):
-    # a value baseline, observation normalisation and training episodes cut at 250 steps with the
-    # value bootstrapped (a batch waits for its longest episode, and a hovering lander lasts 1000).
-    # Discrete, 100-episode training average at ~1M env steps: lr 3e-3 with 32 envs peaked at 149
-    # (650k steps) and then fell to 116; lr 1e-3 was at 100 after 730k steps; cutting at 600
-    # instead of 250 steps, 141 after 1.07M; 64 envs held 150-160 from 1.1M to 1.7M steps. The
-    # continuous env, 32 envs without the entropy bonus: 160-173 from 1.4M to 2.1M steps. None of
-    # these reached an evaluation mean of 200 within their 5-20 minutes. Then, with 64 envs, dropping
-    # the entropy bonus (0.01 above) made the difference: 180 at 2.9M steps and a 100-episode
-    # evaluation mean of 258.6 at 3.03M steps (275 s), where gamma 0.98 instead of 0.99 was at
-    # 153 after 3.2M. The continuous preset (never with the bonus) is not solved yet: with 64 envs
-    # instead of 32 its evaluations were 166-185 from 3.4M to 6M steps (480 s), final 172.2.
+    # Wall-clock time to a 100-episode sampled evaluation mean of 200.
     "fast-lunarlander": TrainConfig(
-        env_id="LunarLander-v3",
-        mode="fast",
-        hidden_sizes=(64, 64),
-        lr=3e-3,
-        gamma=0.99,
-        num_envs=64,
-        episodes_per_env=1,
-        total_env_steps=5_000_000,
-        max_t=1000,
-        eval_episodes=10,
-        return_norm="batch",
-        baseline="value",
-        value_lr=3e-3,
-        normalize_obs=True,
-        rollout_max_t=250,
-        truncation="bootstrap",
+        env_id="LunarLander-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99, max_t=1000, eval_episodes=10,
+        mode=FastMode(num_envs=64, episodes_per_env=1, total_env_steps=5_000_000, return_norm="batch",
+                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=250,
+                      truncation="bootstrap"),
     ),
     "fast-lunarlander-continuous": TrainConfig(
-        env_id="LunarLanderContinuous-v3",
-        mode="fast",
-        hidden_sizes=(64, 64),
-        lr=3e-3,
-        gamma=0.99,
-        num_envs=32,
-        episodes_per_env=1,
-        total_env_steps=5_000_000,
-        max_t=1000,
+        env_id="LunarLanderContinuous-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99, max_t=1000,
         eval_episodes=10,
-        return_norm="batch",
-        baseline="value",
-        value_lr=3e-3,
-        normalize_obs=True,
-        rollout_max_t=250,
-        truncation="bootstrap",
+        mode=FastMode(num_envs=32, episodes_per_env=1, total_env_steps=5_000_000, return_norm="batch",
+                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=250,
+                      truncation="bootstrap"),
     ),
 }
 
 
 def preset(name: str) -> TrainConfig:
-    """Return a fresh copy of the named preset."""
+    """The named preset (configs are immutable: change it with ``.replace(...)``)."""
     if name not in PRESETS:
-        raise ConfigError(
-            "preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}"
-        )
-    return dataclasses.replace(PRESETS[name])
+        raise ConfigError("preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]

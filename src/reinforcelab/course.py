@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .returns import reward_to_go, standardize
+from .rollout import collect_episode
 
 __all__ = ["CoursePolicy", "evaluate_agent", "push_to_hub", "record_video", "reinforce"]
 
@@ -136,20 +137,16 @@ def _episode_returns(
     seed: int | None,
     states: list[np.ndarray] | None = None,
 ) -> list[float]:
+    """Play ``n_episodes`` with the policy's sampled actions, the first reset seeded (and the
+    states seen kept in ``states``, when given)."""
     returns = []
     with torch.no_grad():  # acting needs no graph: faster, same actions
         for episode in range(n_episodes):
-            state, _ = env.reset(seed=seed if episode == 0 else None)
-            total = 0.0
-            for _ in range(max_steps):
-                if states is not None:
-                    states.append(np.asarray(state))
-                action, _ = policy.act(state)
-                state, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                if terminated or truncated:
-                    break
-            returns.append(total)
+            played = collect_episode(env, lambda state: policy.act(state)[0], max_steps,
+                                     seed=seed if episode == 0 else None)
+            if states is not None:
+                states.extend(played.obs)
+            returns.append(played.total_reward)
     return returns
 
 
@@ -291,8 +288,8 @@ def _agent_for(
     without the notebook's class. Any other module is saved as its own ``state_dict`` through the
     policy plug point; loading it needs its class (``reinforcelab.load(folder, policy=...)``)."""
     from . import Reinforce
-    from .config import TrainConfig
-    from .nets import MLP
+    from .config import CourseMode, TrainConfig
+    from .policies.mlp import MLP
 
     missing = [k for k in ("env_id", "max_t", "n_evaluation_episodes") if k not in hyperparameters]
     if missing:
@@ -308,15 +305,14 @@ def _agent_for(
     h_size = int(hyperparameters.get("h_size", 16))
     config = TrainConfig(
         env_id=hyperparameters["env_id"],
-        mode="course",
         hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]) if layers else (h_size,),
         lr=float(hyperparameters.get("lr", 1e-2)),
         gamma=float(hyperparameters.get("gamma", 1.0)),
-        n_episodes=int(hyperparameters.get("n_training_episodes", 1)),
         max_t=int(hyperparameters["max_t"]),
         eval_episodes=int(hyperparameters["n_evaluation_episodes"]),
-        print_every=int(hyperparameters.get("print_every", 100)),
         seed=seed,
+        mode=CourseMode(n_episodes=int(hyperparameters.get("n_training_episodes", 1)),
+                        print_every=int(hyperparameters.get("print_every", 100))),
     )
     if layers is not None:
         agent = Reinforce(config=config, device="cpu")

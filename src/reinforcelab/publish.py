@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .agent import Reinforce, check_count
+from .agent import Reinforce
+from .checks import COUNT
 from .artifacts.files import VIDEO_FILE
 from .artifacts.hub.card import torch_loading_snippet
 from .artifacts.hub.client import upload
 from .artifacts.hub.errors import HubUploadError
 from .artifacts.hub.folder import write_hub_folder, write_manifest
 from .artifacts.hub.repo import check_repo_id
-from .evaluation import EvalResult
-from .run import record_replay
+from .playback import EvalResult, record_replay
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def publish_run(
         HubUploadError: the upload failed (see above).
     """
     check_repo_id(repo_id)
-    check_count("eval_episodes", eval_episodes)
+    COUNT.check("eval_episodes", eval_episodes)
     run = Path(run)
     agent = Reinforce.load(run, policy=policy)
     card = {}

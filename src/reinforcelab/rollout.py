@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,15 +33,21 @@ class Episode:
 
 def collect_episode(
     env: gym.Env,
-    act: Callable[[np.ndarray], int],
+    act: Callable[[np.ndarray], Any],
     max_t: int,
     seed: int | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> Episode:
-    """Play one episode with ``act`` for at most ``max_t`` steps, as the course loop does.
+    """Play one episode with ``act`` for at most ``max_t`` steps, as the course loop does: the one
+    loop that plays single episodes, for course-mode training, watching, recording and the
+    course's helpers.
 
     ``seed`` is passed to ``env.reset``; later unseeded resets continue the env's own random stream.
+    ``on_step`` is called after the reset and after every step (to film the env's frames).
     """
     obs, _ = env.reset(seed=seed)
+    if on_step is not None:
+        on_step()
     observations, actions, rewards = [], [], []
     terminated = truncated = False
     for _ in range(max_t):
@@ -48,7 +55,9 @@ def collect_episode(
         observations.append(obs)
         actions.append(action)
         obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(reward)
+        rewards.append(float(reward))
+        if on_step is not None:
+            on_step()
         if terminated or truncated:
             break
     return Episode(

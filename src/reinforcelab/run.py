@@ -1,4 +1,5 @@
-"""A training run as a folder: config, weights, per-episode metrics and the final evaluation.
+"""A training run as a folder: config, weights, resume state, per-episode metrics and the final
+evaluation.
 
 ``train_run`` is what ``reinforcelab train`` does; it is usable from Python as well.
 """
@@ -10,21 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .agent import Reinforce, check_count
+from .agent import Reinforce
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
-from .callbacks import (
-    Callback,
-    Checkpoint,
-    MetricsCSV,
-    ProgressBar,
-    StopOnEvaluation,
-    StopOnTrainingAverage,
-)
+from .callbacks import Callback, Checkpoint, MetricsCSV, ProgressBar, StopOnEvaluation
+from .checks import check_counts
 from .config import TrainConfig
 from .errors import UserError
-from .evaluation import EvalResult, evaluation_seeds
-from .trainers import TrainingDiverged
+from .loops import TrainingDiverged
+from .playback import EvalResult
 
 
 class RunFolderError(UserError, ValueError):
@@ -66,7 +61,7 @@ def remove_run_files(out: Path) -> None:
 def default_out(config: TrainConfig, root: Path = Path("runs")) -> Path:
     """runs/<env>-<mode>-s<seed>, with -2, -3, ... appended when taken."""
     seed = "none" if config.seed is None else str(config.seed)
-    base = root / f"{config.env_id}-{config.mode}-s{seed}"
+    base = root / f"{config.env_id}-{config.mode.name}-s{seed}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1
@@ -102,26 +97,23 @@ def train_run(
         stop_reward: stop early at this score: in course mode when the 100-episode training
             average reaches it; in fast mode (or with ``stop_eval_episodes``) when an evaluation of
             ``stop_eval_episodes`` sampled-action episodes on a separate env does.
-        checkpoint_every: save model and resume state every this many updates (default: every
-            100 in course mode, 10 in fast mode); they are also saved at the end and on Ctrl-C.
+        checkpoint_every: save model and resume state every this many updates (default: the
+            mode's, 100 in course mode and 10 in fast mode); also at the end and on Ctrl-C.
     """
     out = Path(out)
-    if stop_eval_episodes is not None:
-        check_count("stop_eval_episodes", stop_eval_episodes)
-    if checkpoint_every is not None:
-        check_count("checkpoint_every", checkpoint_every)
+    check_counts(stop_eval_episodes=stop_eval_episodes, checkpoint_every=checkpoint_every)
     options = {
         "stop_reward": stop_reward,
         "stop_eval_episodes": stop_eval_episodes,
-        "checkpoint_every": checkpoint_every or (100 if config.mode == "course" else 10),
+        "checkpoint_every": checkpoint_every or config.mode.checkpoint_every,
     }
     # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
     # before the folder is touched.
     agent = Reinforce(config=config, device=device, **(policy or {}))
-    agent.trainer = agent.make_trainer()
+    loop = agent.training_loop()
     created = prepare_out(out, overwrite)
     try:  # from here on the folder is complete and resumable from step 0
-        Checkpoint(out, 0, agent.save, options).save(agent.trainer)
+        Checkpoint(out, 0, options).save(loop)
     except BaseException:  # Ctrl-C included: leave nothing half made behind
         remove_run_files(out)
         if created:
@@ -146,9 +138,9 @@ def resume_run(
     agent = Reinforce.load(out, device=device, policy=policy)
     if budget:
         agent.config = agent.config.replace(**{k: v for k, v in budget.items() if v is not None})
-    agent.trainer = agent.make_trainer()
-    agent.trainer.load_state_dict(state)
-    _truncate_metrics(out / METRICS_FILE, agent.trainer.episodes)
+    loop = agent.training_loop()
+    loop.load_state_dict(state)
+    _truncate_metrics(out / METRICS_FILE, loop.episodes)
     return _train(agent, out, state["run_options"], progress, None)
 
 
@@ -167,26 +159,22 @@ def _train(
     progress: bool,
     extra_callbacks: list[Callback] | None,
 ) -> RunResult:
-    config = agent.config
-    stop_reward, stop_eval_episodes = options["stop_reward"], options["stop_eval_episodes"]
+    config, loop = agent.config, agent.training_loop()
     callbacks: list[Callback] = [MetricsCSV(out / METRICS_FILE)]
     if progress:
-        callbacks.append(ProgressBar(config.print_every if config.mode == "course" else None))
-    evaluator = None
-    if stop_reward is not None:
-        if config.mode == "fast" or stop_eval_episodes is not None:
-            evaluator = StopOnEvaluation(stop_reward, stop_eval_episodes or 100, seed=config.seed)
-            callbacks.append(evaluator)
-        else:
-            callbacks.append(StopOnTrainingAverage(stop_reward))
-    callbacks.append(Checkpoint(out, options["checkpoint_every"], agent.save, options))
+        callbacks.append(ProgressBar())
+    stop = None
+    if options["stop_reward"] is not None:
+        stop = loop.stop_criterion(options["stop_reward"], options["stop_eval_episodes"])
+        callbacks.append(stop)
+    callbacks.append(Checkpoint(out, options["checkpoint_every"], options))
     callbacks += extra_callbacks or []
 
     try:
         agent.learn(callbacks)  # the Checkpoint callback saves the model when training ends
     except TrainingDiverged as exc:
         raise TrainingDiverged(f"{exc}. {out} keeps the last finite checkpoint") from exc
-    trainer = agent.trainer
+    trainer = loop
     evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
     summary = {
         "stop_reason": trainer.stop_reason,
@@ -198,117 +186,12 @@ def _train(
         "train_wall_seconds": round(trainer.wall_seconds, 4),
         "train_average_return_100": trainer.average_return if trainer.recent_returns else None,
     }
-    if evaluator is not None:
-        summary["early_stop_eval_seconds"] = round(evaluator.eval_seconds, 4)
+    if isinstance(stop, StopOnEvaluation):
+        summary["early_stop_eval_seconds"] = round(stop.eval_seconds, 4)
         summary["early_stop_evaluations"] = [
             {"updates": u, "env_steps": s, "wall_seconds": round(w, 4), "mean_return": m}
-            for u, s, w, m in evaluator.history
+            for u, s, w, m in stop.history
         ]
-        summary["solved"] = evaluator.solved_at is not None
+        summary["solved"] = stop.solved_at is not None
     write_json(out / RESULTS_FILE, {**evaluation.to_dict(), "training": summary})
     return RunResult(out, agent, evaluation, summary)
-
-
-def record_replay(
-    agent: Reinforce,
-    out: Path,
-    episodes: int = 1,
-    max_steps: int | None = None,
-    fps: int = 30,
-    seed: int | None = None,
-    deterministic: bool = False,
-) -> dict[str, Any]:
-    """Write a replay video (mp4, or GIF by the file name) of ``agent``; each episode step-capped."""
-    import numpy as np
-
-    from .artifacts.video import check_video_support, record_video
-    from .make_env import make_env
-
-    check_video_support(out)
-    check_count("episodes", episodes)
-    max_steps = agent.config.max_t if max_steps is None else max_steps
-    check_count("max_steps", max_steps)
-    actor = agent.actor()
-    rng = np.random.default_rng(seed)
-    env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
-    try:  # the episodes start as an evaluation with this seed does: distinct levels, seeded or not
-        return record_video(
-            lambda o: actor.act(o, rng, deterministic),
-            env,
-            out,
-            episodes=episodes,
-            max_steps=max_steps,
-            fps=fps,
-            seed=evaluation_seeds(seed, episodes),
-        )
-    finally:
-        env.close()
-
-
-class NoWindowError(UserError, RuntimeError):
-    """No window can be opened here (no display, or pygame cannot reach it)."""
-
-
-def has_display() -> bool:
-    """Whether a window could be shown: always on macOS and Windows, with X11 or Wayland elsewhere."""
-    import os
-    import sys
-
-    return sys.platform in ("darwin", "win32") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
-
-
-def watch(
-    agent: Reinforce,
-    episodes: int = 3,
-    seed: int | None = None,
-    deterministic: bool = False,
-    max_steps: int | None = None,
-) -> tuple[list[float], list[int]]:
-    """Play ``episodes`` episodes in a window (``render_mode="human"``; Gymnasium shows envs that only
-    render frames, such as Pixelcopter, through its HumanRendering wrapper) and return their returns
-    and lengths. The episodes start as an evaluation with this seed does."""
-    import warnings
-
-    import numpy as np
-
-    from .make_env import make_env
-    from .rollout import collect_episode
-
-    check_count("episodes", episodes)
-    if not has_display():
-        raise NoWindowError("no display found (DISPLAY is not set)")
-    actor = agent.actor()
-    rng = np.random.default_rng(seed)
-    with warnings.catch_warnings():  # Gymnasium's note that it wraps the env in HumanRendering
-        warnings.simplefilter("ignore")
-        env = make_env(agent.config.env_id, render_mode="human", **agent.config.env_kwargs)
-    returns, lengths = [], []
-    try:
-        for episode_seed in evaluation_seeds(seed, episodes):
-            try:
-                episode = collect_episode(
-                    env,
-                    lambda o: actor.act(o, rng, deterministic),
-                    max_steps or agent.config.max_t,
-                    seed=episode_seed,
-                )
-            except Exception as exc:  # pygame reports an unusable display only when it draws
-                if type(exc).__name__ == "error" and type(exc).__module__.startswith("pygame"):
-                    raise NoWindowError(f"could not open a window ({exc})") from exc
-                raise
-            returns.append(episode.total_reward)
-            lengths.append(episode.length)
-    finally:
-        env.close()
-    return returns, lengths
-
-
-def plot_run(runs: list[Path], out: Path, window: int = 100, x: str | None = None) -> Path:
-    """Learning curves of one or more run folders (several seeds: mean with a band)."""
-    from .artifacts.plots import plot_learning_curves, read_run_metrics
-
-    if x is None:  # fast mode finishes many episodes per update: env steps are the fairer axis
-        x = "env_steps" if read_run_metrics(runs[0]).mode == "fast" else "episode"
-    return plot_learning_curves(runs, out, window=window, x=x)

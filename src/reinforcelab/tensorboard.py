@@ -21,7 +21,7 @@ from .callbacks import Callback
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .trainers import EpisodeRecord, Trainer
+    from .callbacks import EpisodeRecord, Trainer
 
 
 class TensorBoardUnavailable(UserError, ImportError):

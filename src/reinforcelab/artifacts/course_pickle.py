@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import TrainConfig
+from ..config import CourseMode, TrainConfig
 from .checkpoint import CheckpointError
 
 
@@ -79,12 +79,11 @@ def load_course_pickle(
             )
     config = TrainConfig(
         env_id=hp["env_id"],
-        mode="course",
         hidden_sizes=tuple(w.shape[0] for w, _ in layers[:-1]),
         lr=float(hp.get("lr", 1e-2)),
         gamma=float(hp.get("gamma", 1.0)),
-        n_episodes=int(hp.get("n_training_episodes", 1000)),
         max_t=int(hp.get("max_t", 1000)),
         eval_episodes=int(hp.get("n_evaluation_episodes", 10)),
+        mode=CourseMode(n_episodes=int(hp.get("n_training_episodes", 1000))),
     )
     return config, layers

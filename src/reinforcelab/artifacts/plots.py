@@ -363,3 +363,15 @@ def learning_curve_figure(
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4), useMathText=True)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
     return fig
+
+
+def plot_run(runs: list[Path], out: Path, window: int = 100, x: XAxis | None = None) -> Path:
+    """Learning curves of one or more run folders (several seeds: mean with a band), by default
+    along the x axis of the first run's mode (env steps for fast mode, which finishes many
+    episodes per update)."""
+    if x is None:
+        from ..config import MODES
+
+        mode = MODES.get(read_run_metrics(runs[0]).mode or "")
+        x = "episode" if mode is None else mode.plot_axis  # type: ignore[assignment]
+    return plot_learning_curves(runs, out, window=window, x=x)

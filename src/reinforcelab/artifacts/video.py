@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError, UserError
+from ..rollout import collect_episode
 from .files import atomic_write
 
 INSTALL_HINT = "pip install imageio imageio-ffmpeg"
@@ -253,19 +254,11 @@ def record_video(
     def play(tmp: Path) -> None:
         nonlocal writer
         try:
-            for episode in range(episodes):
-                obs, _ = env.reset(seed=seeds[episode])
-                write(tmp, env.render())
-                total, steps = 0.0, 0
-                while steps < max_steps:
-                    obs, reward, terminated, truncated, _ = env.step(act(obs))
-                    total += float(reward)
-                    steps += 1
-                    write(tmp, env.render())
-                    if terminated or truncated:
-                        break
-                episode_steps.append(steps)
-                episode_returns.append(total)
+            for episode_seed in seeds:
+                episode = collect_episode(env, act, max_steps, seed=episode_seed,
+                                          on_step=lambda: write(tmp, env.render()))
+                episode_steps.append(episode.length)
+                episode_returns.append(episode.total_reward)
             try:
                 writer.close()
             except Exception as exc:

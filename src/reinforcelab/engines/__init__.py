@@ -1,25 +1,60 @@
-"""Update engines: numpy (hand-written gradients, the built-in MLP on the CPU) and torch (autograd,
-any torch module, CPU or CUDA). An engine receives the parts it updates, never the agent."""
+"""Update engines: what computes the gradients of an update (``base.py`` says what an engine is).
+
+- ``NumpyEngine``: the built-in MLP on the CPU, with hand-written gradients (fast mode);
+- ``TorchEngine``: autograd, for any ``torch.nn.Module`` policy, on the CPU or CUDA (course mode
+  always; fast mode for torch policies and on CUDA).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..config import TrainConfig
-from ..nets import MLP, ObsNorm
+import os
+
+from ..errors import OptionError
+from .base import LR_SCHEDULES, Engine, apply_gradients, clip_by_global_norm, global_norm
 
 if TYPE_CHECKING:
-    from ..policies.base import Policy
+    from ..policies.factory import AgentParts
+
+__all__ = ["LR_SCHEDULES", "Engine", "apply_gradients", "clip_by_global_norm", "global_norm",
+           "make_engine", "resolve_device"]
 
 
-def fast_engine(
-    policy: Policy, value: MLP | None, obs_norm: ObsNorm | None, config: TrainConfig, device: str
-):
-    """Fast mode's engine: numpy for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
-    if policy.kind == "mlp" and device == "cpu" and (value is None or isinstance(value, MLP)):
+def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> Engine[Any]:
+    """The numpy engine for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
+    from ..policies.mlp import MLP, MLPPolicy
+
+    if isinstance(parts.policy, MLPPolicy) and device == "cpu" and (
+        parts.value is None or isinstance(parts.value, MLP)
+    ):
         from .numpy_engine import NumpyEngine
 
-        return NumpyEngine(policy, value, obs_norm, config)
+        return NumpyEngine(parts.policy, parts.value, lr, value_lr)
     from .torch_engine import TorchEngine
 
-    return TorchEngine(policy, value, obs_norm, config, device)
+    return TorchEngine(parts.policy, parts.value, lr, value_lr, device)
+
+
+def check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise OptionError(f"device must be auto, cpu or cuda[:N]; got {device!r}")
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: CUDA when an NVIDIA driver is loaded and torch can use it, else the CPU. The driver
+    check comes first so that a CPU-only machine never pays torch's import just to ask."""
+    check_device(device)
+    if device == "cpu":
+        return device
+    if device == "auto" and not os.path.exists("/proc/driver/nvidia/version"):
+        return "cpu"
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise OptionError(
+            f"device {device!r} was asked for, but torch finds no CUDA GPU; use device='cpu'"
+        )
+    return device

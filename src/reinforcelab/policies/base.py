@@ -1,9 +1,10 @@
-"""What the trainers, the evaluator and the savers need of a policy, and acting from its logits.
+"""What the training loops, the engines, playback and the savers need of a policy, and the actors
+that pick actions from its outputs.
 
 Two kinds of policy sit behind this interface: the built-in MLP (numpy weights, hand-written
-gradients; ``policies/mlp.py``) and any ``torch.nn.Module`` (``policies/torch_module.py``). The
-distribution is part of the policy: both are categorical today (``distribution = "categorical"``);
-a Gaussian policy for continuous actions plugs in beside them with its own actor and log-probabilities.
+gradients; ``mlp.py``) and any ``torch.nn.Module`` (``torch_module.py``), which may be categorical
+(logits or probabilities) or Gaussian (a mean and a ``log_std`` parameter, e.g. ``gaussian.py``'s
+``GaussianMLP``). The distribution is part of the policy: it computes its own log-probabilities.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .torch_mlp import mlp
+
 
 class GaussianMLP(nn.Module):
     """state -> hidden (Tanh) ... -> action mean; ``log_std`` [action_dim] is a free parameter.
@@ -29,13 +31,7 @@ class GaussianMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim, self.action_dim, self.hidden_sizes = obs_dim, action_dim, list(hidden_sizes)
-        layers: list[nn.Module] = []
-        width = obs_dim
-        for h in hidden_sizes:
-            layers += [nn.Linear(width, h), nn.Tanh()]
-            width = h
-        layers.append(nn.Linear(width, action_dim))
-        self.mean = nn.Sequential(*layers)
+        self.mean = mlp(obs_dim, hidden_sizes, action_dim, activation=nn.Tanh)
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std)))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.checkpoint import write_json
-from ..trainers import StopOnSignal
+from ..loops import StopOnSignal
 from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, run_folder
 from .spec import Parameter, SweepSpec, SweepSpecError, spec_from_dict
 from .trial import TRIAL_FILE, TrialTask, read_record

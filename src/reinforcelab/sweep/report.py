@@ -240,7 +240,7 @@ def plot_report(
 
     # 3. Learning curves across seeds with bands.
     ax = axes[2]
-    x_column = "env_steps" if spec.base_config().mode == "fast" else "episode"
+    x_column = spec.base_config().mode.plot_axis
     pairs = [(CONFIRM_BEST_ID, "best", "tab:green"), (CONFIRM_BASE_ID, "preset", "tab:gray")]
     pairs = [p for p in pairs if p[0] in by_id] or [(BASE_ID, "preset", "tab:gray")]
     for config_id, label, colour in pairs:

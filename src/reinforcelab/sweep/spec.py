@@ -26,10 +26,10 @@ from typing import Any
 
 import tomllib
 
-from ..config import PRESETS, TrainConfig
+from ..config import PRESETS, TrainConfig, all_fields
 from ..config import preset as get_preset
 from ..errors import UserError
-from ..make_env import check_env_id
+from ..envs.make import check_env_id
 
 OBJECTIVES = ("mean", "mean-std")
 METHODS = ("grid", "tpe")
@@ -308,7 +308,7 @@ def _budget(raw: Any) -> dict[str, float]:
 
 
 def _field_name(name: str, what: str) -> None:
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESERVED_FIELDS)
+    fields = set(all_fields()) - set(RESERVED_FIELDS)
     if name not in fields:
         raise SweepSpecError(f"unknown {what} {name!r}; config fields: {', '.join(sorted(fields))}")
 
@@ -328,7 +328,7 @@ def _parameter(name: str, raw: Any) -> Parameter:
             )
         if log and low <= 0:
             raise SweepSpecError(f"parameter {name}: a log range needs low > 0; got low={low!r}")
-        kind = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
+        kind = all_fields()[name].type
         if kind not in ("float", "int", "float | None", "int | None"):
             raise SweepSpecError(
                 f"parameter {name} is not numeric: give a list of values instead of a range"

@@ -6,6 +6,7 @@ write the ``model-index`` layout the Hub reads for leaderboards; the body is our
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +31,6 @@ TAGS = (
 )
 
 REQUIRED_RESULTS = ("env_id", "mean_reward", "std_reward", "n_evaluation_episodes")
-FAST_MODE_FIELDS = (
-    "num_envs",
-    "episodes_per_env",
-    "total_env_steps",
-    "return_norm",
-    "baseline",
-    "value_lr",
-    "entropy_coef",
-    "max_grad_norm",
-    "normalize_obs",
-    "truncation",
-)
 
 
 def json_default(obj: Any) -> Any:
@@ -74,41 +63,42 @@ def course_hyperparameters(
 
     Course keys: ``h_size`` (first hidden width), ``n_training_episodes``,
     ``n_evaluation_episodes``, ``max_t``, ``gamma``, ``lr``, ``env_id``, ``state_space``,
-    ``action_space``. Extra keys: ``mode``, ``hidden_sizes``, ``seed``, ``print_every``,
-    ``library_version``, the fast-mode fields when ``mode == "fast"``, and ``env_kwargs`` when set.
+    ``action_space``. Extra keys: ``mode``, ``hidden_sizes``, ``seed``, ``library_version``, every
+    field of the mode (all that changes training), and ``env_kwargs`` when set.
 
     ``n_training_episodes`` is ``trained_episodes`` when known (the run's results.json says how
-    many episodes it trained); otherwise the course-mode budget, and None in fast mode, which
-    trains for ``total_env_steps`` and finishes as many episodes as fit in them.
+    many episodes it trained); otherwise the budget of a mode that counts episodes, and None in
+    fast mode, which trains for ``total_env_steps`` and finishes as many episodes as fit in them.
     """
+    from ...config import TrainConfig
+
     try:
-        config = config_json["config"]
+        config = TrainConfig.from_dict(config_json["config"])
         shape = list(config_json["observation_shape"])
-        budget = config["n_episodes"] if config["mode"] == "course" else None
+        mode = config.mode
+        budget = mode.budget if mode.progress_unit == "episodes" else None
         params: dict[str, Any] = {
-            "h_size": int(config["hidden_sizes"][0]),
+            "h_size": int(config.hidden_sizes[0]),
             "n_training_episodes": budget if trained_episodes is None else int(trained_episodes),
-            "n_evaluation_episodes": config["eval_episodes"],
-            "max_t": config["max_t"],
-            "gamma": config["gamma"],
-            "lr": config["lr"],
+            "n_evaluation_episodes": config.eval_episodes,
+            "max_t": config.max_t,
+            "gamma": config.gamma,
+            "lr": config.lr,
             "env_id": config_json["env_id"],
             "state_space": shape[0] if len(shape) == 1 else shape,
             "action_space": int(config_json["n_actions"]),
-            "mode": config["mode"],
-            "hidden_sizes": [int(h) for h in config["hidden_sizes"]],
-            "seed": config.get("seed"),
-            "print_every": config.get("print_every"),
+            "mode": mode.name,
+            "hidden_sizes": list(config.hidden_sizes),
+            "seed": config.seed,
             "library_version": config_json.get("library_version"),
         }
     except (KeyError, TypeError, IndexError, ValueError) as exc:
         raise HubExportError(
             f"config.json is not a reinforcelab run config (missing or bad {exc})"
         ) from exc
-    if config["mode"] == "fast":
-        params.update({name: config[name] for name in FAST_MODE_FIELDS if name in config})
-    if config.get("env_kwargs"):
-        params["env_kwargs"] = config["env_kwargs"]
+    params.update(dataclasses.asdict(mode))
+    if config.env_kwargs:
+        params["env_kwargs"] = config.env_kwargs
     return params
 
 
@@ -225,13 +215,9 @@ def model_card(
         )
     else:
         policy = "a custom PyTorch module; its architecture is under *Policy architecture* below."
-    mode = params["mode"]
-    mode_text = (
-        "`course`: one Adam update per episode, returns standardised within each episode, "
-        "as in the course"
-        if mode == "course"
-        else "`fast`: each update uses a batch of whole episodes from vectorised environments"
-    )
+    from ...config import MODES
+
+    mode_text = MODES[params["mode"]].summary
     front = card_metadata(repo_id, env_id, mean, std).to_yaml()
     actions = (
         "**deterministic** (the most probable action)"

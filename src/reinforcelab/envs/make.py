@@ -6,12 +6,13 @@ import contextlib
 import difflib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
-from .config import VECTORIZATIONS, ConfigError
-from .errors import UserError
+from ..errors import UserError
 
 
 class EnvError(UserError, ValueError):
@@ -88,10 +89,6 @@ def vectorization_mode(env_id: str, vectorization: str = "auto") -> str:
     """Gymnasium's ``vectorization_mode`` for ``vectorization``: ``auto`` takes the env's
     numpy-batched entry point when it has one (CartPole, Pixelcopter), else whichever of sync and
     async was measured faster for it; ``sync`` and ``async`` force a per-sub-env vector env."""
-    if vectorization not in VECTORIZATIONS:
-        raise ConfigError(
-            "vectorization", f"must be one of {', '.join(VECTORIZATIONS)}; got {vectorization!r}"
-        )
     if vectorization != "auto":
         return vectorization
     if gym.spec(env_id).vector_entry_point is not None:
@@ -116,13 +113,31 @@ def make_vector_env(
     return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
 
 
-def space_summary(env: gym.Env) -> tuple[tuple[int, ...], int, bool]:
-    """(observation shape, number of actions or size of the action vector, continuous?) of a checked
-    env (its action space before clipping)."""
+@dataclass(frozen=True)
+class Spaces:
+    """What the policies need of an env's spaces."""
+
+    obs_shape: tuple[int, ...]
+    #: the number of discrete actions, or the size of the action vector
+    n_actions: int
+    continuous: bool
+
+    @property
+    def obs_dim(self) -> int:
+        return int(np.prod(self.obs_shape))
+
+    @property
+    def images(self) -> bool:
+        """(C, H, W) frames, for a CNN."""
+        return len(self.obs_shape) == 3
+
+
+def spaces_of(env: gym.Env) -> Spaces:
+    """The spaces of a checked env (its action space before clipping)."""
     space = (
         env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
     )
     shape = tuple(int(d) for d in env.observation_space.shape)
     if is_continuous(space):
-        return shape, int(space.shape[0]), True
-    return shape, int(space.n), False
+        return Spaces(shape, int(space.shape[0]), True)
+    return Spaces(shape, int(space.n), False)

@@ -1,7 +1,7 @@
 """The course's REINFORCE loop written the straightforward way, step by step with autograd.
 
 It is the yardstick for course mode: tests check that course mode's batched loss has the same
-gradient, and ``benchmarks/`` compares their speed and learning. Not meant for training.
+gradient (it lived in the package as ``reinforcelab.reference`` until 0.1).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from .policies.torch_mlp import CategoricalPolicy
+from reinforcelab.policies.torch_mlp import CategoricalPolicy
 
 
 def act_step(policy: CategoricalPolicy, obs: np.ndarray) -> tuple[int, torch.Tensor]:

@@ -8,7 +8,10 @@ import numpy as np
 
 
 class NumpyAdam:
-    """Updates the given arrays in place from gradients passed to ``step``."""
+    """Updates the given arrays in place from the gradients passed to ``step``.
+
+    ``lr`` is the step size in use; ``base_lr`` the configured one, which a schedule scales.
+    """
 
     def __init__(
         self,
@@ -18,7 +21,7 @@ class NumpyAdam:
         eps: float = 1e-8,
     ) -> None:
         self.params = params
-        self.lr, self.betas, self.eps = lr, betas, eps
+        self.lr, self.base_lr, self.betas, self.eps = lr, lr, betas, eps
         self.step_count = 0
         self.exp_avg = [np.zeros_like(p) for p in params]
         self.exp_avg_sq = [np.zeros_like(p) for p in params]

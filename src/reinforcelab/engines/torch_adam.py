@@ -1,5 +1,5 @@
-"""Adam for torch tensors (course mode), written out: the same arithmetic as ``torch.optim.Adam``
-without its start-up cost.
+"""Adam for torch tensors, written out: the same arithmetic as ``torch.optim.Adam`` without its
+start-up cost.
 
 ``torch.optim`` imports ``torch._dynamo`` the first time an optimizer is built, which costs about
 two seconds: more than fast mode needs to solve CartPole. This class performs the operations of
@@ -9,13 +9,19 @@ bit-identical (tested), and its state dict has the same layout.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 
 
-class Adam:
+class TorchAdam:
+    """Updates the given parameters in place from the gradients passed to ``step`` (usually their
+    ``.grad``); a parameter whose gradient is None is left alone, as torch does.
+
+    ``lr`` is the step size in use; ``base_lr`` the configured one, which a schedule scales.
+    """
+
     def __init__(
         self,
         params: Iterable[torch.nn.Parameter],
@@ -24,25 +30,21 @@ class Adam:
         eps: float = 1e-8,
     ) -> None:
         self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
-        self.state = [
+        self.lr, self.base_lr, self.betas, self.eps = lr, lr, betas, eps
+        self.state: list[dict[str, Any]] = [
             {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
             for p in self.params
         ]
 
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grads: Sequence[torch.Tensor | None]) -> None:
         beta1, beta2 = self.betas
-        for p, s in zip(self.params, self.state):
-            if p.grad is None:
+        for p, grad, s in zip(self.params, grads, self.state):
+            if grad is None:
                 continue
             s["step"] += 1
-            s["exp_avg"].lerp_(p.grad, 1 - beta1)
-            s["exp_avg_sq"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            s["exp_avg"].lerp_(grad, 1 - beta1)
+            s["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             step = float(s["step"])
             bias_correction1 = 1 - beta1**step
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
@@ -70,3 +72,5 @@ class Adam:
             {k: (v.to(p.device).clone() if torch.is_tensor(v) else v) for k, v in s.items()}
             for s, p in zip(saved["state"], self.params)
         ]
+
+

@@ -1,0 +1,385 @@
+"""The training loops: one class per mode, picked once by :func:`make_loop`.
+
+- :class:`CourseLoop`: the course's loop. Play one episode, make one Adam update on it.
+- :class:`FastLoop`: batched REINFORCE. Whole episodes from ``num_envs`` vector envs, one update
+  per batch.
+
+Each loop owns its budget and progress (in its mode's unit), its stop criterion and its update;
+:class:`TrainingLoop` keeps what they share: counters, Ctrl-C, the divergence check and the resume
+state. An update reads top to bottom: collect -> returns and advantages (``returns.py``) -> the
+engine's gradients (``engines/``) -> :func:`~reinforcelab.engines.apply_gradients` (clip, step).
+Callbacks (``callbacks.py``) watch a loop; they never change how it trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .artifacts.checkpoint import CheckpointError, load_state
+from .artifacts.files import RESUME_FILE
+from .callbacks import (
+    Callback,
+    EpisodeRecord,
+    StopOnEvaluation,
+    StopOnTrainingAverage,
+)
+from .config import CourseMode, FastMode, TrainConfig
+from .engines import LR_SCHEDULES, Engine, apply_gradients, global_norm, make_engine
+from .envs.make import make_env, make_vector_env
+from .errors import UserError
+from .policies.factory import AgentParts
+from .returns import advantages, batch_returns, reward_to_go, standardize
+from .rollout import Batch, Episode, RolloutStorage, collect_batch, collect_episode
+from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
+
+
+class TrainingDiverged(UserError, RuntimeError):
+    """An update left non-finite weights (NaN or inf); the run folder keeps the last finite
+    checkpoint."""
+
+
+class StopOnSignal:
+    """While active, the first Ctrl-C asks training to stop after the current update."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C: stop right now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class TrainingLoop:
+    """What both loops share: the counters callbacks read, ``run``, and the resume state.
+
+    A loop subclass defines ``step`` (collect, update, return the finished episodes), its progress
+    and its stop criterion. ``run`` trains until the budget is spent, a callback stops it, Ctrl-C
+    or divergence; a later ``run`` continues where it stopped.
+    """
+
+    def __init__(self, config: TrainConfig, parts: AgentParts, engine: Engine[Any]) -> None:
+        self.config = config
+        self.parts = parts
+        self.engine = engine
+        self.episodes = 0
+        self.env_steps = 0
+        # Sub-env steps simulated, counted or not (fast mode's batches also step finished sub-envs).
+        self.simulated_env_steps = 0
+        self.updates = 0
+        self.wall_seconds = 0.0
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.stop_reason: str | None = None
+        self.interrupted = False
+        self.diverged = False
+        self.update_stats: dict[str, float] = {}  # the last update's losses, entropy, grad norm
+        # Env resets of update k are seeded from (root, k) alone: resuming needs no saved env.
+        self.seed_entropy = root_entropy(config.seed)
+        self.rng = np.random.default_rng(config.seed)  # samples the actions
+
+    # ------------------------------------------------------------------ what each loop defines
+    def step(self) -> list[tuple[float, int]]:
+        """Collect, update; return the finished episodes as (return, length)."""
+        raise NotImplementedError
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) in the mode's unit (``config.mode.progress_unit``)."""
+        raise NotImplementedError
+
+    def stop_criterion(self, reward: float, eval_episodes: int | None) -> Callback:
+        """The callback that stops training once ``reward`` is reached."""
+        raise NotImplementedError
+
+    def course_line(self) -> str | None:
+        """The line the course prints now and then while training, when it is due."""
+        return None
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """What must be open while ``run`` trains (the vector envs)."""
+        return contextlib.nullcontext()
+
+    # ------------------------------------------------------------------------------ shared
+    @property
+    def average_return(self) -> float:
+        """Mean return of the last (up to) 100 training episodes, as the course prints it."""
+        return float(np.mean(self.recent_returns)) if self.recent_returns else float("nan")
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+
+    def reset_seeds(self, n: int) -> list[int]:
+        """Env-reset seeds of the next update's ``n`` episodes (or sub-envs)."""
+        return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
+
+    def run(self, callbacks: list[Callback], budget: int | None = None) -> None:
+        """Train until ``budget`` (in the mode's unit; default: the config's) is spent or a callback,
+        Ctrl-C or divergence stops it."""
+        if budget is not None:
+            self.config = self.config.replace(**{self.config.mode.budget_field: budget})
+        self.stop_reason = None
+        for cb in callbacks:
+            cb.on_training_start(self)
+        start, offset = time.perf_counter(), self.wall_seconds
+        try:
+            # A diverging update overflows before the check below reports it: no warnings on the way.
+            with (
+                self.session(),
+                self.threads(),
+                StopOnSignal() as ctrl_c,
+                np.errstate(over="ignore", invalid="ignore"),
+            ):
+                while self.stop_reason is None and self.progress()[0] < self.progress()[1]:
+                    finished = self.step()
+                    self.updates += 1
+                    if not self.weights_finite():  # nothing of this update is recorded or saved
+                        self.diverged = True
+                        self.stop(f"diverged: update {self.updates} left non-finite weights")
+                        break
+                    self.wall_seconds = offset + time.perf_counter() - start
+                    records = self.record(finished)
+                    for cb in callbacks:
+                        cb.on_update(self, records)
+                    if ctrl_c.requested:
+                        self.interrupted = True
+                        self.stop("interrupted (Ctrl-C)")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.stop("interrupted (Ctrl-C)")
+        if self.stop_reason is None:
+            self.stop("budget reached")
+        for cb in callbacks:
+            cb.on_training_end(self)
+        if self.diverged:
+            raise TrainingDiverged(
+                f"training diverged: update {self.updates} produced NaN or infinite weights (try a "
+                "smaller learning rate, or max_grad_norm); the agent's weights are unusable"
+            )
+
+    def record(self, finished: list[tuple[float, int]]) -> list[EpisodeRecord]:
+        records = []
+        for ret, length in finished:
+            self.episodes += 1
+            self.env_steps += length
+            self.recent_returns.append(ret)
+            records.append(
+                EpisodeRecord(self.episodes, ret, length, self.env_steps, self.wall_seconds)
+            )
+        return records
+
+    def weights_finite(self) -> bool:
+        return all(np.isfinite(w).all() for w in self.parts.weights().values())
+
+    @contextlib.contextmanager
+    def threads(self) -> Iterator[None]:
+        """numpy's BLAS (and torch, when the engine uses it) on one thread while training. For
+        networks this small a second thread gained nothing on CartPole (7% on Pixelcopter's 64x64
+        networks), and between the many tiny products it busy-waits: two fast-mode trainings side
+        by side on 2 cores each ran 3x slower."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            if not self.engine.uses_torch:
+                yield
+                return
+            import torch
+
+            saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(saved)
+
+    # Resume state: everything that decides what training does next. It is pickled (optimizer
+    # state, RNG state), so it is for the local run folder only, never for sharing.
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "counters": {
+                "episodes": self.episodes,
+                "env_steps": self.env_steps,
+                "updates": self.updates,
+                "wall_seconds": self.wall_seconds,
+                "simulated_env_steps": self.simulated_env_steps,
+            },
+            "recent_returns": list(self.recent_returns),
+            "weights": {k: v.copy() for k, v in self.parts.weights().items()},
+            "optimizers": [o.state_dict() for o in self.engine.optimizers],
+            "rng": self.rng.bit_generator.state,
+            "seed_entropy": self.seed_entropy,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "seed_entropy" not in state:
+            raise CheckpointError(
+                f"this {RESUME_FILE} was written by an older reinforcelab and cannot be resumed"
+            )
+        for name, value in state["counters"].items():
+            setattr(self, name, value)
+        self.recent_returns.clear()
+        self.recent_returns.extend(state["recent_returns"])
+        for name, part in self.parts.named().items():
+            load_state(part, state["weights"], name, Path(RESUME_FILE))
+        for optimizer, saved in zip(self.engine.optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        self.rng.bit_generator.state = state["rng"]
+        self.seed_entropy = state["seed_entropy"]
+
+
+class CourseLoop(TrainingLoop):
+    """The course's loop: play one episode, make one Adam update on it, repeat (on the CPU: one
+    short episode at a time, a GPU would only add transfers)."""
+
+    def __init__(self, config: TrainConfig, parts: AgentParts) -> None:
+        from .engines.torch_engine import TorchEngine
+
+        assert isinstance(config.mode, CourseMode)
+        # The built-in MLP's torch view shares its arrays on the CPU, so updates land in them.
+        super().__init__(config, parts, TorchEngine(parts.policy, None, config.lr, 0.0, "cpu"))
+        self.env = make_env(config.env_id, **config.env_kwargs)
+
+    def progress(self) -> tuple[int, int]:
+        return self.episodes, self.config.mode.budget
+
+    def step(self) -> list[tuple[float, int]]:
+        actor = self.parts.actor()
+        episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
+                                  seed=self.reset_seeds(1)[0])
+        self.simulated_env_steps += episode.length
+        self.update_stats = self.update(episode)
+        return [(episode.total_reward, episode.length)]
+
+    def update(self, episode: Episode) -> dict[str, float]:
+        """The course's update: the reward-to-go standardised within the episode (float32, in the
+        engine's arithmetic, as the course computes it in torch), the loss summed over the
+        episode, one Adam step. A 1-step episode makes none: its standardised return is undefined
+        (the course gets NaN there and the NaN ends up in the weights)."""
+        if episode.length < 2:
+            return {}
+        returns = reward_to_go(episode.rewards, self.config.gamma).astype(np.float32)
+        weights = standardize(self.engine.as_array(returns))
+        stats: dict[str, float] = {}
+        grads = self.engine.policy_gradients(episode.obs, episode.actions, weights, 0.0, "sum", stats)
+        stats["grad_norm"] = global_norm(grads)
+        apply_gradients(self.engine, [grads])
+        return stats
+
+    def stop_criterion(self, reward: float, eval_episodes: int | None) -> Callback:
+        """The course's own yardstick, the 100-episode training average; an evaluation of
+        ``eval_episodes`` episodes when that is asked for."""
+        if eval_episodes is not None:
+            return StopOnEvaluation(reward, eval_episodes, seed=self.config.seed)
+        return StopOnTrainingAverage(reward)
+
+    def course_line(self) -> str | None:
+        if self.episodes % self.config.mode.print_every == 0:
+            return f"Episode {self.episodes}\tAverage Score: {self.average_return:.2f}"
+        return None
+
+
+class FastLoop(TrainingLoop):
+    """Batched REINFORCE: each update takes whole episodes from ``num_envs`` vector envs."""
+
+    def __init__(self, config: TrainConfig, parts: AgentParts, device: str = "cpu") -> None:
+        assert isinstance(config.mode, FastMode)
+        engine = make_engine(parts, config.lr, config.mode.value_lr, device)
+        super().__init__(config, parts, engine)
+        self.envs: Any = None
+        self.open_envs()  # now: an env that cannot be made fails before anything else happens
+        self.storage = RolloutStorage()
+
+    @property
+    def fast(self) -> FastMode:
+        assert isinstance(self.config.mode, FastMode)
+        return self.config.mode
+
+    def open_envs(self) -> None:
+        self.envs = make_vector_env(self.config.env_id, self.fast.num_envs, self.fast.vectorization,
+                                    **self.config.env_kwargs)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        # Async envs hold a worker process per sub-env, which must not outlive a run (the next
+        # run opens them again; resets are seeded per update, so nothing is lost).
+        if self.envs is None:
+            self.open_envs()
+        try:
+            yield
+        finally:
+            self.envs.close()
+            self.envs = None
+
+    def progress(self) -> tuple[int, int]:
+        return self.env_steps, self.fast.budget
+
+    def step(self) -> list[tuple[float, int]]:
+        fast, actor = self.fast, self.parts.actor()
+        batch = collect_batch(
+            self.envs,
+            lambda obs: actor.act_batch(obs, self.rng),
+            fast.rollout_max_t or self.config.max_t,
+            fast.episodes_per_env,
+            seed=vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs)),
+            storage=self.storage,
+        )
+        self.simulated_env_steps += batch.valid.size
+        self.update_stats = self.update(batch)
+        return list(zip(batch.episode_returns, batch.episode_lengths))
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One update on a batch of whole episodes: returns (bootstrapped at cuts), the value
+        baseline's gradients and values, advantages, the policy's gradients, then one clipped Adam
+        step per network; the observation statistics take in the batch afterwards (they apply
+        from the next rollout on)."""
+        fast, engine = self.fast, self.engine
+        normalize = self.parts.normalizer() or (lambda obs: obs)
+        obs = normalize(batch.counted_obs)
+        value_at = None
+        if fast.truncation == "bootstrap":
+            value_at = lambda o: engine.values(normalize(o))  # noqa: E731
+        returns = batch_returns(batch, self.config.gamma, value_at)
+        stats: dict[str, float] = {}
+        value_grads, values = engine.value_gradients(obs, returns) if engine.has_value else ([], None)
+        if values is not None:
+            stats["value_loss"] = 0.5 * float(np.mean(np.square(values - returns)))
+        adv = advantages(batch, returns, values, fast.return_norm)
+        actions = batch.counted(batch.actions)
+        policy_grads = engine.policy_gradients(obs, actions, adv, fast.entropy_coef, "mean", stats)
+        stats["grad_norm"] = global_norm(policy_grads)
+        grads = [policy_grads, value_grads] if values is not None else [policy_grads]
+        lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
+        apply_gradients(engine, grads, fast.max_grad_norm, lr_factor)
+        stats["lr"] = engine.optimizers[0].lr
+        if self.parts.obs_norm is not None:
+            self.parts.obs_norm.update(batch.counted_obs)
+        return stats
+
+    def stop_criterion(self, reward: float, eval_episodes: int | None) -> Callback:
+        """An evaluation of ``eval_episodes`` (default 100) sampled-action episodes after updates:
+        fast mode finishes many episodes per update, so its training average lags the policy."""
+        return StopOnEvaluation(reward, eval_episodes or 100, seed=self.config.seed)
+
+
+def make_loop(config: TrainConfig, parts: AgentParts, device: str = "cpu") -> TrainingLoop:
+    """The training loop of ``config``'s mode (the one place that tells the modes apart)."""
+    if isinstance(config.mode, CourseMode):
+        return CourseLoop(config, parts)
+    return FastLoop(config, parts, device)
