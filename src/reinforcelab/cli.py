@@ -609,7 +609,7 @@ def presets() -> None:
         )
 
     for mode, mode_class in MODES.items():
-        names = [name for name, cfg in PRESETS.items() if cfg.mode.name == mode]
+        names = [name for name, cfg in PRESETS.items() if isinstance(cfg.mode, mode_class)]
         # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
         for start in range(0, len(names), 3):
             shown = names[start : start + 3]

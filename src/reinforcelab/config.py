@@ -206,7 +206,7 @@ class TrainConfig:
         if isinstance(new_mode, str):
             if new_mode not in MODES:
                 raise ConfigError("mode", f"must be one of {', '.join(MODES)}; got {new_mode!r}")
-            mode = mode if new_mode == mode.name else MODES[new_mode]()
+            mode = mode if isinstance(mode, MODES[new_mode]) else MODES[new_mode]()
         elif new_mode is not None:
             mode = new_mode
         own = mode_fields(mode)
