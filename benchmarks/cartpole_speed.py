@@ -1,5 +1,5 @@
-"""CartPole-v1: fast mode, fast mode with a torch module policy, course mode and the course's per-step
-loop, side by side in one run.
+"""CartPole-v1: fast mode, fast mode with a torch module policy, course mode and the course's
+per-step loop, side by side in one run.
 
 For every method and seed: train until a 100-episode sampled-action evaluation first reaches 475
 (the evaluation runs whenever the recent training returns are high enough, on a separate vector
@@ -10,7 +10,9 @@ first reaches 475 (the course's criterion). Prints a markdown table and writes a
 
     python benchmarks/cartpole_speed.py                     # 10 seeds fast, 5 seeds course-style
     python benchmarks/cartpole_speed.py --seeds 3 --slow-seeds 2 --methods fast course
-    python benchmarks/cartpole_speed.py --methods fast torch-module --process-runs 0 --throughput-envs 0
+    python benchmarks/cartpole_speed.py --methods fast torch-module --process-runs 0 \\
+        --throughput-envs 0
+    python benchmarks/cartpole_speed.py --write docs/benchmarks/cartpole_speed.md   # also in docs
 
 "fast mode (torch module)" trains a plain ``nn.Module`` of the built-in MLP's shape (4-16-2, ReLU,
 logits) with the same preset through the torch autograd engine on the CPU.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 import torch
+from report import Report, add_write_option
 
 import reinforcelab
 from reinforcelab.callbacks import Callback
@@ -274,6 +277,7 @@ def main() -> None:
     )
     parser.add_argument("--throughput-steps", type=int, default=4_000_000)
     parser.add_argument("--throughput-seeds", type=int, default=5)
+    add_write_option(parser)
     args = parser.parse_args()
 
     traces: list[Trace] = []
@@ -312,69 +316,80 @@ def main() -> None:
             print(traces[-1], file=sys.stderr)
 
     methods = list(dict.fromkeys(t.method for t in traces))
-    print(
+    report = Report("CartPole-v1 speed", args.write)
+    report.line(
         f"\nCartPole-v1, target: {EVAL_EPISODES}-episode sampled-action evaluation >= {TARGET:g}; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads available\n"
     )
-    print(
-        "| method | seeds | solved | median train s to solve | median env steps to solve | env steps/s "
-        "| median episode: 100-ep training avg >= 475 | eval at 2x budget (median) | still >= 475 at 2x |"
+    report.header(
+        "method",
+        "seeds",
+        "solved",
+        "median train s to solve",
+        "median env steps to solve",
+        "env steps/s",
+        "median episode: 100-ep training avg >= 475",
+        "eval at 2x budget (median)",
+        "still >= 475 at 2x",
     )
-    print("|---|---|---|---|---|---|---|---|---|")
     for m in methods:
         ts = [t for t in traces if t.method == m]
         ok = [t for t in ts if t.solved]
         still = sum(t.eval_at_double >= TARGET for t in ok)
         course_eps = [t.course_criterion_episode for t in ts]
-        print(
-            f"| {m} | {len(ts)} | {len(ok)}/{len(ts)} | {median(t.solve_seconds for t in ok):.2f} "
-            f"| {median(t.solve_steps for t in ok):,.0f} | {median(t.steps_per_second for t in ts):,.0f} "
-            f"| {median(course_eps) if any(e is not None for e in course_eps) else '-'} "
-            f"| {median(t.eval_at_double for t in ok):.1f} | {still}/{len(ok)} |"
+        report.row(
+            m,
+            len(ts),
+            f"{len(ok)}/{len(ts)}",
+            f"{median(t.solve_seconds for t in ok):.2f}",
+            f"{median(t.solve_steps for t in ok):,.0f}",
+            f"{median(t.steps_per_second for t in ts):,.0f}",
+            median(course_eps) if any(e is not None for e in course_eps) else "-",
+            f"{median(t.eval_at_double for t in ok):.1f}",
+            f"{still}/{len(ok)}",
         )
+    report.line()
     speed = {m: median(t.steps_per_second for t in traces if t.method == m) for m in methods}
     if "course mode" in speed and "per-step loop" in speed:
-        print(
-            f"\ncourse mode / per-step loop env steps/s: {speed['course mode'] / speed['per-step loop']:.1f}x"
-        )
+        ratio = speed["course mode"] / speed["per-step loop"]
+        report.line(f"- course mode / per-step loop env steps/s: {ratio:.1f}x")
     solve = {
         m: median(t.solve_seconds for t in traces if t.method == m and t.solved) for m in methods
     }
     if "fast mode" in solve and "fast mode (torch module)" in solve:
-        print(
-            f"\nfast mode, torch module / numpy MLP median train s to solve: "
-            f"{solve['fast mode (torch module)'] / solve['fast mode']:.2f}x"
-        )
+        ratio = solve["fast mode (torch module)"] / solve["fast mode"]
+        report.line(f"- fast mode, torch module / numpy MLP median train s to solve: {ratio:.2f}x")
     if "fast mode" in speed and "per-step loop" in speed:
-        print(
-            f"fast mode / per-step loop env steps/s: {speed['fast mode'] / speed['per-step loop']:.0f}x"
-        )
+        ratio = speed["fast mode"] / speed["per-step loop"]
+        report.line(f"- fast mode / per-step loop env steps/s: {ratio:.0f}x")
     if peak_mb is not None:
-        print(f"peak memory (max RSS) after the fast-mode runs: {peak_mb:.0f} MB")
+        report.line(f"- peak memory (max RSS) after the fast-mode runs: {peak_mb:.0f} MB")
     if args.process_runs and "fast" in args.methods:
         for extra, label in (
             ([], "as documented (writes curve.png)"),
             (["--no-plot"], "with --no-plot"),
         ):
             times = whole_process_seconds(args.process_runs, extra)
-            print(
-                f"whole process `reinforcelab train CartPole-v1 --preset fast-cartpole --stop-reward 475 "
-                f"--eval-episodes 100` {label}: median {median(times):.2f} s over {len(times)} seeds "
-                f"({', '.join(f'{t:.2f}' for t in times)})"
+            report.line(
+                "- whole process `reinforcelab train CartPole-v1 --preset fast-cartpole "
+                f"--stop-reward 475 --eval-episodes 100` {label}: median {median(times):.2f} s "
+                f"over {len(times)} seeds ({', '.join(f'{t:.2f}' for t in times)})"
             )
     if "fast" in args.methods and rates is not None:
-        print(
-            f"fast mode training throughput with {args.throughput_envs} envs, updates included, median over "
-            f"{args.throughput_seeds} seeds "
-            f"(first {args.throughput_steps:,} trained-on env steps from scratch, then the next as many):"
+        report.line(
+            f"- fast mode training throughput with {args.throughput_envs} envs, updates included, "
+            f"median over {args.throughput_seeds} seeds (first {args.throughput_steps:,} "
+            "trained-on env steps from scratch, then the next as many):"
         )
         for label, values in rates.items():
-            print(
-                f"  {label}: {median(values):,.0f} env steps/s ({', '.join(f'{r:,.0f}' for r in values)})"
+            report.line(
+                f"    - {label}: {median(values):,.0f} env steps/s "
+                f"({', '.join(f'{r:,.0f}' for r in values)})"
             )
     if args.plot:
         plot(traces, methods, args.plot)
         print(f"plot: {args.plot}")
+    report.save()
 
 
 def plot(traces: list[Trace], methods: list[str], path: str) -> None:
@@ -394,7 +409,8 @@ def plot(traces: list[Trace], methods: list[str], path: str) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     fig.suptitle(
-        f"CartPole-v1: time to a {EVAL_EPISODES}-episode evaluation mean >= {TARGET:g} (one dot per seed)"
+        f"CartPole-v1: time to a {EVAL_EPISODES}-episode evaluation mean >= {TARGET:g} "
+        "(one dot per seed)"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -3,6 +3,7 @@ an optional wall-clock cap), then the course's score, mean - std of 100 sampled-
 the sweep's held-out evaluation seeds. Prints a markdown table; run folders land in --out.
 
     python benchmarks/heldout_seeds.py --preset fast-pixelcopter --seeds 1003 1004 --seconds 600
+    python benchmarks/heldout_seeds.py --seeds 1005 --write docs/benchmarks/heldout_seeds.md
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import statistics
 from concurrent.futures import ProcessPoolExecutor
+
+from report import Report, add_write_option
 
 from reinforcelab.sweep.spec import SweepSpec
 from reinforcelab.sweep.trial import TrialTask, run_trial
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="held-out evaluation episodes")
     parser.add_argument("--workers", type=int, default=2, help="trials side by side")
     parser.add_argument("--out", default="runs/heldout")
+    add_write_option(parser)
     args = parser.parse_args()
     seconds = args.seconds or None
     with ProcessPoolExecutor(args.workers) as pool:
@@ -65,20 +69,28 @@ def main() -> None:
                 [args.out] * len(args.seeds),
             )
         )
-    print(f"\n{args.preset}: mean - std of {args.episodes} held-out sampled episodes per seed\n")
-    print("| seed | score (mean - std) | mean | std | training s | env steps |")
-    print("|---|---|---|---|---|---|")
+    report = Report("Held-out seeds", args.write)
+    report.line(
+        f"\n{args.preset}: mean - std of {args.episodes} held-out sampled episodes per seed, "
+        f"training capped at {seconds or 'no'} s, {args.workers} trials side by side\n"
+    )
+    report.header("seed", "score (mean - std)", "mean", "std", "training s", "env steps")
     for r in records:
         if r["status"] != "ok":
-            print(f"| {r['seed']} | {r['status']}: {r.get('error', '')} | | | | |")
+            report.row(r["seed"], f"{r['status']}: {r.get('error', '')}", "", "", "", "")
             continue
-        print(
-            f"| {r['seed']} | {r['objective']:.1f} | {r['eval_mean']:.1f} | {r['eval_std']:.1f} "
-            f"| {r['train_seconds']:.0f} | {r['train_env_steps']:,} |"
+        report.row(
+            r["seed"],
+            f"{r['objective']:.1f}",
+            f"{r['eval_mean']:.1f}",
+            f"{r['eval_std']:.1f}",
+            f"{r['train_seconds']:.0f}",
+            f"{r['train_env_steps']:,}",
         )
     scores = [r["objective"] for r in records if r["status"] == "ok"]
     if scores:
-        print(f"\nmedian score {statistics.median(scores):.1f} over {len(scores)} seeds")
+        report.line(f"\nmedian score {statistics.median(scores):.1f} over {len(scores)} seeds")
+    report.save()
 
 
 if __name__ == "__main__":

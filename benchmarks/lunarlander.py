@@ -30,6 +30,8 @@ Full run (hours on a 2-core machine):
 Short run:
 
     python benchmarks/lunarlander.py --seeds 1 --budget-seconds 300 --envs LunarLander-v3
+
+Add ``--write docs/benchmarks/lunarlander.md`` to save the table in the docs as well.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from report import Report, add_write_option
 
 GOAL = 200.0
 PRESETS = {
@@ -98,8 +101,8 @@ class Evaluator:
         if mean >= GOAL and self.run.solved_steps is None:
             self.run.solved_seconds, self.run.solved_steps = train_seconds, steps
         print(
-            f"  {self.run.agent} seed {self.run.seed}: eval at {steps:,} steps, {train_seconds:.0f} s: "
-            f"{mean:.1f}",
+            f"  {self.run.agent} seed {self.run.seed}: eval at {steps:,} steps, "
+            f"{train_seconds:.0f} s: {mean:.1f}",
             flush=True,
         )
         return mean
@@ -206,8 +209,8 @@ def main() -> None:
         "--budget-seconds",
         type=float,
         default=None,
-        help="cap on each run's training seconds (default: none; reinforcelab stops at its preset's "
-        "total_env_steps, PPO at --ppo-timesteps)",
+        help="cap on each run's training seconds (default: none; reinforcelab stops at its "
+        "preset's total_env_steps, PPO at --ppo-timesteps)",
     )
     parser.add_argument("--envs", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument(
@@ -227,13 +230,16 @@ def main() -> None:
         default=0.75,
         help="evaluate only when the last 100 training episodes average this fraction of the goal",
     )
+    add_write_option(parser)
     args = parser.parse_args()
 
     runs = []
-    print(
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; budget per run: "
-        f"{args.budget_seconds or 'none'} s",
-        flush=True,
+    report = Report("LunarLander: reinforcelab's presets and SB3 PPO", args.write)
+    report.line(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start; budget per "
+        f"run: {args.budget_seconds or 'none'} s; evaluations of {args.eval_episodes} episodes at "
+        f"most every {args.eval_every:,} env steps, once training averages "
+        f"{args.precheck:g} x {GOAL:g}"
     )
     for env_id in args.envs:
         for agent in args.agents:
@@ -243,19 +249,32 @@ def main() -> None:
                 (run_reinforcelab if agent == "reinforcelab" else run_sb3_ppo)(run, args)
                 runs.append(run)
 
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
-    print(
-        "| env | agent | seed | train s to 200 | env steps to 200 | final eval mean | train s | env steps |"
+    report.line(f"\nload average at the end: {os.getloadavg()[0]:.1f}\n")
+    report.header(
+        "env",
+        "agent",
+        "seed",
+        "train s to 200",
+        "env steps to 200",
+        "final eval mean",
+        "train s",
+        "env steps",
     )
-    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         solved_s = f"{r.solved_seconds:.0f}" if r.solved_seconds is not None else "-"
         solved_n = f"{r.solved_steps:,}" if r.solved_steps is not None else "-"
-        print(
-            f"| {r.env_id} | {r.agent} | {r.seed} | {solved_s} | {solved_n} | {r.final_mean:.1f} | "
-            f"{r.train_seconds:.0f} | {r.env_steps:,} |"
+        report.row(
+            r.env_id,
+            r.agent,
+            r.seed,
+            solved_s,
+            solved_n,
+            f"{r.final_mean:.1f}",
+            f"{r.train_seconds:.0f}",
+            f"{r.env_steps:,}",
         )
-    print("'-': not reached within the run's budget (counts as the whole budget).")
+    report.line("\n'-': not reached within the run's budget (counts as the whole budget).")
+    report.save()
 
 
 if __name__ == "__main__":

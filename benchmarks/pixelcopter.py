@@ -1,4 +1,4 @@
-"""Pixelcopter-PLE-v0: env throughput (single and vectorised) and fast-mode training to the course bar.
+"""Pixelcopter-PLE-v0: env throughput (single and vectorised), fast-mode training to the course bar.
 
 The course bar: mean - std >= 5 over 10 sampled-action evaluation episodes (capped at 10,000 steps).
 Training is evaluated with that protocol every ``--eval-every`` seconds of training; evaluation time
@@ -7,8 +7,9 @@ is excluded from the training clock. Prints markdown tables.
     python benchmarks/pixelcopter.py                           # env table + 3 seeds x 5 minutes
     python benchmarks/pixelcopter.py --seeds 1 --minutes 20    # how far one longer run gets
     python benchmarks/pixelcopter.py --no-train                # env throughput only
-    python benchmarks/pixelcopter.py --no-env --preset fast-pixelcopter-pixels --seeds 3 --minutes 30
-                                                               # from pixels, with where the time goes
+    python benchmarks/pixelcopter.py --no-env --preset fast-pixelcopter-pixels --seeds 3 \\
+        --minutes 30                                           # from pixels, where the time goes
+    python benchmarks/pixelcopter.py --write docs/benchmarks/pixelcopter.md   # saved in the docs
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from report import Report, add_write_option
 
 import reinforcelab
 from reinforcelab.callbacks import Callback
@@ -71,7 +73,7 @@ class TimedEvaluation(Callback):
             trainer.stop("benchmark budget")
 
 
-def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
+def train_table(seeds: int, minutes: float, every: float, preset: str, report: Report) -> None:
     traces = []
     for seed in range(seeds):
         trace = Trace(seed)
@@ -80,31 +82,38 @@ def train_table(seeds: int, minutes: float, every: float, preset: str) -> None:
         )
         agent.learn([TimedEvaluation(agent, trace, every, minutes * 60)])
         traces.append(trace)
-    print(
-        f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation every "
-        f"{every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n"
+    report.line(
+        f"\nPixelcopter-PLE-v0, preset {preset}, {minutes:g} min of training per seed, evaluation "
+        f"every {every:g} s (10 sampled-action episodes, capped at 10,000 steps)\n"
     )
-    print(
-        "| seed | training s to course bar (mean - std >= 5) | env steps to bar | best eval mean (+/- std) "
-        "| env steps in budget | training env steps/s |"
+    report.header(
+        "seed",
+        "training s to course bar (mean - std >= 5)",
+        "env steps to bar",
+        "best eval mean (+/- std)",
+        "env steps in budget",
+        "training env steps/s",
     )
-    print("|---|---|---|---|---|---|")
     for t in traces:
         bar = f"{t.bar_seconds:.0f}" if t.bar_seconds is not None else "not reached"
         steps = f"{t.bar_steps:,}" if t.bar_steps is not None else "-"
-        print(
-            f"| {t.seed} | {bar} | {steps} | {t.best_mean:.1f} (+/- {t.best_std:.1f}) | {t.final_steps:,} "
-            f"| {t.final_steps / max(t.final_seconds, 1e-9):,.0f} |"
+        report.row(
+            t.seed,
+            bar,
+            steps,
+            f"{t.best_mean:.1f} (+/- {t.best_std:.1f})",
+            f"{t.final_steps:,}",
+            f"{t.final_steps / max(t.final_seconds, 1e-9):,.0f}",
         )
     reached = [t.bar_seconds for t in traces if t.bar_seconds is not None]
-    print(
+    report.line(
         f"\ncourse bar reached by {len(reached)}/{len(traces)} seeds"
         + (f", median {statistics.median(reached):.0f} s" if reached else "")
         + f"; median best eval mean {statistics.median(t.best_mean for t in traces):.1f}"
     )
 
 
-def time_split(preset: str, frames: int = 1024) -> None:
+def time_split(preset: str, report: Report, frames: int = 1024) -> None:
     """Where a fast-mode update's time goes: stepping the vector env, acting (a forward pass per
     step), and the update's forward and backward passes (on one chunk of about 1,000 frames, as the
     torch engine runs them), per 1,000 env steps."""
@@ -140,13 +149,18 @@ def time_split(preset: str, frames: int = 1024) -> None:
     loss.backward()
     backward = time.perf_counter() - start
     per_k = 1000 / (steps * cfg.num_envs)
-    print(
-        f"\n{preset}: seconds per 1,000 env steps ({cfg.num_envs} envs, {cfg.env_kwargs or 'vector obs'}):\n"
+    report.line(
+        f"\n{preset}: seconds per 1,000 env steps "
+        f"({cfg.num_envs} envs, {cfg.env_kwargs or 'vector obs'}):\n"
     )
-    print("| env step | acting (forward) | update forward (policy + value) | update backward |")
-    print("|---|---|---|---|")
-    print(
-        f"| {env * per_k:.3f} | {act * per_k:.3f} | {forward * 1000 / frames:.3f} | {backward * 1000 / frames:.3f} |"
+    report.header(
+        "env step", "acting (forward)", "update forward (policy + value)", "update backward"
+    )
+    report.row(
+        f"{env * per_k:.3f}",
+        f"{act * per_k:.3f}",
+        f"{forward * 1000 / frames:.3f}",
+        f"{backward * 1000 / frames:.3f}",
     )
 
 
@@ -165,19 +179,21 @@ def main() -> None:
     parser.add_argument(
         "--no-split", action="store_true", help="skip the time split of a torch-policy preset"
     )
+    add_write_option(parser)
     args = parser.parse_args()
+    report = Report("Pixelcopter-PLE-v0 training", args.write)
     if not args.no_env:
-        sys.path.insert(0, str(Path(__file__).parent))
         import pixelcopter_env
 
-        pixelcopter_env.main([])
+        pixelcopter_env.env_table(pixelcopter_env.make_parser().parse_args([]), report)
     if (
         not args.no_split
         and reinforcelab.preset(args.preset).env_kwargs.get("obs_type") == "pixels"
     ):
-        time_split(args.preset)
+        time_split(args.preset, report)
     if not args.no_train:
-        train_table(args.seeds, args.minutes, args.eval_every, args.preset)
+        train_table(args.seeds, args.minutes, args.eval_every, args.preset, report)
+    report.save()
 
 
 if __name__ == "__main__":

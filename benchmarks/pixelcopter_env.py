@@ -1,4 +1,4 @@
-"""Env throughput of Pixelcopter-PLE-v0: env steps per second, single env and numpy-batched vector env.
+"""Env throughput of Pixelcopter-PLE-v0: steps per second of the single and the numpy-batched env.
 
 Prints a markdown table. Actions are drawn up front (so the policy costs nothing) from two
 policies: uniform random (episodes last ~7 steps, so resets dominate) and "thrust with p=0.1"
@@ -16,7 +16,9 @@ shared).
 
     python benchmarks/pixelcopter_env.py
     python benchmarks/pixelcopter_env.py --num-envs 1 64 1024 4096 --repeats 5 --seconds 2
-    python benchmarks/pixelcopter_env.py --num-envs --no-single --pixel-num-envs 256 1024 --repeats 7
+    python benchmarks/pixelcopter_env.py --num-envs --no-single --pixel-num-envs 256 1024 \\
+        --repeats 7
+    python benchmarks/pixelcopter_env.py --write docs/benchmarks/pixelcopter_env.md
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from report import Report, add_write_option
 
 from reinforcelab.envs import register_envs
 
@@ -81,7 +84,7 @@ def vector_env_rate(
             )
 
 
-def main(argv: list[str] | None = None) -> None:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -100,7 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seconds", type=float, default=1.5, help="duration of one measurement")
     parser.add_argument("--no-single", action="store_true", help="skip the single-env rows")
-    args = parser.parse_args(argv)
+    add_write_option(parser)
+    return parser
+
+
+def env_table(args: argparse.Namespace, report: Report) -> None:
+    """Measure every row and add the table (with the load around it) to ``report``."""
     register_envs()
 
     rows = [] if args.no_single else [("single env (gym.make)", None, {})]
@@ -112,11 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.pixel_num_envs
         for label, kwargs in PIXELS.items()
     ]
-    print(
+    report.line(
         f"Pixelcopter-PLE-v0 env steps/s, median of {args.repeats} x {args.seconds:g} s "
         f"({platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n",
-        flush=True,
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start)\n"
     )
     rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for seed in range(args.repeats):
@@ -127,22 +134,23 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     rate = vector_env_rate(policy, n, args.seconds, seed, **kwargs)
                 rates.setdefault((row, policy), []).append(rate)
-    print(
-        "| env | "
-        + " | ".join(POLICIES)
-        + " | "
-        + " | ".join(f"{p}, per CPU s" for p in POLICIES)
-        + " |"
-    )
-    print("|---|" + "---:|" * (2 * len(POLICIES)))
+    report.row("env", *POLICIES, *(f"{p}, per CPU s" for p in POLICIES))
+    report.line("|---|" + "---:|" * (2 * len(POLICIES)))
     for row, (label, _, _) in enumerate(rows):
         cells = [
             f"{statistics.median(rate[clock] for rate in rates[row, policy]):,.0f}"
             for clock in (0, 1)
             for policy in POLICIES
         ]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+        report.row(label, *cells)
+    report.line(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+
+
+def main() -> None:
+    args = make_parser().parse_args()
+    report = Report("Pixelcopter-PLE-v0 env throughput", args.write)
+    env_table(args, report)
+    report.save()
 
 
 if __name__ == "__main__":

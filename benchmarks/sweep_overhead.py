@@ -9,6 +9,7 @@ the driver's share (dispatch, Optuna, waiting), and how busy the workers were.
 
     python benchmarks/sweep_overhead.py                  # 10 x 10, one worker per core
     python benchmarks/sweep_overhead.py --seeds 3 --workers 2 --out /tmp/sweep-bench
+    python benchmarks/sweep_overhead.py --write docs/benchmarks/sweep_overhead.md
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from report import Report, add_write_option
 
 from reinforcelab.sweep import run_sweep, spec_from_dict
 from reinforcelab.sweep.backends import usable_cores
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="sweep folder (default: a temporary one)"
     )
+    add_write_option(parser)
     args = parser.parse_args()
 
     spec = spec_from_dict(
@@ -42,6 +46,7 @@ def main() -> None:
             "parameters": {"lr": [0.03, 0.05, 0.1, 0.2, 0.3], "num_envs": [64, 128]},
         }
     )
+    report = Report("Sweep overhead", args.write)
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch) / "sweep"
         start = time.perf_counter()
@@ -49,10 +54,10 @@ def main() -> None:
         wall = time.perf_counter() - start
         with (out / "trials.csv").open() as f:
             rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
-        report(spec, summary, rows, wall, args.workers or usable_cores())
+        table(spec, summary, rows, wall, args.workers or usable_cores(), report)
 
 
-def report(spec, summary, rows, wall: float, workers: int) -> None:
+def table(spec, summary, rows, wall: float, workers: int, report: Report) -> None:
     def column(name: str) -> list[float]:
         return [float(r[name]) for r in rows]
 
@@ -65,37 +70,40 @@ def report(spec, summary, rows, wall: float, workers: int) -> None:
     in_worker_rest = [t - a - b for t, a, b in zip(trial, train, held_out)]
     driver_share = (wall * workers - sum(trial)) / n
     best = summary["best"]
-    print(
-        f"sweep: {len(spec.grid())} configurations x {len(spec.seeds)} seeds of fast-cartpole (+ preset, "
-        f"+ confirmation on {len(spec.confirm_seeds)} fresh seeds) = {n} trials on {workers} workers\n"
+    report.line(
+        f"sweep: {len(spec.grid())} configurations x {len(spec.seeds)} seeds of fast-cartpole "
+        f"(+ preset, + confirmation on {len(spec.confirm_seeds)} fresh seeds) = {n} trials on "
+        f"{workers} workers\n"
     )
-    print("| measure | value |")
-    print("|---|---|")
-    print(f"| wall time, end to end incl. report | {wall:.1f} s |")
-    print(f"| training per trial (median) | {statistics.median(train):.2f} s |")
-    print(
-        f"| held-out evaluation per trial, {spec.eval_episodes} episodes (median) | "
-        f"{statistics.median(held_out):.2f} s |"
+    report.header("measure", "value")
+    report.row("wall time, end to end incl. report", f"{wall:.1f} s")
+    report.row("training per trial (median)", f"{statistics.median(train):.2f} s")
+    report.row(
+        f"held-out evaluation per trial, {spec.eval_episodes} episodes (median)",
+        f"{statistics.median(held_out):.2f} s",
     )
-    print(
-        f"| rest of a trial in its worker: set-up, run folder (median) | {statistics.median(in_worker_rest):.2f} s |"
+    report.row(
+        "rest of a trial in its worker: set-up, run folder (median)",
+        f"{statistics.median(in_worker_rest):.2f} s",
     )
-    print(
-        f"| driver share per trial: dispatch, Optuna, idle workers (mean) | {driver_share:.2f} s |"
+    report.row(
+        "driver share per trial: dispatch, Optuna, idle workers (mean)", f"{driver_share:.2f} s"
     )
-    print(
-        f"| overhead per trial beyond training (mean: worker rest + driver share) | "
-        f"{statistics.mean(in_worker_rest) + driver_share:.2f} s |"
+    report.row(
+        "overhead per trial beyond training (mean: worker rest + driver share)",
+        f"{statistics.mean(in_worker_rest) + driver_share:.2f} s",
     )
-    print(
-        f"| workers busy (sum of trial time / (wall x workers)) | {sum(trial) / (wall * workers):.0%} |"
+    report.row(
+        "workers busy (sum of trial time / (wall x workers))",
+        f"{sum(trial) / (wall * workers):.0%}",
     )
-    print(f"| best configuration | {best['config_id']} {best['params'] or '(preset)'} |")
+    report.row("best configuration", f"{best['config_id']} {best['params'] or '(preset)'}")
     conf = best["confirmation"]
-    print(
-        f"| best, confirmed on fresh seeds: mean [95% CI] | {conf['mean']:.1f} "
-        f"[{conf['mean_ci'][0]:.1f}, {conf['mean_ci'][1]:.1f}] |"
+    report.row(
+        "best, confirmed on fresh seeds: mean [95% CI]",
+        f"{conf['mean']:.1f} [{conf['mean_ci'][0]:.1f}, {conf['mean_ci'][1]:.1f}]",
     )
+    report.save()
 
 
 if __name__ == "__main__":

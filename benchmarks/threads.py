@@ -6,6 +6,7 @@ scratch; "side by side" starts two such processes at once (on a 2-core machine, 
 thread per core), whose threads busy-wait between the many tiny matrix products.
 
     python benchmarks/threads.py                 # table: env steps/s and CPU seconds per process
+    python benchmarks/threads.py --write docs/benchmarks/threads.md   # ... also saved in the docs
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from report import Report, add_write_option
 
 
 def child(blas: str, steps: int, seed: int) -> None:
@@ -67,19 +70,24 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each setting (seeds 0, 2, 4, ...)"
     )
+    add_write_option(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.steps, args.seed)
         return
 
-    print(
-        f"fast-cartpole, 1024 envs, first {args.steps:,} env steps from scratch; {os.cpu_count()} cores; "
-        f"medians over {args.repeats} runs\n"
+    report = Report("BLAS threads: one or numpy's default", args.write)
+    report.line(
+        f"fast-cartpole, 1024 envs, first {args.steps:,} env steps from scratch; "
+        f"{os.cpu_count()} cores; medians over {args.repeats} runs\n"
     )
-    print(
-        "| BLAS threads | processes at once | env steps/s per process | CPU s per process (whole process) | training wall s |"
+    report.header(
+        "BLAS threads",
+        "processes at once",
+        "env steps/s per process",
+        "CPU s per process (whole process)",
+        "training wall s",
     )
-    print("|---|---|---|---|---|")
     for blas, label in (("one", "one (reinforcelab)"), ("default", "numpy's default")):
         for processes in (1, 2):
             results = []
@@ -87,9 +95,14 @@ def main() -> None:
                 results += run(blas, processes, args.steps, 2 * r)
                 time.sleep(0.5)
             med = {k: statistics.median(x[k] for x in results) for k in results[0]}
-            print(
-                f"| {label} | {processes} | {med['steps_per_second']:,.0f} | {med['cpu']:.1f} | {med['wall']:.2f} |"
+            report.row(
+                label,
+                processes,
+                f"{med['steps_per_second']:,.0f}",
+                f"{med['cpu']:.1f}",
+                f"{med['wall']:.2f}",
             )
+    report.save()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 sub-env (Gymnasium's AsyncVectorEnv), with random actions: the measurement behind
 ``TrainConfig.vectorization="auto"`` (see ``reinforcelab.make_env``).
 
-Usage:  python benchmarks/vector_stepping.py [--seconds 5] [--num-envs 8 16 64]
+Usage:  python benchmarks/vector_stepping.py [--seconds 5] [--num-envs 8 16 64] [--write PATH]
 
 LunarLander-v3 needs the Box2D extra (``pip install -e ".[box2d]"``). CartPole-v1 is the reference
 row: ``auto`` gives it Gymnasium's numpy-batched CartPoleVectorEnv. The load average is printed with
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+
+from report import Report, add_write_option
 
 from reinforcelab.envs.make import make_vector_env
 
@@ -42,19 +44,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[8, 16, 64])
+    add_write_option(parser)
     args = parser.parse_args()
     rows = [("CartPole-v1", "auto"), ("CartPole-v1", "sync")]
     rows += [("LunarLander-v3", mode) for mode in ("sync", "async")]
-    print(f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
-    print(
-        "| env | vectorization | num_envs | env steps/s | env steps per CPU s of the main process |"
+    report = Report("Vector env stepping: sync or async", args.write)
+    report.line(
+        f"random actions, {args.seconds:g} s per row; "
+        f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}\n"
     )
-    print("|---|---|---|---|---|")
+    report.header(
+        "env", "vectorization", "num_envs", "env steps/s", "env steps per CPU s of the main process"
+    )
     for env_id, mode in rows:
         for n in args.num_envs:
             rate, cpu_rate = steps_per_second(env_id, n, mode, args.seconds)
-            print(f"| {env_id} | {mode} | {n} | {rate:,.0f} | {cpu_rate:,.0f} |", flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+            report.row(env_id, mode, n, f"{rate:,.0f}", f"{cpu_rate:,.0f}")
+    report.line(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    report.save()
 
 
 if __name__ == "__main__":
