@@ -28,6 +28,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -36,12 +37,14 @@ from report import Report, add_write_option
 
 import reinforcelab
 from reinforcelab.callbacks import Callback
-from reinforcelab.playback import evaluate_policy
 from reinforcelab.envs.make import make_vector_env
+from reinforcelab.playback import evaluate_policy
 from reinforcelab.policies.base import Actor
-from reinforcelab.policies.mlp import MLPPolicy
-from reinforcelab.policies.torch_mlp import CategoricalPolicy, to_mlp
-from reinforcelab.reference import train_per_step
+from reinforcelab.policies.mlp import MLPPolicy, linear_layers
+from reinforcelab.policies.torch_mlp import CategoricalPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from course_reference import train_per_step  # noqa: E402  (the course's loop, as the tests keep it)
 
 TARGET = 475.0
 EVAL_EPISODES = 100
@@ -149,13 +152,24 @@ def run_agent(method: str, seed: int, preset: str, limit: dict, **policy) -> Tra
     agent = reinforcelab.Reinforce(
         "CartPole-v1", preset=preset, seed=seed, device="cpu", **limit, **policy
     )
-    probe = Probe(trace, Evaluator(seed), "episodes" if agent.config.mode == "course" else "steps")
+    unit = "episodes" if agent.config.mode.progress_unit == "episodes" else "steps"
+    probe = Probe(trace, Evaluator(seed), unit)
     agent.learn([AgentProbe(probe)])
     if not trace.solved:
         trace.steps_per_second = agent.loop.env_steps / (
             agent.loop.wall_seconds - probe.evaluator.seconds
         )
     return trace
+
+
+def numpy_copy(policy: CategoricalPolicy) -> MLPPolicy:
+    """The built-in policy with a torch module's weights (to act with it as fast mode does)."""
+    return MLPPolicy(
+        [
+            (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+            for m in linear_layers(policy)
+        ]
+    )
 
 
 def run_per_step(seed: int, n_episodes: int) -> Trace:
@@ -169,7 +183,7 @@ def run_per_step(seed: int, n_episodes: int) -> Trace:
     def on_episode(episode: int, length: int) -> bool:
         lengths.append(length)
         return probe.after_update(
-            [float(length)], episode, sum(lengths), lambda: MLPPolicy(to_mlp(policy).layers).actor()
+            [float(length)], episode, sum(lengths), lambda: numpy_copy(policy).actor()
         )
 
     start = time.perf_counter()

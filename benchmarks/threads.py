@@ -26,10 +26,10 @@ from report import Report, add_write_option
 
 def child(blas: str, steps: int, seed: int) -> None:
     import reinforcelab
-    from reinforcelab import trainers
+    from reinforcelab import loops
 
     if blas == "default":
-        trainers.Trainer.threads = lambda self: contextlib.nullcontext()
+        loops.TrainingLoop.threads = lambda self: contextlib.nullcontext()
     agent = reinforcelab.Reinforce(
         "CartPole-v1",
         preset="fast-cartpole",

@@ -1,6 +1,6 @@
 """Env steps per second of a vector env stepped in this process (sync) or in one worker process per
 sub-env (Gymnasium's AsyncVectorEnv), with random actions: the measurement behind
-``TrainConfig.vectorization="auto"`` (see ``reinforcelab.make_env``).
+``TrainConfig.vectorization="auto"`` (see ``reinforcelab.envs.make``).
 
 Usage:  python benchmarks/vector_stepping.py [--seconds 5] [--num-envs 8 16 64] [--write PATH]
 
