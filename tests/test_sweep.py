@@ -632,3 +632,26 @@ def test_one_ranking_rule_picks_the_best_and_orders_the_summary(tmp_path, monkey
         "trial-0001",
         "base",
     ]
+
+
+def test_optuna_ranks_by_the_same_mean_as_the_summary(tmp_path, monkeypatch):
+    # Ten scores whose running sum and numpy's pairwise sum round differently in the last bit.
+    monkeypatch.setattr(
+        backends,
+        "make_backend",
+        lambda address, workers: ScriptedBackend(
+            lambda p, s: (0.1 * s + 50 * p.get("lr", 0.1) / 3) ** 1.7
+        ),
+    )
+    summary = run_sweep(spec_from_dict({**TINY, "seeds": 10}), tmp_path / "sw", progress=False)
+    import optuna
+
+    study = optuna.load_study(
+        study_name="sweep",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "sw" / "optuna.journal"))
+        ),
+    )
+    means = {c["config_id"]: c["mean"] for c in summary["configurations"]}
+    told = {t.user_attrs["config_id"]: t.value for t in study.trials}
+    assert told == {k: means[k] for k in told} and len(told) == 2
