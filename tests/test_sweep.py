@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,11 +55,13 @@ def scores(rows, config_id):
 # ----------------------------------------------------------------------------- spec
 def test_toml_and_yaml_files_give_the_same_spec(tmp_path):
     (tmp_path / "s.toml").write_text(
-        'preset = "fast-cartpole"\nseeds = [3, 4]\nobjective = "mean-std"\n[budget]\ntotal_env_steps = 5000\n'
+        'preset = "fast-cartpole"\nseeds = [3, 4]\nobjective = "mean-std"\n'
+        "[budget]\ntotal_env_steps = 5000\n"
         "[parameters]\nlr = [0.05, 0.1]\nhidden_sizes = [[16], [32, 32]]\n"
     )
     (tmp_path / "s.yaml").write_text(
-        "preset: fast-cartpole\nseeds: [3, 4]\nobjective: mean-std\nbudget: {total_env_steps: 5000}\n"
+        "preset: fast-cartpole\nseeds: [3, 4]\nobjective: mean-std\n"
+        "budget: {total_env_steps: 5000}\n"
         "parameters:\n  lr: [0.05, 0.1]\n  hidden_sizes: [[16], [32, 32]]\n"
     )
     a, b = (spec_from_dict(load_spec(tmp_path / name)) for name in ("s.toml", "s.yaml"))
@@ -328,9 +333,10 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     key = lambda rows: sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)  # noqa: E731
     assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
     assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
-    strip = lambda configs: [
-        {k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs
-    ]
+
+    def strip(configs):
+        return [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]
+
     assert strip(resumed["configurations"]) == strip(reference["configurations"])
     # Resuming a finished sweep trains nothing and rewrites the same report.
     again = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -368,7 +374,7 @@ def test_ctrl_c_on_the_command_line_then_resume(tmp_path):
     ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the sweep finished before the interrupt arrived")
     assert proc.returncode == 130, stderr
@@ -439,13 +445,15 @@ def test_committed_sweep_files_are_valid(path):
 
 
 class ScriptedBackend:
-    """Trials without training: each scores ``score(params, seed)`` at once (and writes the files
-    the report reads), so the driver's bookkeeping runs deterministically in milliseconds."""
+    """Trials without training: each scores ``score(params, seed)`` (None: the trial fails) and
+    writes the files the report reads, so the driver's bookkeeping runs in milliseconds. A trial
+    finishes at once, or after ``delay(params)`` seconds (to make trials finish out of order)."""
 
-    name, workers = "scripted", 1
+    name = "scripted"
 
-    def __init__(self, score):
-        self.score = score
+    def __init__(self, score, workers=1, delay=None):
+        self.score, self.workers, self.delay = score, workers, delay
+        self.timers = []
 
     def submit(self, task, sweep_dir):
         from concurrent.futures import Future
@@ -457,21 +465,29 @@ class ScriptedBackend:
         (folder / "metrics.csv").write_text(
             "episode,return,length,env_steps,wall_seconds\n1,1.0,1,1,0.0\n"
         )
+        score = self.score(task.params, task.seed)
         record = {
             "stage": task.stage,
             "config_id": task.config_id,
             "seed": task.seed,
             "params": task.params,
-            "status": "ok",
-            "objective": self.score(task.params, task.seed),
+            **({"status": "ok", "objective": score} if score is not None else {}),
+            **({"status": "failed", "error": "ValueError: scripted"} if score is None else {}),
         }
         write_json(folder / "trial.json", record)
         future = Future()
-        future.set_result(record)
+        delay = self.delay(task.params) if self.delay else 0.0
+        if delay:
+            timer = threading.Timer(delay, future.set_result, [record])
+            self.timers.append(timer)
+            timer.start()
+        else:
+            future.set_result(record)
         return future
 
     def close(self, cancel=False):
-        pass
+        for timer in self.timers:
+            timer.cancel()
 
 
 def test_pruning_stops_configurations_below_the_median_before_their_last_seed(
@@ -507,3 +523,135 @@ def test_pruning_stops_configurations_below_the_median_before_their_last_seed(
     assert (
         len(read_trials(tmp_path / "sw")) == sum(c["n"] for c in summary["configurations"]) + 2 * 4
     )
+
+
+# ----------------------------------------------------------------------------- progress
+# The live line as a pipe gets it (rich prints the last frame once, when the display stops):
+# "sweep ━━━ 8/8 done 8  running 0  failed 0  pruned 0  best base 5.0 0:00:00".
+PROGRESS_LINE = re.compile(
+    r"(\d+)/(\d+) done (\d+)  running (\d+)  failed (\d+)  pruned (\d+)  best (\S+)"
+)
+
+
+@pytest.fixture
+def progress_output(monkeypatch):
+    """Everything the progress display prints (rich's default console, wide enough for one line)."""
+    import rich
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=300, force_terminal=False, color_system=None)
+    monkeypatch.setattr(rich, "_console", console)
+    return buffer
+
+
+def assert_progress_agrees_with_the_result(buffer, folder, summary):
+    lines = PROGRESS_LINE.findall(buffer.getvalue())
+    assert lines, buffer.getvalue()
+    completed, total, done, running, failed, _, best = lines[-1]
+    rows = read_trials(folder)
+    assert (int(completed), int(total)) == (len(rows), len(rows))  # N/N, N = rows of trials.csv
+    assert int(done) == sum(r["status"] == "ok" for r in rows) and int(running) == 0
+    assert int(failed) == sum(r["status"] == "failed" for r in rows)
+    assert best == summary.get("best", {}).get("config_id", "-")
+
+
+@pytest.mark.parametrize(
+    "score, delay, workers",
+    [
+        # Every configuration scores the same: the preset is best, so only it is confirmed (one
+        # set of confirmation seeds, where the bar used to count two: it stopped at 8/10).
+        (lambda p, s: 5.0, None, 1),
+        # trial-0000 and trial-0001 tie; trial-0001 finishes first (trial-0000's seeds are held
+        # back), and the live "best" used to keep it while the summary picks trial-0000.
+        (
+            lambda p, s: 1.0 if not p else 5.0,
+            lambda p: 1.0 if p.get("lr") == 0.05 else 0.0,
+            4,
+        ),
+        # Every trial fails: nothing to confirm (the bar used to stop at 6/10).
+        (lambda p, s: None, None, 2),
+    ],
+    ids=["preset-ties-the-best", "tie-finished-out-of-order", "every-trial-fails"],
+)
+def test_progress_ends_at_n_of_n_and_names_the_summarys_best(
+    score, delay, workers, tmp_path, monkeypatch, progress_output
+):
+    backend = ScriptedBackend(score, workers, delay)
+    monkeypatch.setattr(backends, "make_backend", lambda address, w: backend)
+    summary = run_sweep(spec_from_dict(TINY), tmp_path / "sw", progress=True)
+    assert_progress_agrees_with_the_result(progress_output, tmp_path / "sw", summary)
+
+
+def test_progress_of_a_resumed_sweep_counts_only_trials_that_run(
+    tmp_path, monkeypatch, progress_output
+):
+    # Pruned configurations never run their last seeds: on resume they must not be planned.
+    monkeypatch.setattr(
+        backends,
+        "make_backend",
+        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
+    )
+    spec = spec_from_dict(
+        {
+            **TINY,
+            "seeds": 4,
+            "parameters": {"lr": {"low": 0.001, "high": 0.5, "log": True}},
+            "trials": 12,
+            "pruning": True,
+        }
+    )
+    first = run_sweep(spec, tmp_path / "sw", progress=False)
+    assert first["counts"]["pruned"] > 0
+    resumed = resume_sweep(tmp_path / "sw", progress=True)
+    assert_progress_agrees_with_the_result(progress_output, tmp_path / "sw", resumed)
+
+
+def test_one_ranking_rule_picks_the_best_and_orders_the_summary(tmp_path, monkeypatch):
+    """Highest mean first; on a tie the preset (nothing to gain), then the lowest config id."""
+    # base, trial-0000 (lr 0.05) and trial-0001 (lr 0.1) all score 5: the preset wins.
+    monkeypatch.setattr(
+        backends, "make_backend", lambda address, workers: ScriptedBackend(lambda p, s: 5.0)
+    )
+    summary = run_sweep(spec_from_dict(TINY), tmp_path / "a", progress=False)
+    assert summary["best"]["config_id"] == "base"
+    assert [c["config_id"] for c in summary["configurations"]] == [
+        "base",
+        "trial-0000",
+        "trial-0001",
+    ]
+    # Without the preset in the tie: the lowest config id, even when it finished last.
+    backend = ScriptedBackend(
+        lambda p, s: 1.0 if not p else 5.0, 4, lambda p: 1.0 if p.get("lr") == 0.05 else 0.0
+    )
+    monkeypatch.setattr(backends, "make_backend", lambda address, workers: backend)
+    summary = run_sweep(spec_from_dict(TINY), tmp_path / "b", progress=False)
+    assert summary["best"]["config_id"] == "trial-0000"
+    assert [c["config_id"] for c in summary["configurations"]] == [
+        "trial-0000",
+        "trial-0001",
+        "base",
+    ]
+
+
+def test_optuna_ranks_by_the_same_mean_as_the_summary(tmp_path, monkeypatch):
+    # Ten scores whose running sum and numpy's pairwise sum round differently in the last bit.
+    monkeypatch.setattr(
+        backends,
+        "make_backend",
+        lambda address, workers: ScriptedBackend(
+            lambda p, s: (0.1 * s + 50 * p.get("lr", 0.1) / 3) ** 1.7
+        ),
+    )
+    summary = run_sweep(spec_from_dict({**TINY, "seeds": 10}), tmp_path / "sw", progress=False)
+    import optuna
+
+    study = optuna.load_study(
+        study_name="sweep",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "sw" / "optuna.journal"))
+        ),
+    )
+    means = {c["config_id"]: c["mean"] for c in summary["configurations"]}
+    told = {t.user_attrs["config_id"]: t.value for t in study.trials}
+    assert told == {k: means[k] for k in told} and len(told) == 2

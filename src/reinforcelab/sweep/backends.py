@@ -6,21 +6,34 @@ folder inside the sweep folder once the future is done, so the driver cannot tel
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from ..errors import UserError
-from .trial import TRIAL_FILE, TrialTask, run_trial, run_trial_packed
+from .trial import TRIAL_FILE, TrialRecord, TrialTask, run_trial, run_trial_packed
 
 
 class SweepBackendError(UserError, RuntimeError):
     """A backend that cannot start (Ray missing or unreachable)."""
+
+
+class Backend(Protocol):
+    """Runs trials: ``workers`` at a time; ``submit`` returns the future of the trial's record."""
+
+    name: str
+    workers: int
+
+    def submit(self, task: TrialTask, sweep_dir: Path) -> Future[TrialRecord]: ...
+
+    def close(self, cancel: bool = False) -> None: ...
 
 
 def _ignore_ctrl_c() -> None:
@@ -44,16 +57,18 @@ class EmbeddedBackend:
         self._start()
 
     def _start(self) -> None:
+        context: BaseContext
         if "forkserver" in get_all_start_methods():
-            context = get_context("forkserver")
-            context.set_forkserver_preload(["reinforcelab.sweep.trial"])
+            forkserver = get_context("forkserver")
+            forkserver.set_forkserver_preload(["reinforcelab.sweep.trial"])
+            context = forkserver
         else:  # Windows
             context = get_context("spawn")
         self.pool = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_ignore_ctrl_c
         )
 
-    def submit(self, task: TrialTask, sweep_dir: Path) -> Future:
+    def submit(self, task: TrialTask, sweep_dir: Path) -> Future[TrialRecord]:
         try:
             return self.pool.submit(run_trial, task, str(sweep_dir))
         except BrokenProcessPool:  # a worker died (killed, out of memory): start a fresh pool
@@ -79,7 +94,7 @@ class RayBackend:
             raise SweepBackendError("--ray-address needs Ray: install reinforcelab[ray]") from exc
         self.ray = ray
         try:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise SweepBackendError(
                 f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0]
@@ -87,11 +102,11 @@ class RayBackend:
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial_packed)
 
-    def submit(self, task: TrialTask, sweep_dir: Path) -> Future:
-        outer: Future = Future()
+    def submit(self, task: TrialTask, sweep_dir: Path) -> Future[TrialRecord]:
+        outer: Future[TrialRecord] = Future()
         outer.set_running_or_notify_cancel()
 
-        def land(inner: Future) -> None:
+        def land(inner: Future[tuple[TrialRecord, dict[str, bytes]]]) -> None:
             try:
                 record, files = inner.result()
                 write_run_folder(Path(sweep_dir) / task.folder, files)
@@ -118,9 +133,10 @@ def write_run_folder(folder: Path, files: dict[str, bytes]) -> None:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    """Cores this process may run on (a container or taskset may allow fewer than the machine
+    has)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def make_backend(ray_address: str | None, workers: int | None) -> Any:
+def make_backend(ray_address: str | None, workers: int | None) -> Backend:
     return RayBackend(ray_address) if ray_address else EmbeddedBackend(workers)

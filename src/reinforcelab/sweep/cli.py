@@ -48,7 +48,8 @@ def sweep(
     ),
     confirm_seeds: str | None = typer.Option(
         None,
-        help="Fresh seeds the best configuration and the preset are retrained on (default: as many as --seeds, from 1000).",
+        help="Fresh seeds the best configuration and the preset are retrained on "
+        "(default: as many as --seeds, from 1000).",
     ),
     method: str | None = typer.Option(
         None, help="grid (every combination) or tpe (Optuna's TPE sampler)."
@@ -134,13 +135,16 @@ def sweep(
             summary = run_sweep(spec, folder, ray_address, workers, progress, tensorboard)
     except SweepInterrupted as exc:
         err_console.print(str(exc), highlight=False)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except UserError as exc:
-        app_fail(exc)
+        if app_fail is None:  # not registered on the main app: no one-line reporter
+            raise
+        app_fail(exc)  # exits
+        return
     print_summary(console, summary, folder)
 
 
-def _seeds(text: str | None) -> Any:
+def _seeds(text: str | None) -> int | list[int] | None:
     if text is None:
         return None
     try:
@@ -152,15 +156,15 @@ def _seeds(text: str | None) -> Any:
     return values[0] if len(values) == 1 and "," not in text else values
 
 
-def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
+def print_summary(console: Console, summary: dict[str, Any], folder: Path) -> None:
     def interval(stat: dict[str, Any], key: str) -> str:
         low, high = stat[f"{key}_ci"]
         return f"{stat[key]:.1f} [{low:.1f}, {high:.1f}]"
 
     counts = summary["counts"]
     console.print(
-        f"{counts['complete']} configurations complete, {counts['pruned']} pruned, {counts['failed']} failed "
-        f"in {summary['wall_seconds']:.1f} s ({summary['backend']})"
+        f"{counts['complete']} configurations complete, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed in {summary['wall_seconds']:.1f} s ({summary['backend']})"
     )
     console.print("top configurations (search seeds; mean and IQM with 95% bootstrap CIs):")
     for row in [r for r in summary["configurations"] if r.get("n")][:5]:
@@ -176,14 +180,15 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
         poi = summary["probability_of_improvement"]
         if best["config_id"] == "base":
             console.print(
-                f"best: the preset itself; on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
-                f"IQM {interval(conf, 'iqm')}",
+                f"best: the preset itself; on {conf['n']} fresh seeds: "
+                f"mean {interval(conf, 'mean')}, IQM {interval(conf, 'iqm')}",
                 highlight=False,
             )
         else:
             console.print(
-                f"best {best['config_id']} on {conf['n']} fresh seeds: mean {interval(conf, 'mean')}, "
-                f"IQM {interval(conf, 'iqm')}; preset: mean {interval(base, 'mean')}; "
+                f"best {best['config_id']} on {conf['n']} fresh seeds: "
+                f"mean {interval(conf, 'mean')}, IQM {interval(conf, 'iqm')}; "
+                f"preset: mean {interval(base, 'mean')}; "
                 f"P(best > preset) = {poi['value']:.2f} [{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]",
                 highlight=False,
             )
@@ -191,7 +196,8 @@ def print_summary(console: Any, summary: dict[str, Any], folder: Path) -> None:
 
 
 def register(app: typer.Typer, fail: Callable[[UserError], None]) -> None:
-    """Add ``sweep`` to the main app, reporting a ``UserError`` with its ``fail`` (one line, exit code 2)."""
+    """Add ``sweep`` to the main app, reporting a ``UserError`` with its ``fail`` (one line, exit
+    code 2)."""
     global app_fail
     app_fail = fail
     app.command("sweep")(sweep)

@@ -6,12 +6,20 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..artifacts.checkpoint import write_json
-from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, describe, run_folder
+from .results import (
+    BASE_ID,
+    CONFIRM_BASE_ID,
+    CONFIRM_BEST_ID,
+    ConfigRun,
+    describe,
+    ranked,
+    run_folder,
+)
 from .spec import SweepSpec
 from .stats import (
     aggregate,
@@ -21,6 +29,9 @@ from .stats import (
     probability_of_improvement,
     probability_of_improvement_ci,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 TRIALS_FILE = "trials.csv"
 SUMMARY_FILE = "summary.json"
@@ -76,11 +87,10 @@ def write_report(
     out = Path(out)
     by_id = {c.config_id: c for c in configs}
     search = [c for c in configs if c.stage == "search"]
-    rows = sorted((config_summary(c) for c in search), key=lambda r: r["config_id"])
-    rows.sort(key=lambda r: r.get("mean", -np.inf), reverse=True)  # best first; ties by config id
+    rows = [config_summary(c) for c in ranked(search)]  # best first, by the one ranking rule
     summary: dict[str, Any] = {
-        "objective": f"{spec.objective} of {spec.eval_episodes} held-out evaluation episodes (sampled actions) per "
-        "trained agent; evaluation env seeds never used by training",
+        "objective": f"{spec.objective} of {spec.eval_episodes} held-out evaluation episodes "
+        "(sampled actions) per trained agent; evaluation env seeds never used by training",
         "spec": spec.to_dict(),
         "backend": backend,
         "wall_seconds": round(wall_seconds, 2),
@@ -93,7 +103,7 @@ def write_report(
     }
     confirm_base = by_id.get(CONFIRM_BASE_ID)
     confirm_best = by_id.get(CONFIRM_BEST_ID, confirm_base)  # none when the preset itself was best
-    if confirm_best is not None and best_id is not None:
+    if confirm_base is not None and confirm_best is not None and best_id is not None:
         selected = next(r for r in rows if r["config_id"] == best_id)
         best_scores, base_scores = confirm_best.scores(), confirm_base.scores()
         summary["best"] = {
@@ -150,8 +160,9 @@ def profile_summary(scores: list[float], thresholds: np.ndarray) -> dict[str, li
 
 # ----------------------------------------------------------------------------- curves
 def learning_curves(run_folders: list[Path], x_column: str) -> tuple[np.ndarray, np.ndarray]:
-    """The 100-episode rolling mean of each run on a common x grid [points] -> curves [runs, points].
-    A run that stopped early (a reached stop_reward) holds its last value to the grid's end."""
+    """The 100-episode rolling mean of each run on a common x grid [points] -> curves [runs,
+    points]. A run that stopped early (a reached stop_reward) holds its last value to the grid's
+    end."""
     runs = []
     for folder in run_folders:
         with (folder / "metrics.csv").open(newline="") as f:
@@ -202,7 +213,7 @@ def plot_report(
     ax.invert_yaxis()
     ax.set_xlabel(f"held-out {score_name} (95% bootstrap CI over seeds)")
     ax.set_title("configurations (search seeds)")
-    ax.legend()
+    legend(ax)
 
     # 2. Performance profile of the confirmed best against the preset.
     ax = axes[1]
@@ -210,7 +221,7 @@ def plot_report(
     if profile:
         tau = np.array(profile["thresholds"])
         preset_best = summary["best"]["config_id"] == BASE_ID
-        curves = (
+        profiles = (
             [("base", "preset, the best (confirmation seeds)", "tab:gray")]
             if preset_best
             else [
@@ -218,7 +229,7 @@ def plot_report(
                 ("base", "preset (confirmation seeds)", "tab:gray"),
             ]
         )
-        for name, label, colour in curves:
+        for name, label, colour in profiles:
             p = profile[name]
             ax.step(tau, p["fraction"], where="post", color=colour, label=label)
             ax.fill_between(tau, p["low"], p["high"], step="post", color=colour, alpha=0.2)
@@ -232,7 +243,7 @@ def plot_report(
                 f"[{poi['ci'][0]:.2f}, {poi['ci'][1]:.2f}]"
             )
         )
-        ax.legend()
+        legend(ax)
     else:
         ax.set_title("performance profile: no confirmation runs")
     ax.set_xlabel(f"threshold tau ({score_name})")
@@ -254,7 +265,7 @@ def plot_report(
     ax.set_xlabel(x_column.replace("_", " "))
     ax.set_ylabel(f"training return ({CURVE_WINDOW}-episode rolling mean)")
     ax.set_title("learning curves (95% bootstrap band)")
-    ax.legend()
+    legend(ax)
 
     fig.suptitle(f"sweep of {spec.preset}" + (f" on {spec.env_id}" if spec.env_id else ""))
     fig.tight_layout()
@@ -262,3 +273,9 @@ def plot_report(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def legend(ax: Axes) -> None:
+    """A legend, unless nothing was drawn (every trial failed): matplotlib warns then."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()

@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +66,9 @@ class Parameter:
 
     def to_dict(self) -> Any:
         """The form a sweep file gives it (so spec.json reads back through ``spec_from_dict``)."""
-        return (
-            {"low": self.low, "high": self.high, "log": self.log}
-            if self.is_range
-            else list(self.values)
-        )
+        if self.values is None:
+            return {"low": self.low, "high": self.high, "log": self.log}
+        return list(self.values)
 
 
 @dataclass
@@ -89,7 +89,8 @@ class SweepSpec:
 
     # ------------------------------------------------------------------ configs
     def base_config(self) -> TrainConfig:
-        """The preset with the sweep's fixed ``base`` changes (and its env): the base configuration."""
+        """The preset with the sweep's fixed ``base`` changes (and its env): the base
+        configuration."""
         config = get_preset(self.preset).replace(**self.base)
         return config.replace(env_id=self.env_id) if self.env_id else config
 
@@ -109,11 +110,11 @@ class SweepSpec:
         names = [p.name for p in self.parameters]
         return [
             dict(zip(names, combo))
-            for combo in itertools.product(*(p.values for p in self.parameters))
+            for combo in itertools.product(*(p.values or [] for p in self.parameters))
         ]
 
     def n_configs(self) -> int:
-        return len(self.grid()) if self.method == "grid" else int(self.trials)
+        return self.trials if self.method == "tpe" and self.trials else len(self.grid())
 
     def eval_seed(self, seed: int) -> int:
         """Seed of the held-out evaluation of the agent trained with ``seed``: distinct for every
@@ -234,9 +235,10 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
         )
     spec.parameters = [_parameter(name, value) for name, value in raw_params.items()]
     for p in spec.parameters:
-        for value in p.values if not p.is_range else [p.low, p.high]:
+        for value in p.values if p.values is not None else [p.low, p.high]:
             _checked_config(
-                lambda: spec.config_for({p.name: value}, seeds[0]), f"parameter {p.name}={value!r}"
+                partial(spec.config_for, {p.name: value}, seeds[0]),
+                f"parameter {p.name}={value!r}",
             )
     spec.method = data.get("method") or (
         "tpe" if any(p.is_range for p in spec.parameters) else "grid"
@@ -258,7 +260,7 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
     return spec
 
 
-def _checked_config(build, what: str) -> TrainConfig:
+def _checked_config(build: Callable[[], TrainConfig], what: str) -> TrainConfig:
     try:
         return build()
     except (TypeError, ValueError) as exc:
@@ -324,7 +326,8 @@ def _parameter(name: str, raw: Any) -> Parameter:
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high))
         if not numbers or not low < high:
             raise SweepSpecError(
-                f"parameter {name}: a range needs numbers low < high; got low={low!r}, high={high!r}"
+                f"parameter {name}: a range needs numbers low < high; "
+                f"got low={low!r}, high={high!r}"
             )
         if log and low <= 0:
             raise SweepSpecError(f"parameter {name}: a log range needs low > 0; got low={low!r}")

@@ -14,11 +14,17 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..callbacks import Callback
 
+if TYPE_CHECKING:
+    from ..trainers import EpisodeRecord, Trainer
+
 TRIAL_FILE = "trial.json"
+# A trial's record, as trial.json holds it: stage, config_id, seed, params, status ("ok",
+# "failed" or "interrupted", the last never written), and the scores and timings or the error.
+TrialRecord = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class StopAfterSeconds(Callback):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def on_update(self, trainer, records) -> None:
+    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         if trainer.wall_seconds >= self.seconds:
             trainer.stop(f"time budget {self.seconds:g} s reached")
 
@@ -54,26 +60,46 @@ def objective_value(mean: float, std: float, objective: str) -> float:
     return mean - std if objective == "mean-std" else mean
 
 
-def read_record(run_folder: Path) -> dict[str, Any] | None:
+def read_record(run_folder: Path) -> TrialRecord | None:
     """The finished trial's record, or None when the trial never finished."""
     import json
 
     try:
-        return json.loads((run_folder / TRIAL_FILE).read_text())
+        record: TrialRecord = json.loads((run_folder / TRIAL_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return record
 
 
-def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
+def record_lost_trial(task: TrialTask, sweep_dir: Path, error: BaseException) -> TrialRecord:
+    """The record of a trial whose worker died (killed, out of memory) or that Ray lost: failed,
+    with the error, written to its trial.json as a worker would have."""
+    from ..artifacts.checkpoint import write_json
+
+    record: TrialRecord = {
+        "config_id": task.config_id,
+        "seed": task.seed,
+        "status": "failed",
+        "error": f"{type(error).__name__}: {error}".splitlines()[0],
+    }
+    write_json(
+        Path(sweep_dir) / task.folder / TRIAL_FILE,
+        {**record, "stage": task.stage, "params": task.params},
+    )
+    return record
+
+
+def run_trial(task: TrialTask, sweep_dir: str) -> TrialRecord:
     """Train and score ``task`` into ``sweep_dir/task.folder``; return its record (status ``ok``,
-    ``failed`` with the error, or ``interrupted``, which writes no record and is redone on resume)."""
+    ``failed`` with the error, or ``interrupted``, which writes no record and is redone on
+    resume)."""
     from ..artifacts.checkpoint import write_json
     from ..config import TrainConfig
     from ..run import train_run
 
     start = time.perf_counter()
     out = Path(sweep_dir) / task.folder
-    record: dict[str, Any] = {
+    record: TrialRecord = {
         "stage": task.stage,
         "config_id": task.config_id,
         "seed": task.seed,
@@ -133,7 +159,7 @@ def run_trial(task: TrialTask, sweep_dir: str) -> dict[str, Any]:
     return record
 
 
-def run_trial_packed(task: TrialTask) -> tuple[dict[str, Any], dict[str, bytes]]:
+def run_trial_packed(task: TrialTask) -> tuple[TrialRecord, dict[str, bytes]]:
     """``run_trial`` in a scratch folder, returning the run folder's files: a Ray worker may sit on
     another machine, so the driver writes them into its sweep folder (same layout as embedded)."""
     with tempfile.TemporaryDirectory(prefix="reinforcelab-trial-") as scratch:
