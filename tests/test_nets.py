@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reinforcelab
-from reinforcelab.engines import clip_by_global_norm
+from reinforcelab.engines import PolicyTargets, clip_by_global_norm
 from reinforcelab.engines.chunks import chunks
 from reinforcelab.engines.numpy_adam import NumpyAdam
 from reinforcelab.engines.numpy_engine import NumpyEngine
@@ -23,7 +23,7 @@ def random_mlp(in_dim, hidden, out_dim, seed=0):
 def numpy_policy_gradient(net, x, actions, adv, entropy_coef):
     """The numpy engine's policy gradient for inputs x [n, in]."""
     engine = NumpyEngine(MLPPolicy(net.layers), None, 0.1, 0.1)
-    return engine.policy_gradients(x, actions, adv, entropy_coef, "mean", {})
+    return engine.policy_gradients(PolicyTargets(x, actions, adv, entropy_coef), {})
 
 
 def numpy_value_gradient(net, x, returns):
@@ -49,7 +49,7 @@ def test_policy_gradient_equals_autograd(hidden, entropy_coef):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     # and the torch engine computes the same loss's gradients
     engine = TorchEngine(MLPPolicy(net.copy().layers), None, 0.1, 0.1)
-    theirs = engine.policy_gradients(x, actions, adv, entropy_coef, "mean", {})
+    theirs = engine.policy_gradients(PolicyTargets(x, actions, adv, entropy_coef), {})
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-6)
 

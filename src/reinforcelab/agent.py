@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts.checkpoint import CheckpointError, load_state, read_config, read_weights, save_checkpoint
+from .artifacts.checkpoint import (
+    CheckpointError,
+    load_state,
+    read_config,
+    read_weights,
+    save_checkpoint,
+)
 from .callbacks import Callback
 from .checks import COUNT
 from .config import TrainConfig
@@ -19,7 +25,7 @@ from .errors import OptionError
 from .loops import TrainingLoop, make_loop
 from .playback import EvalResult, evaluate
 from .policies.base import Actor, Policy
-from .policies.factory import AgentParts, build_parts, policy_class_from_spec
+from .policies.factory import build_parts, policy_class_from_spec
 from .policies.mlp import MLP
 from .policies.obs_norm import ObsNorm
 
@@ -77,8 +83,14 @@ class Reinforce:
             example_obs = np.stack([env.observation_space.sample() for _ in range(8)])
         finally:
             env.close()
-        self.parts = build_parts(self.config, spaces, example_obs.astype(np.float32), policy,
-                                 policy_kwargs, policy_output)
+        self.parts = build_parts(
+            self.config,
+            spaces,
+            example_obs.astype(np.float32),
+            policy,
+            policy_kwargs,
+            policy_output,
+        )
         seed = self.config.seed
         self.predict_rng = np.random.default_rng(None if seed is None else [seed, 3])
         self.loop: TrainingLoop | None = None  # built by learn(); keeps optimizer and RNG state
@@ -120,7 +132,9 @@ class Reinforce:
                 f"expected an observation of shape ({shape}) or a batch (n, {shape}); got "
                 f"{tuple(obs.shape)}"
             )
-        actions = self.actor().act_batch(obs[None] if single else obs, self.predict_rng, deterministic)
+        actions = self.actor().act_batch(
+            obs[None] if single else obs, self.predict_rng, deterministic
+        )
         if not single:
             return actions
         return actions[0] if self.continuous else int(actions[0])
@@ -149,8 +163,9 @@ class Reinforce:
         mode = self.config.mode
         for name in budget:
             if name != mode.budget_field:
-                raise OptionError(f"learn() takes the budget of {mode.name} mode, {mode.budget_field}; "
-                                  f"got {name}")
+                raise OptionError(
+                    f"learn() takes the budget of {mode.name} mode, {mode.budget_field}; got {name}"
+                )
         if budget:
             self.config = self.config.replace(**budget)
         self.training_loop().run(list(callbacks), self.config.mode.budget)
@@ -166,7 +181,9 @@ class Reinforce:
     ) -> EvalResult:
         """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions unless
         ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by ``seed``."""
-        n_episodes = COUNT.check("n_episodes", self.config.eval_episodes if n_episodes is None else n_episodes)
+        n_episodes = COUNT.check(
+            "n_episodes", self.config.eval_episodes if n_episodes is None else n_episodes
+        )
         max_t = COUNT.check("max_t", self.config.max_t if max_t is None else max_t)
         return evaluate(self, n_episodes, max_t, seed, deterministic)
 
@@ -205,8 +222,13 @@ class Reinforce:
             policy, policy_kwargs = policy_class_from_spec(spec, folder)
         output = spec.get("output", "auto") if spec.get("kind") == "torch" else "auto"
         output = "auto" if output == "mean" else output
-        agent = cls(config=config, device=device, policy=policy, policy_kwargs=policy_kwargs,
-                    policy_output=output)
+        agent = cls(
+            config=config,
+            device=device,
+            policy=policy,
+            policy_kwargs=policy_kwargs,
+            policy_output=output,
+        )
         if list(agent.obs_shape) != data.get("observation_shape") or agent.n_actions != data.get(
             "n_actions"
         ):
@@ -216,6 +238,11 @@ class Reinforce:
                 f"{list(agent.obs_shape)} and {agent.n_actions}"
             )
         for name, part in agent.parts.named().items():
-            load_state(part, weights, name, folder / "model.safetensors",
-                       expected_by if name == "policy" else "its config.json")
+            load_state(
+                part,
+                weights,
+                name,
+                folder / "model.safetensors",
+                expected_by if name == "policy" else "its config.json",
+            )
         return agent

@@ -12,7 +12,7 @@ import csv
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -74,18 +74,19 @@ class MetricsCSV(Callback):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.file = None
+        self.file: TextIO | None = None
 
     def on_training_start(self, trainer: Trainer) -> None:
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.file = self.path.open("a", newline="")
-        self.writer = csv.writer(self.file)
         if new:
-            self.writer.writerow(self.HEADER)
+            csv.writer(self.file).writerow(self.HEADER)
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+        assert self.file is not None
+        writer = csv.writer(self.file)
         for r in records:
-            self.writer.writerow(
+            writer.writerow(
                 [r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"]
             )
         self.file.flush()
@@ -141,7 +142,10 @@ class ProgressBar(Callback):
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            f"{cfg.env_id} {cfg.mode.name}", total=total, completed=done, episode=trainer.episodes,
+            f"{cfg.env_id} {cfg.mode.name}",
+            total=total,
+            completed=done,
+            episode=trainer.episodes,
             avg="-",
         )
 
@@ -229,7 +233,9 @@ class Checkpoint(Callback):
     Put it after MetricsCSV so metrics.csv never lags behind the saved state.
     """
 
-    def __init__(self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None
+    ) -> None:
         self.folder = Path(folder)
         self.every = every
         self.run_options = run_options or {}

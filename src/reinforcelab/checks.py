@@ -116,7 +116,9 @@ class OrNone(Rule):
         try:
             return self.rule.check(name, value)
         except ConfigError as exc:
-            raise ConfigError(name, f"{exc.problem.split('; got')[0]} (or none); got {value!r}") from None
+            raise ConfigError(
+                name, f"{exc.problem.split('; got')[0]} (or none); got {value!r}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -169,5 +171,18 @@ def check_counts(**values: int | None) -> None:
             COUNT.check(name, value)
 
 
-__all__: Sequence[str] = ["COUNT", "Choice", "ConfigError", "Count", "Flag", "Mapping", "Number",
-                          "OrNone", "Rule", "Text", "Widths", "check_counts", "choices"]
+__all__: Sequence[str] = [
+    "COUNT",
+    "Choice",
+    "ConfigError",
+    "Count",
+    "Flag",
+    "Mapping",
+    "Number",
+    "OrNone",
+    "Rule",
+    "Text",
+    "Widths",
+    "check_counts",
+    "choices",
+]

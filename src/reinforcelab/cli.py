@@ -21,6 +21,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from . import load as load_agent
+from .artifacts.plots import plot_run
 from .checks import COUNT
 from .config import (
     COURSE_BARS,
@@ -33,7 +34,6 @@ from .config import (
     preset as get_preset,
 )
 from .errors import OptionError, UserError
-from .artifacts.plots import plot_run
 from .playback import NoWindowError, record_replay, watch
 from .run import default_out, resume_run, train_run
 

@@ -29,7 +29,15 @@ from .checks import (
     choices,
 )
 
-__all__ = ["COURSE_BARS", "PRESETS", "ConfigError", "CourseMode", "FastMode", "TrainConfig", "preset"]
+__all__ = [
+    "COURSE_BARS",
+    "PRESETS",
+    "ConfigError",
+    "CourseMode",
+    "FastMode",
+    "TrainConfig",
+    "preset",
+]
 
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
@@ -141,7 +149,9 @@ class FastMode:
     def __post_init__(self) -> None:
         check_fields(self)
         if self.truncation == "bootstrap" and self.baseline != "value":
-            raise ConfigError("truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)")
+            raise ConfigError(
+                "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
+            )
 
     @property
     def budget(self) -> int:
@@ -187,8 +197,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, (CourseMode, FastMode)):
-            raise ConfigError("mode", f"must be CourseMode(...) or FastMode(...); got {self.mode!r} (to name "
-                                      "a mode by its name, use replace(mode='fast') or from_dict)")
+            raise ConfigError(
+                "mode",
+                f"must be CourseMode(...) or FastMode(...); got {self.mode!r} (to name "
+                "a mode by its name, use replace(mode='fast') or from_dict)",
+            )
         check_fields(self)
 
     # ------------------------------------------------------------------------- flat field names
@@ -262,9 +275,12 @@ def unknown_field(name: str, mode: type[Mode] | Mode) -> ConfigError:
     """The error for a field this mode does not have: another mode's, or none at all."""
     for other in MODES.values():
         if other.name != mode.name and name in mode_fields(other):
-            return ConfigError(name, f"applies to {other.name} mode only, and this is a {mode.name}-mode "
-                                     f"config (its budget is {mode.budget_field}); choose a "
-                                     f"{other.name}-mode preset to use it")
+            return ConfigError(
+                name,
+                f"applies to {other.name} mode only, and this is a {mode.name}-mode "
+                f"config (its budget is {mode.budget_field}); choose a "
+                f"{other.name}-mode preset to use it",
+            )
     known = ", ".join(sorted(TrainConfig.field_names(mode)))
     return ConfigError(name, f"is not a config field; fields of {mode.name} mode: {known}")
 
@@ -272,57 +288,55 @@ def unknown_field(name: str, mode: type[Mode] | Mode) -> ConfigError:
 #: The course's pass bar: mean - std of the evaluation returns must reach it (Unit 4).
 COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 
-# What each fast preset was tuned for, and how, is in docs/benchmarks/tuning.md.
+# What each fast preset was tuned for, and how, is in docs/benchmarks/tuning.md. Fields left out
+# keep their defaults (eval_episodes=10, max_t=1000, episodes_per_env=1, return_norm="batch", ...).
+# fmt: off
+_LUNARLANDER = TrainConfig(
+    env_id="LunarLander-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
+    mode=FastMode(num_envs=64, total_env_steps=5_000_000, baseline="value", value_lr=3e-3,
+                  normalize_obs=True, rollout_max_t=250, truncation="bootstrap"),
+)
 PRESETS: dict[str, TrainConfig] = {
     # The course's hyperparameters (HF Deep RL course, Unit 4).
     "course-cartpole": TrainConfig(
-        env_id="CartPole-v1", hidden_sizes=(16,), lr=1e-2, gamma=1.0, max_t=1000, eval_episodes=10,
+        env_id="CartPole-v1", hidden_sizes=(16,), lr=1e-2, gamma=1.0,
         mode=CourseMode(n_episodes=1000, print_every=100),
     ),
     "course-pixelcopter": TrainConfig(
         env_id="Pixelcopter-PLE-v0", hidden_sizes=(64, 128), lr=1e-4, gamma=0.99, max_t=10_000,
-        eval_episodes=10, mode=CourseMode(n_episodes=50_000, print_every=1000),
+        mode=CourseMode(n_episodes=50_000, print_every=1000),
     ),
     # Wall-clock time to a 100-episode evaluation mean of 475 (benchmarks/cartpole_speed.py).
     "fast-cartpole": TrainConfig(
-        env_id="CartPole-v1", hidden_sizes=(16,), lr=0.1, gamma=0.99, max_t=1000, eval_episodes=10,
-        mode=FastMode(num_envs=128, episodes_per_env=1, total_env_steps=2_000_000, return_norm="batch",
-                      baseline="none"),
+        env_id="CartPole-v1", hidden_sizes=(16,), lr=0.1, gamma=0.99,
+        mode=FastMode(num_envs=128, total_env_steps=2_000_000),
     ),
     # The course's score after at most 10 minutes of training (sweeps/pixelcopter-10min.toml).
     "fast-pixelcopter": TrainConfig(
         env_id="Pixelcopter-PLE-v0", hidden_sizes=(64, 64), lr=2e-2, gamma=0.99, max_t=10_000,
-        eval_episodes=10,
-        mode=FastMode(num_envs=256, episodes_per_env=1, total_env_steps=120_000_000, return_norm="batch",
-                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=1000,
-                      truncation="bootstrap", lr_schedule="linear"),
+        mode=FastMode(num_envs=256, total_env_steps=120_000_000, baseline="value", value_lr=3e-3,
+                      normalize_obs=True, rollout_max_t=1000, truncation="bootstrap",
+                      lr_schedule="linear"),
     ),
     # From the screen (grayscale, the last two frames), with the built-in CNN policy and value.
     "fast-pixelcopter-pixels": TrainConfig(
         env_id="Pixelcopter-PLE-v0", hidden_sizes=(128,), lr=1e-3, gamma=0.99, max_t=10_000,
-        eval_episodes=10, env_kwargs={"obs_type": "pixels", "grayscale": True, "frame_stack": 2},
-        mode=FastMode(num_envs=64, episodes_per_env=1, total_env_steps=20_000_000, return_norm="batch",
-                      baseline="value", value_lr=1e-3, rollout_max_t=300, truncation="bootstrap"),
+        env_kwargs={"obs_type": "pixels", "grayscale": True, "frame_stack": 2},
+        mode=FastMode(num_envs=64, total_env_steps=20_000_000, baseline="value", value_lr=1e-3,
+                      rollout_max_t=300, truncation="bootstrap"),
     ),
     # Wall-clock time to a 100-episode sampled evaluation mean of 200.
-    "fast-lunarlander": TrainConfig(
-        env_id="LunarLander-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99, max_t=1000, eval_episodes=10,
-        mode=FastMode(num_envs=64, episodes_per_env=1, total_env_steps=5_000_000, return_norm="batch",
-                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=250,
-                      truncation="bootstrap"),
-    ),
-    "fast-lunarlander-continuous": TrainConfig(
-        env_id="LunarLanderContinuous-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99, max_t=1000,
-        eval_episodes=10,
-        mode=FastMode(num_envs=32, episodes_per_env=1, total_env_steps=5_000_000, return_norm="batch",
-                      baseline="value", value_lr=3e-3, normalize_obs=True, rollout_max_t=250,
-                      truncation="bootstrap"),
-    ),
+    "fast-lunarlander": _LUNARLANDER,
+    "fast-lunarlander-continuous": _LUNARLANDER.replace(env_id="LunarLanderContinuous-v3",
+                                                        num_envs=32),
 }
+# fmt: on
 
 
 def preset(name: str) -> TrainConfig:
     """The named preset (configs are immutable: change it with ``.replace(...)``)."""
     if name not in PRESETS:
-        raise ConfigError("preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}")
+        raise ConfigError(
+            "preset", f"{name!r} is unknown; choose from: {', '.join(sorted(PRESETS))}"
+        )
     return PRESETS[name]

@@ -142,8 +142,12 @@ def _episode_returns(
     returns = []
     with torch.no_grad():  # acting needs no graph: faster, same actions
         for episode in range(n_episodes):
-            played = collect_episode(env, lambda state: policy.act(state)[0], max_steps,
-                                     seed=seed if episode == 0 else None)
+            played = collect_episode(
+                env,
+                lambda state: policy.act(state)[0],
+                max_steps,
+                seed=seed if episode == 0 else None,
+            )
             if states is not None:
                 states.extend(played.obs)
             returns.append(played.total_reward)
@@ -311,8 +315,10 @@ def _agent_for(
         max_t=int(hyperparameters["max_t"]),
         eval_episodes=int(hyperparameters["n_evaluation_episodes"]),
         seed=seed,
-        mode=CourseMode(n_episodes=int(hyperparameters.get("n_training_episodes", 1)),
-                        print_every=int(hyperparameters.get("print_every", 100))),
+        mode=CourseMode(
+            n_episodes=int(hyperparameters.get("n_training_episodes", 1)),
+            print_every=int(hyperparameters.get("print_every", 100)),
+        ),
     )
     if layers is not None:
         agent = Reinforce(config=config, device="cpu")

@@ -33,11 +33,18 @@ from .callbacks import (
     StopOnTrainingAverage,
 )
 from .config import CourseMode, FastMode, TrainConfig
-from .engines import LR_SCHEDULES, Engine, apply_gradients, global_norm, make_engine
+from .engines import (
+    LR_SCHEDULES,
+    Engine,
+    PolicyTargets,
+    apply_gradients,
+    global_norm,
+    make_engine,
+)
 from .envs.make import make_env, make_vector_env
 from .errors import UserError
 from .policies.factory import AgentParts
-from .returns import advantages, batch_returns, reward_to_go, standardize
+from .returns import advantages, batch_returns, reward_to_go
 from .rollout import Batch, Episode, RolloutStorage, collect_batch, collect_episode
 from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
 
@@ -77,7 +84,7 @@ class TrainingLoop:
     or divergence; a later ``run`` continues where it stopped.
     """
 
-    def __init__(self, config: TrainConfig, parts: AgentParts, engine: Engine[Any]) -> None:
+    def __init__(self, config: TrainConfig, parts: AgentParts, engine: Engine) -> None:
         self.config = config
         self.parts = parts
         self.engine = engine
@@ -261,8 +268,12 @@ class CourseLoop(TrainingLoop):
 
     def step(self) -> list[tuple[float, int]]:
         actor = self.parts.actor()
-        episode = collect_episode(self.env, lambda o: actor.act(o, self.rng), self.config.max_t,
-                                  seed=self.reset_seeds(1)[0])
+        episode = collect_episode(
+            self.env,
+            lambda o: actor.act(o, self.rng),
+            self.config.max_t,
+            seed=self.reset_seeds(1)[0],
+        )
         self.simulated_env_steps += episode.length
         self.update_stats = self.update(episode)
         return [(episode.total_reward, episode.length)]
@@ -275,9 +286,10 @@ class CourseLoop(TrainingLoop):
         if episode.length < 2:
             return {}
         returns = reward_to_go(episode.rewards, self.config.gamma).astype(np.float32)
-        weights = standardize(self.engine.as_array(returns))
+        weights = self.engine.standardized(returns)
         stats: dict[str, float] = {}
-        grads = self.engine.policy_gradients(episode.obs, episode.actions, weights, 0.0, "sum", stats)
+        targets = PolicyTargets(episode.obs, episode.actions, weights, reduction="sum")
+        grads = self.engine.policy_gradients(targets, stats)
         stats["grad_norm"] = global_norm(grads)
         apply_gradients(self.engine, [grads])
         return stats
@@ -290,6 +302,7 @@ class CourseLoop(TrainingLoop):
         return StopOnTrainingAverage(reward)
 
     def course_line(self) -> str | None:
+        assert isinstance(self.config.mode, CourseMode)
         if self.episodes % self.config.mode.print_every == 0:
             return f"Episode {self.episodes}\tAverage Score: {self.average_return:.2f}"
         return None
@@ -312,8 +325,12 @@ class FastLoop(TrainingLoop):
         return self.config.mode
 
     def open_envs(self) -> None:
-        self.envs = make_vector_env(self.config.env_id, self.fast.num_envs, self.fast.vectorization,
-                                    **self.config.env_kwargs)
+        self.envs = make_vector_env(
+            self.config.env_id,
+            self.fast.num_envs,
+            self.fast.vectorization,
+            **self.config.env_kwargs,
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -357,12 +374,14 @@ class FastLoop(TrainingLoop):
             value_at = lambda o: engine.values(normalize(o))  # noqa: E731
         returns = batch_returns(batch, self.config.gamma, value_at)
         stats: dict[str, float] = {}
-        value_grads, values = engine.value_gradients(obs, returns) if engine.has_value else ([], None)
+        value_grads, values = (
+            engine.value_gradients(obs, returns) if engine.has_value else ([], None)
+        )
         if values is not None:
             stats["value_loss"] = 0.5 * float(np.mean(np.square(values - returns)))
         adv = advantages(batch, returns, values, fast.return_norm)
-        actions = batch.counted(batch.actions)
-        policy_grads = engine.policy_gradients(obs, actions, adv, fast.entropy_coef, "mean", stats)
+        targets = PolicyTargets(obs, batch.counted(batch.actions), adv, fast.entropy_coef)
+        policy_grads = engine.policy_gradients(targets, stats)
         stats["grad_norm"] = global_norm(policy_grads)
         grads = [policy_grads, value_grads] if values is not None else [policy_grads]
         lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)

@@ -65,8 +65,11 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.update(mean_reward=self.mean_reward, std_reward=self.std_reward,
-                 n_evaluation_episodes=len(self.returns))
+        d.update(
+            mean_reward=self.mean_reward,
+            std_reward=self.std_reward,
+            n_evaluation_episodes=len(self.returns),
+        )
         return d
 
 
@@ -91,14 +94,25 @@ def evaluate_policy(
     """
     if reset_seeds is None:
         reset_seeds = evaluation_seeds(seed, envs.num_envs)
-    batch = collect_batch(envs, act_batch, max_t, episodes_per_env=1,
-                          seed=vector_reset_seed(envs, reset_seeds))
-    return EvalResult(env_id=env_id, returns=batch.episode_returns, lengths=batch.episode_lengths,
-                      deterministic=deterministic, seed=seed)
+    batch = collect_batch(
+        envs, act_batch, max_t, episodes_per_env=1, seed=vector_reset_seed(envs, reset_seeds)
+    )
+    return EvalResult(
+        env_id=env_id,
+        returns=batch.episode_returns,
+        lengths=batch.episode_lengths,
+        deterministic=deterministic,
+        seed=seed,
+    )
 
 
-def evaluate(agent: Playable, n_episodes: int, max_t: int, seed: int | None = None,
-             deterministic: bool = False) -> EvalResult:
+def evaluate(
+    agent: Playable,
+    n_episodes: int,
+    max_t: int,
+    seed: int | None = None,
+    deterministic: bool = False,
+) -> EvalResult:
     """The course protocol: ``n_episodes`` episodes, sampled actions unless ``deterministic``, each
     capped at ``max_t`` steps, from the reset seeds of ``seed``."""
     from .envs.make import make_vector_env
@@ -107,8 +121,14 @@ def evaluate(agent: Playable, n_episodes: int, max_t: int, seed: int | None = No
     rng = np.random.default_rng(seed)
     envs = make_vector_env(config.env_id, n_episodes, **config.env_kwargs)
     try:
-        return evaluate_policy(lambda obs: actor.act_batch(obs, rng, deterministic), envs,
-                               config.env_id, max_t, seed, deterministic)
+        return evaluate_policy(
+            lambda obs: actor.act_batch(obs, rng, deterministic),
+            envs,
+            config.env_id,
+            max_t,
+            seed,
+            deterministic,
+        )
     finally:
         envs.close()
 
@@ -132,8 +152,15 @@ def record_replay(
     actor, rng = agent.actor(), np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
     try:
-        return record_video(lambda o: actor.act(o, rng, deterministic), env, out, episodes=episodes,
-                            max_steps=max_steps, fps=fps, seed=evaluation_seeds(seed, episodes))
+        return record_video(
+            lambda o: actor.act(o, rng, deterministic),
+            env,
+            out,
+            episodes=episodes,
+            max_steps=max_steps,
+            fps=fps,
+            seed=evaluation_seeds(seed, episodes),
+        )
     finally:
         env.close()
 
@@ -170,8 +197,12 @@ def watch(
     try:
         for episode_seed in evaluation_seeds(seed, episodes):
             try:
-                episode = collect_episode(env, lambda o: actor.act(o, rng, deterministic),
-                                          max_steps or agent.config.max_t, seed=episode_seed)
+                episode = collect_episode(
+                    env,
+                    lambda o: actor.act(o, rng, deterministic),
+                    max_steps or agent.config.max_t,
+                    seed=episode_seed,
+                )
             except Exception as exc:  # pygame reports an unusable display only when it draws
                 if type(exc).__name__ == "error" and type(exc).__module__.startswith("pygame"):
                     raise NoWindowError(f"could not open a window ({exc})") from exc

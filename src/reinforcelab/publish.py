@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .agent import Reinforce
-from .checks import COUNT
 from .artifacts.files import VIDEO_FILE
 from .artifacts.hub.card import torch_loading_snippet
 from .artifacts.hub.client import upload
 from .artifacts.hub.errors import HubUploadError
 from .artifacts.hub.folder import write_hub_folder, write_manifest
 from .artifacts.hub.repo import check_repo_id
+from .checks import COUNT
 from .playback import EvalResult, record_replay
 
 

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
+
 from .rollout import Batch, accumulate_rows
 
-Array = TypeVar("Array")  # a numpy array or a torch tensor
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 # The course adds float32 machine epsilon to the standard deviation.
 EPS = float(np.finfo(np.float32).eps)

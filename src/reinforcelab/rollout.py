@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +126,7 @@ class RolloutStorage:
         self.arrays: dict[str, np.ndarray] = {}
 
     def reserve(
-        self, rows: int, layout: dict[str, tuple[tuple[int, ...], type]]
+        self, rows: int, layout: Mapping[str, tuple[tuple[int, ...], Any]]
     ) -> dict[str, np.ndarray]:
         """For each name's (row shape, dtype), an array of at least ``rows`` rows that keeps the
         rows it held."""
@@ -145,7 +145,7 @@ def collect_batch(
     act: Callable[[np.ndarray], np.ndarray],
     max_t: int,
     episodes_per_env: int = 1,
-    seed: int | None = None,
+    seed: int | list[int] | None = None,
     storage: RolloutStorage | None = None,
 ) -> Batch:
     """Run every sub-env until it has finished ``episodes_per_env`` episodes (each capped at max_t).
@@ -160,7 +160,7 @@ def collect_batch(
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"unsupported autoreset mode {mode}; use NEXT_STEP or SAME_STEP")
     n = envs.num_envs
-    obs, _ = envs.reset(seed=seed)
+    obs, _ = envs.reset(seed=seed)  # type: ignore[arg-type]  # vector envs also take one per sub-env
     storage = storage or RolloutStorage()
     space = envs.single_action_space
     action_row = (

@@ -176,7 +176,7 @@ def _train(
         raise TrainingDiverged(f"{exc}. {out} keeps the last finite checkpoint") from exc
     trainer = loop
     evaluation = agent.evaluate(config.eval_episodes, seed=config.seed)
-    summary = {
+    summary: dict[str, Any] = {
         "stop_reason": trainer.stop_reason,
         "interrupted": trainer.interrupted,
         "train_episodes": trainer.episodes,

@@ -21,7 +21,11 @@ EARLY_STOP_RESETS = 2
 def root_entropy(seed: int | None) -> int:
     """The entropy of the root sequence: the user's seed, or fresh entropy (recorded, so an
     unseeded run can still be resumed exactly)."""
-    return int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+    if seed is not None:
+        return int(seed)
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # fresh entropy is one (128-bit) int
+    return entropy
 
 
 def stream(entropy: int | None, *key: int) -> np.random.SeedSequence:

@@ -255,8 +255,9 @@ def record_video(
         nonlocal writer
         try:
             for episode_seed in seeds:
-                episode = collect_episode(env, act, max_steps, seed=episode_seed,
-                                          on_step=lambda: write(tmp, env.render()))
+                episode = collect_episode(
+                    env, act, max_steps, seed=episode_seed, on_step=lambda: write(tmp, env.render())
+                )
                 episode_steps.append(episode.length)
                 episode_returns.append(episode.total_reward)
             try:

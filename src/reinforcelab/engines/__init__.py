@@ -7,26 +7,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import OptionError
-from .base import LR_SCHEDULES, Engine, apply_gradients, clip_by_global_norm, global_norm
+from .base import (
+    LR_SCHEDULES,
+    Engine,
+    PolicyTargets,
+    apply_gradients,
+    clip_by_global_norm,
+    global_norm,
+)
 
 if TYPE_CHECKING:
     from ..policies.factory import AgentParts
 
-__all__ = ["LR_SCHEDULES", "Engine", "apply_gradients", "clip_by_global_norm", "global_norm",
-           "make_engine", "resolve_device"]
+__all__ = [
+    "LR_SCHEDULES",
+    "Engine",
+    "PolicyTargets",
+    "apply_gradients",
+    "clip_by_global_norm",
+    "global_norm",
+    "make_engine",
+    "resolve_device",
+]
 
 
-def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> Engine[Any]:
+def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> Engine:
     """The numpy engine for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
     from ..policies.mlp import MLP, MLPPolicy
 
-    if isinstance(parts.policy, MLPPolicy) and device == "cpu" and (
-        parts.value is None or isinstance(parts.value, MLP)
+    if (
+        isinstance(parts.policy, MLPPolicy)
+        and device == "cpu"
+        and (parts.value is None or isinstance(parts.value, MLP))
     ):
         from .numpy_engine import NumpyEngine
 

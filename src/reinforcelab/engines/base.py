@@ -18,66 +18,78 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
-#: A gradient array of an engine: numpy for the numpy engine, a torch tensor (or None for a
-#: parameter the loss does not reach) for the torch engine.
-G = TypeVar("G")
+if TYPE_CHECKING:
+    import torch
+
+#: An array an engine computes with: numpy for the numpy engine, a torch tensor for the torch
+#: engine (where a parameter the loss does not reach has the gradient None).
+Array: TypeAlias = "np.ndarray | torch.Tensor"
+Gradients: TypeAlias = "Sequence[np.ndarray | torch.Tensor | None]"
 Reduction = Literal["mean", "sum"]
 
 
-class Optimizer(Protocol[G]):
+@dataclass(frozen=True)
+class PolicyTargets:
+    """What the policy's loss is made of: -reduce(weights * log pi(a|s)) - entropy_coef * mean(H).
+
+    ``obs`` [n, ...] as the policy sees them (normalised when the agent normalises), ``actions``
+    [n] or [n, action_dim], ``weights`` [n] (advantages); ``reduction``: ``mean`` (fast mode,
+    so the step size does not grow with the batch) or ``sum`` (the course's loss).
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    weights: Array
+    entropy_coef: float = 0.0
+    reduction: Reduction = "mean"
+
+
+class Optimizer(Protocol):
     """Adam over one network's parameters. ``lr`` is the step size in use, ``base_lr`` the
     configured one, which the learning-rate schedule scales."""
 
     lr: float
     base_lr: float
 
-    def step(self, grads: Sequence[G]) -> None: ...
+    def step(self, grads: Gradients) -> None: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, saved: dict[str, Any]) -> None: ...
 
 
-class Engine(Protocol[G]):
-    """Computes an update's gradients.
-
-    Observations come in as the policy sees them (normalised when the agent normalises), numpy
-    [n, ...]; actions [n] or [n, action_dim]; weights and returns [n].
-    """
+class Engine(Protocol):
+    """Computes an update's gradients. Observations come in as the policy sees them (normalised
+    when the agent normalises), numpy [n, ...]; returns [n]."""
 
     #: whether the engine runs torch (the loop then limits torch's threads too)
     uses_torch: bool
-    #: the policy's optimizer, then the value baseline's when there is one
-    optimizers: list[Optimizer[G]]
+
+    @property
+    def optimizers(self) -> Sequence[Optimizer]:
+        """The policy's optimizer, then the value baseline's when there is one."""
 
     @property
     def has_value(self) -> bool: ...
 
-    def as_array(self, values: np.ndarray) -> Any:
-        """``values`` as the engine computes with them (the course standardises its returns in
-        the engine's arithmetic, as the course does in torch)."""
+    def standardized(self, returns: np.ndarray) -> Array:
+        """(G - mean) / (std + eps) of one episode's returns [n] (float32) in the engine's own
+        arithmetic: course mode standardises in torch, as the course does."""
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) [n] of the value baseline (to bootstrap at cuts)."""
 
-    def value_gradients(self, obs: np.ndarray, returns: np.ndarray) -> tuple[list[G], np.ndarray]:
+    def value_gradients(self, obs: np.ndarray, returns: np.ndarray) -> tuple[Gradients, np.ndarray]:
         """Gradients of 0.5 * mean((V(s) - G)^2), and the values V(s) [n] of the same forward pass."""
 
-    def policy_gradients(
-        self,
-        obs: np.ndarray,
-        actions: np.ndarray,
-        weights: Any,
-        entropy_coef: float,
-        reduction: Reduction,
-        stats: dict[str, float],
-    ) -> list[G]:
-        """Gradients of -reduce(weights * log pi(a|s)) - entropy_coef * mean(H(pi(.|s))); adds the
-        ``policy_loss`` (the first term) and mean ``entropy`` to ``stats``."""
+    def policy_gradients(self, targets: PolicyTargets, stats: dict[str, float]) -> Gradients:
+        """Gradients of the policy's loss; adds its ``policy_loss`` (the first term) and mean
+        ``entropy`` to ``stats``."""
 
     def after_step(self) -> None:
         """Called after the optimizer steps (a GPU copy of the numpy MLP is written back)."""
@@ -90,12 +102,12 @@ LR_SCHEDULES: dict[str, Callable[[float], float]] = {
 }
 
 
-def global_norm(grads: Sequence[Any]) -> float:
+def global_norm(grads: Gradients) -> float:
     """The L2 norm of all gradients together (numpy arrays or torch tensors; None skipped)."""
     return math.sqrt(sum(float(g.ravel() @ g.ravel()) for g in grads if g is not None))
 
 
-def clip_by_global_norm(grads: Sequence[Any], max_norm: float) -> None:
+def clip_by_global_norm(grads: Gradients, max_norm: float) -> None:
     """Scale gradients in place so that their global L2 norm is at most ``max_norm``."""
     scale = max_norm / (global_norm(grads) + 1e-6)
     if scale < 1.0:
@@ -105,8 +117,8 @@ def clip_by_global_norm(grads: Sequence[Any], max_norm: float) -> None:
 
 
 def apply_gradients(
-    engine: Engine[Any],
-    grads: Sequence[list[Any]],
+    engine: Engine,
+    grads: Sequence[Gradients],
     max_grad_norm: float | None = None,
     lr_factor: float = 1.0,
 ) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 
 class NumpyAdam:
-    """Updates the given arrays in place from the gradients passed to ``step``.
+    """Updates the given arrays in place from the gradients passed to ``step`` (a None gradient
+    leaves its array alone, as torch does).
 
     ``lr`` is the step size in use; ``base_lr`` the configured one, which a schedule scales.
     """
@@ -26,12 +28,14 @@ class NumpyAdam:
         self.exp_avg = [np.zeros_like(p) for p in params]
         self.exp_avg_sq = [np.zeros_like(p) for p in params]
 
-    def step(self, grads: list[np.ndarray]) -> None:
+    def step(self, grads: Sequence[Any]) -> None:
         beta1, beta2 = self.betas
         self.step_count += 1
         bias_correction1 = 1 - beta1**self.step_count
         bias_correction2_sqrt = (1 - beta2**self.step_count) ** 0.5
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            if g is None:
+                continue
             m += (g - m) * (1 - beta1)
             v *= beta2
             v += (1 - beta2) * g * g

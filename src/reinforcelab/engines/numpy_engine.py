@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..policies.mlp import MLP, MLPPolicy
-from .base import Reduction
+from ..returns import standardize
+from .base import PolicyTargets
 from .chunks import chunks
 from .numpy_adam import NumpyAdam
 
@@ -31,14 +32,16 @@ class NumpyEngine:
     def has_value(self) -> bool:
         return self.value is not None
 
-    def as_array(self, values: np.ndarray) -> np.ndarray:
-        return values
+    def standardized(self, returns: np.ndarray) -> np.ndarray:
+        return standardize(returns)
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         assert self.value is not None
         return self.value.forward(obs.T)[0]
 
-    def value_gradients(self, obs: np.ndarray, returns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    def value_gradients(
+        self, obs: np.ndarray, returns: np.ndarray
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         assert self.value is not None
         n, x, grads, values = len(returns), obs.T, None, []
         for c in chunks(n):
@@ -50,13 +53,15 @@ class NumpyEngine:
         assert grads is not None
         return grads, np.concatenate(values)
 
-    def policy_gradients(self, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray,
-                         entropy_coef: float, reduction: Reduction,
-                         stats: dict[str, float]) -> list[np.ndarray]:
-        if reduction != "mean":
-            raise ValueError("the numpy engine averages over the batch (fast mode); course mode's sum "
-                             "runs on the torch engine")
-        n, x, grads = len(actions), obs.T, None
+    def policy_gradients(self, targets: PolicyTargets, stats: dict[str, float]) -> list[np.ndarray]:
+        if targets.reduction != "mean":
+            raise ValueError(
+                "the numpy engine averages over the batch (fast mode); course mode's sum "
+                "runs on the torch engine"
+            )
+        actions, weights, entropy_coef = targets.actions, targets.weights, targets.entropy_coef
+        assert isinstance(weights, np.ndarray)
+        n, x, grads = len(actions), targets.obs.T, None
         stats.setdefault("policy_loss", 0.0)
         stats.setdefault("entropy", 0.0)
         for c in chunks(n):

@@ -37,7 +37,7 @@ class TorchAdam:
         ]
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor | None]) -> None:
+    def step(self, grads: Sequence[Any]) -> None:
         beta1, beta2 = self.betas
         for p, grad, s in zip(self.params, grads, self.state):
             if grad is None:
@@ -72,5 +72,3 @@ class TorchAdam:
             {k: (v.to(p.device).clone() if torch.is_tensor(v) else v) for k, v in s.items()}
             for s, p in zip(saved["state"], self.params)
         ]
-
-

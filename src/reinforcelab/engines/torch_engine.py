@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from ..policies.mlp import MLP
-from .base import Reduction
+from ..returns import standardize
+from .base import Array, PolicyTargets
 from .chunks import chunks
 from .torch_adam import TorchAdam
 
@@ -31,7 +32,9 @@ class TorchEngine:
 
     uses_torch = True
 
-    def __init__(self, policy: Policy, value: Any, lr: float, value_lr: float, device: str = "cpu") -> None:
+    def __init__(
+        self, policy: Policy, value: Any, lr: float, value_lr: float, device: str = "cpu"
+    ) -> None:
         self.policy, self.value, self.device = policy, value, device
         self.module = policy.torch_module(device)
         self.value_module: torch.nn.Module | None = None
@@ -47,8 +50,11 @@ class TorchEngine:
     def has_value(self) -> bool:
         return self.value_module is not None
 
-    def as_array(self, values: np.ndarray) -> torch.Tensor:
+    def as_array(self, values: Array) -> torch.Tensor:
         return torch.as_tensor(values, device=self.device)
+
+    def standardized(self, returns: np.ndarray) -> torch.Tensor:
+        return standardize(self.as_array(returns))
 
     def chunks(self, obs: np.ndarray) -> list[slice]:
         return chunks(len(obs), max(256, CHUNK_ELEMENTS // max(1, int(np.prod(obs.shape[1:])))))
@@ -58,7 +64,9 @@ class TorchEngine:
         assert self.value_module is not None
         return self.value_module(self.as_array(obs)).cpu().numpy()
 
-    def value_gradients(self, obs: np.ndarray, returns: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    def value_gradients(
+        self, obs: np.ndarray, returns: np.ndarray
+    ) -> tuple[list[torch.Tensor | None], np.ndarray]:
         assert self.value_module is not None
         x, target = self.as_array(obs), self.as_array(returns.astype(np.float32))
         params = list(self.value_module.parameters())
@@ -71,9 +79,11 @@ class TorchEngine:
             values.append(v.detach())
         return [p.grad for p in params], torch.cat(values).cpu().numpy()
 
-    def policy_gradients(self, obs: np.ndarray, actions: np.ndarray, weights: Any, entropy_coef: float,
-                         reduction: Reduction, stats: dict[str, float]) -> list[Any]:
-        x, a, w = self.as_array(obs), self.as_array(actions), self.as_array(weights)
+    def policy_gradients(
+        self, targets: PolicyTargets, stats: dict[str, float]
+    ) -> list[torch.Tensor | None]:
+        x, a, w = (self.as_array(v) for v in (targets.obs, targets.actions, targets.weights))
+        obs, reduction, entropy_coef = targets.obs, targets.reduction, targets.entropy_coef
         params = list(self.module.parameters())
         for p in params:
             p.grad = None

@@ -32,19 +32,20 @@ def is_continuous(action_space: gym.Space) -> bool:
 
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
-    continuous = is_continuous(action_space) and len(action_space.shape) == 1
+    continuous = isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
     if not isinstance(action_space, gym.spaces.Discrete) and not continuous:
         raise EnvError(
-            f"{env_id} has a {type(action_space).__name__} action space {action_space}; this REINFORCE agent "
-            "needs a Discrete action space (categorical policy) or a 1-D Box (Gaussian policy)."
+            f"{env_id} has a {type(action_space).__name__} action space {action_space}; this "
+            "REINFORCE agent needs a Discrete action space (categorical policy) or a 1-D Box "
+            "(Gaussian policy)."
         )
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) not in (
         1,
         3,
     ):
         raise EnvError(
-            f"{env_id} has observation space {observation_space}; the policies need a flat Box (1-D vector, "
-            "MLP) or image (C, H, W) observations (CNN)."
+            f"{env_id} has observation space {observation_space}; the policies need a flat Box "
+            "(1-D vector, MLP) or image (C, H, W) observations (CNN)."
         )
 
 
@@ -137,7 +138,8 @@ def spaces_of(env: gym.Env) -> Spaces:
     space = (
         env.unwrapped.action_space if isinstance(env, gym.wrappers.ClipAction) else env.action_space
     )
-    shape = tuple(int(d) for d in env.observation_space.shape)
-    if is_continuous(space):
+    shape = tuple(int(d) for d in env.observation_space.shape or ())
+    if isinstance(space, gym.spaces.Box):
         return Spaces(shape, int(space.shape[0]), True)
+    assert isinstance(space, gym.spaces.Discrete)  # check_spaces let nothing else through
     return Spaces(shape, int(space.n), False)

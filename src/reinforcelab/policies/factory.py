@@ -89,14 +89,22 @@ def build_parts(
     if policy is None and spaces.continuous:
         from .gaussian import GaussianMLP
 
-        policy_kwargs = {"obs_dim": spaces.obs_dim, "action_dim": spaces.n_actions,
-                         "hidden_sizes": list(config.hidden_sizes), **(policy_kwargs or {})}
+        policy_kwargs = {
+            "obs_dim": spaces.obs_dim,
+            "action_dim": spaces.n_actions,
+            "hidden_sizes": list(config.hidden_sizes),
+            **(policy_kwargs or {}),
+        }
         policy = GaussianMLP
     if policy is None and spaces.images:
         from .cnn import CNNPolicy
 
-        policy_kwargs = {"obs_shape": list(spaces.obs_shape), "n_actions": spaces.n_actions,
-                         "hidden": config.hidden_sizes[0], **(policy_kwargs or {})}
+        policy_kwargs = {
+            "obs_shape": list(spaces.obs_shape),
+            "n_actions": spaces.n_actions,
+            "hidden": config.hidden_sizes[0],
+            **(policy_kwargs or {}),
+        }
         policy = CNNPolicy
     built: Policy
     if policy is None:
@@ -104,16 +112,21 @@ def build_parts(
             raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
         built = MLPPolicy.random(spaces.obs_dim, config.hidden_sizes, spaces.n_actions, init_rng)
     else:
-        built = torch_policy(policy, policy_kwargs, policy_output, spaces.n_actions, example_obs,
-                             seed, distribution)
+        built = torch_policy(
+            policy, policy_kwargs, policy_output, spaces.n_actions, example_obs, seed, distribution
+        )
     value: MLP | TorchValue | None = None
     if config.mode.baseline == "value":
-        value = (cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed) if spaces.images
-                 else MLP.random(spaces.obs_dim, config.hidden_sizes, 1, init_rng))
+        value = (
+            cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed)
+            if spaces.images
+            else MLP.random(spaces.obs_dim, config.hidden_sizes, 1, init_rng)
+        )
     normalize = config.mode.normalize_obs
     if normalize and spaces.images:
-        raise OptionError("normalize_obs applies to vector observations; the CNN scales image pixels "
-                          "to [0, 1]")
+        raise OptionError(
+            "normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]"
+        )
     return AgentParts(spaces, built, value, ObsNorm(spaces.obs_dim) if normalize else None)
 
 
@@ -147,8 +160,9 @@ def torch_policy(
                 f"cannot build {policy.__name__}(**{kwargs}): {exc}; pass its arguments as "
                 "policy_kwargs"
             ) from exc
-        return TorchPolicy(module, n_actions, example_obs, output, init_kwargs=kwargs,
-                           distribution=distribution)
+        return TorchPolicy(
+            module, n_actions, example_obs, output, init_kwargs=kwargs, distribution=distribution
+        )
     if policy_kwargs:
         raise PolicyError("policy_kwargs only apply when policy is a class, not an instance")
     return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)

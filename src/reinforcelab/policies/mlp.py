@@ -14,7 +14,7 @@ axis (numpy is slow along a short last axis).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .base import CategoricalActor, Normalizer, categorical_terms
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+
+MLPType = TypeVar("MLPType", bound="MLP")
 
 
 class MLP:
@@ -34,8 +37,12 @@ class MLP:
 
     @classmethod
     def random(
-        cls, in_dim: int, hidden_sizes: Sequence[int], out_dim: int, rng: np.random.Generator
-    ) -> MLP:
+        cls: type[MLPType],
+        in_dim: int,
+        hidden_sizes: Sequence[int],
+        out_dim: int,
+        rng: np.random.Generator,
+    ) -> MLPType:
         """torch.nn.Linear's default initialisation: weights and biases uniform in +/- 1/sqrt(fan_in)."""
         layers = []
         for width in [*hidden_sizes, out_dim]:
@@ -136,7 +143,7 @@ class MLP:
 def linear_layers(module: nn.Module) -> list[nn.Linear]:
     from torch import nn
 
-    return [m for m in module.net if isinstance(m, nn.Linear)]
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
 class MLPPolicy(MLP):

@@ -96,6 +96,13 @@ class TorchPolicy:
         param = next(self.module.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
 
+    @property
+    def log_std(self) -> torch.Tensor:
+        """A Gaussian policy's log standard deviations [action_dim] (checked when it was built)."""
+        log_std = getattr(self.module, "log_std")  # noqa: B009  (a module attribute mypy cannot see)
+        assert isinstance(log_std, torch.Tensor)
+        return log_std
+
     def log_probs(self, out: torch.Tensor) -> torch.Tensor:
         """log pi(.|s) [n, A] from the module's output."""
         if self.output == "probs":
@@ -107,7 +114,7 @@ class TorchPolicy:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """log pi(a|s) [n] of the actions taken, and the entropy of pi(.|s) [n]."""
         if self.distribution == "normal":
-            log_std = self.module.log_std.expand_as(out)
+            log_std = self.log_std.expand_as(out)
             normal = torch.distributions.Normal(out, log_std.exp())
             return normal.log_prob(actions).sum(-1), normal.entropy().sum(-1)
         return categorical_terms(self.log_probs(out), actions)
@@ -126,7 +133,7 @@ class TorchPolicy:
                 return out.cpu().numpy()
 
         if self.distribution == "normal":
-            std = self.module.log_std.detach().exp().cpu().numpy()
+            std = self.log_std.detach().exp().cpu().numpy()
             return GaussianActor(outputs, std)
         return CategoricalActor(lambda obs: outputs(obs).T)
 

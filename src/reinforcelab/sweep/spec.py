@@ -30,8 +30,8 @@ import tomllib
 
 from ..config import PRESETS, TrainConfig, all_fields
 from ..config import preset as get_preset
-from ..errors import UserError
 from ..envs.make import check_env_id
+from ..errors import UserError
 
 OBJECTIVES = ("mean", "mean-std")
 METHODS = ("grid", "tpe")
