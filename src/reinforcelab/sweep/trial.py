@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..callbacks import Callback
 
 if TYPE_CHECKING:
-    from ..trainers import EpisodeRecord, Trainer
+    from ..callbacks import EpisodeRecord, Trainer
 
 TRIAL_FILE = "trial.json"
 # A trial's record, as trial.json holds it: stage, config_id, seed, params, status ("ok",
