@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,19 +15,21 @@ from .artifacts.checkpoint import (
     read_weights,
     save_checkpoint,
 )
-from .callbacks import Callback
 from .checks import COUNT
 from .config import TrainConfig
 from .config import preset as get_preset
 from .engines import resolve_device
 from .envs.make import make_env, spaces_of
 from .errors import OptionError
-from .loops import TrainingLoop, make_loop
 from .playback import EvalResult, evaluate
 from .policies.base import Actor, Policy
 from .policies.factory import build_parts, policy_class_from_spec
 from .policies.mlp import MLP
 from .policies.obs_norm import ObsNorm
+
+if TYPE_CHECKING:  # loops (and what training needs) are imported when an agent trains
+    from .callbacks import Callback
+    from .loops import TrainingLoop
 
 
 class Reinforce:
@@ -148,6 +150,8 @@ class Reinforce:
         """The loop of the configured mode, built on first use (it opens the training envs and,
         for a torch engine, imports torch); it holds the optimizer and RNG state."""
         if self.loop is None:
+            from .loops import make_loop
+
             self.loop = make_loop(self.config, self.parts, self.device)
         return self.loop
 
