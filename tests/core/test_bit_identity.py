@@ -4,7 +4,7 @@ options that touch the update), the weights after a short seeded training hash t
 The digests were recorded on this project's CPU machines (CI runs on the same kinds); any change to
 them means results changed and must be explained. Another BLAS kernel or CPU legitimately differs in
 the last bits of the products, so digests are kept per kind of machine (``machine()``): record a
-new kind's with ``python tests/test_bit_identity.py`` on the code of the recorded rows.
+new kind's with ``python tests/core/test_bit_identity.py`` on the code of the recorded rows.
 """
 
 import hashlib

@@ -431,7 +431,7 @@ def test_learning_curves_are_rolling_means_on_a_common_grid(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "path", sorted((Path(__file__).parent.parent / "sweeps").glob("*.*")), ids=lambda p: p.name
+    "path", sorted((Path(__file__).parents[2] / "sweeps").glob("*.*")), ids=lambda p: p.name
 )
 def test_committed_sweep_files_are_valid(path):
     spec = spec_from_dict(load_spec(path))
