@@ -186,6 +186,40 @@ def hub_server():
         yield server
 
 
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run from an empty folder, so "user/NAME" can never be mistaken for a local path."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def cartpole_run(tmp_path_factory):
+    """A fast-cartpole run folder (seed 0, 20k env steps) trained by the CLI once per session.
+
+    Shared by every test that asks for it: read it, copy it, never write into it.
+    """
+    from cli_helpers import invoke  # imports reinforcelab: not before the environment is set
+
+    out = tmp_path_factory.mktemp("runs") / "cp"
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--seed",
+        0,
+        "--total-steps",
+        20_000,
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
 # ----------------------------------------------------------------------------- slow tests
 def _slow_selected(config: pytest.Config) -> bool:
     if os.environ.get("RUN_SLOW", "").strip().lower() in ("1", "true", "yes"):

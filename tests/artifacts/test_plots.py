@@ -13,6 +13,7 @@ import matplotlib.image as mpimg
 
 from reinforcelab.artifacts.plots import (
     PlotError,
+    learning_curve_figure,
     plot_learning_curves,
     read_run_metrics,
     reward_threshold,
@@ -141,3 +142,26 @@ def test_long_runs_are_binned_and_thinned(tmp_path, monkeypatch):
         and low.tolist() == [0.2, 3.2, 6.0]
         and high.tolist() == [1.8, 4.8, 6.0]
     )
+
+
+def write_metrics(folder: Path, env_steps: list[int], returns: list[float]) -> Path:
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"env_id": "CartPole-v1", "config": {"mode": "fast", "seed": 0}})
+    )
+    rows = ["episode,return,length,env_steps,wall_seconds"]
+    rows += [f"{i + 1},{r},{int(r)},{s},0" for i, (s, r) in enumerate(zip(env_steps, returns))]
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_plot_of_several_runs_shows_each_run_to_its_end(tmp_path):
+    short = write_metrics(tmp_path / "a", list(range(100, 10_100, 100)), [400.0] * 100)
+    long = write_metrics(tmp_path / "b", list(range(100, 30_100, 100)), [500.0] * 300)
+    fig = learning_curve_figure([short, long], window=10, x="env_steps")
+    ends = {float(line.get_xdata()[-1]) for line in fig.axes[0].get_lines()}
+    assert {10_000.0, 30_000.0} <= ends
+    last_points = {
+        float(line.get_xdata()[-1]): float(line.get_ydata()[-1]) for line in fig.axes[0].get_lines()
+    }
+    assert last_points[30_000.0] == 500.0

@@ -116,13 +116,6 @@ def private_hub_cache(tmp_path, monkeypatch):
     return tmp_path / "hf-cache"
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    """Run from an empty folder, so "user/NAME" can never be mistaken for a local path."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 # ----------------------------------------------------------------------------- train --record
 def test_train_record_writes_replay_and_curve(run, tmp_path):
     frames = mp4_frames(run / "replay.mp4")
@@ -180,6 +173,21 @@ def test_record_without_ffmpeg_gives_the_install_hint(run, tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())  # neither the video nor a partial file
 
 
+# ----------------------------------------------------------------------------- enjoy --record
+def test_enjoy_record_films_the_printed_episodes(cartpole_run, tmp_path):
+    video = tmp_path / "enjoy.mp4"
+    result = invoke("enjoy", cartpole_run, "--episodes", 3, "--seed", 1, "--record", video)
+    assert result.exit_code == 0, result.output
+    lengths = [
+        int(line.split(" in ")[1].split()[0])
+        for line in result.output.splitlines()
+        if line.startswith("episode ")
+    ]
+    frames = int(result.output.split("(")[-1].split()[0])
+    assert len(lengths) == 3 and frames == sum(n + 1 for n in lengths)
+    assert len(mp4_frames(video)) == frames
+
+
 # ----------------------------------------------------------------------------- plot
 def test_plot_two_seeds(runs, tmp_path):
     out = tmp_path / "c.png"
@@ -225,6 +233,24 @@ def test_push_dry_run_writes_the_hub_folder_and_a_manifest(run, tmp_path):
     assert metric["value"] == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
     assert (folder / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
     # The autouse network guard fails this test had anything tried to leave the machine.
+
+
+def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run, tmp_path):
+    result = invoke(
+        "push",
+        cartpole_run,
+        "--repo-id",
+        "me/cp",
+        "--dry-run",
+        tmp_path / "hub",
+        "--no-video",
+        "--eval-episodes",
+        3,
+    )
+    assert result.exit_code == 0, result.output
+    trained = json.loads((cartpole_run / "results.json").read_text())["training"]["train_episodes"]
+    hyperparameters = json.loads((tmp_path / "hub" / "hyperparameters.json").read_text())
+    assert trained > 100 and hyperparameters["n_training_episodes"] == trained
 
 
 # ----------------------------------------------------------------------------- push to the loopback Hub
