@@ -101,9 +101,12 @@ class NetworkGuard:
         )
 
     def _check_address(self, sock: socket.socket, address, call: str) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            if not _is_loopback_host(address[0]):
-                raise self._block(f"{call} to {address[0]}:{address[1]}")
+        if (
+            sock.family in (socket.AF_INET, socket.AF_INET6)
+            and isinstance(address, tuple)
+            and not _is_loopback_host(address[0])
+        ):
+            raise self._block(f"{call} to {address[0]}:{address[1]}")
 
     def install(self) -> None:
         guard = self
@@ -179,7 +182,8 @@ def network_guard():
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture
 def hub_server():
-    """A fresh Hub-compatible server on 127.0.0.1 (see tests/hub_server.py); ``.endpoint`` is its URL."""
+    """A fresh Hub-compatible server on 127.0.0.1 (see tests/hub_server.py); ``.endpoint`` is its
+    URL."""
     from hub_server import HubServer
 
     with HubServer() as server:

@@ -103,7 +103,7 @@ def test_missing_folder_or_metrics(tmp_path):
     with pytest.raises(PlotError, match="not a folder"):
         plot_learning_curves([tmp_path / "nope"], tmp_path / "x.png")
     (tmp_path / "bare").mkdir()
-    with pytest.raises(PlotError, match="no metrics.csv"):
+    with pytest.raises(PlotError, match=r"no metrics\.csv"):
         plot_learning_curves([tmp_path / "bare"], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
@@ -112,7 +112,7 @@ def test_missing_folder_or_metrics(tmp_path):
 def test_empty_metrics(tmp_path, content):
     run = make_run(tmp_path / "r")
     (run / "metrics.csv").write_text(content)
-    with pytest.raises(PlotError, match="empty|no episodes"):
+    with pytest.raises(PlotError, match=r"empty|no episodes"):
         plot_learning_curves([run], tmp_path / "x.png")
 
 

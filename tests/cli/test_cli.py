@@ -296,7 +296,9 @@ def test_train_a_policy_class_from_the_command_line(tmp_path, monkeypatch):
         "    def __init__(self, hidden=8):\n"
         "        super().__init__()\n"
         "        self.hidden = hidden\n"
-        "        self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2))\n\n"
+        "        self.net = torch.nn.Sequential(\n"
+        "            torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2)\n"
+        "        )\n\n"
         "    def forward(self, x):\n"
         "        return self.net(x)\n"
     )

@@ -1,5 +1,6 @@
 """The user's path through the CLI's artefact commands, end to end on tiny budgets: train --record,
-record, plot, push (dry run, loopback Hub, failure), enjoy from the Hub, course pickles, missing repos.
+record, plot, push (dry run, loopback Hub, failure), enjoy from the Hub, course pickles, missing
+repos.
 
 One trained run folder is shared by the whole module; the push tests work on their own copy of it.
 """
@@ -69,7 +70,8 @@ def copy_run(run, tmp_path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two seeds of CartPole-v1 on tiny budgets; seed 0 with --record (and the default curve.png)."""
+    """Two seeds of CartPole-v1 on tiny budgets; seed 0 with --record (and the default
+    curve.png)."""
     root = tmp_path_factory.mktemp("runs")
     ok(
         invoke(
@@ -109,7 +111,8 @@ def run(runs):
 
 @pytest.fixture(autouse=True)
 def private_hub_cache(tmp_path, monkeypatch):
-    """Each test downloads into its own cache: no snapshot of one loopback server leaks into another."""
+    """Each test downloads into its own cache: no snapshot of one loopback server leaks into
+    another."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
@@ -119,7 +122,8 @@ def private_hub_cache(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- train --record
 def test_train_record_writes_replay_and_curve(run, tmp_path):
     frames = mp4_frames(run / "replay.mp4")
-    # The replay is seeded by the run's seed: recording the saved agent again plays the same episode.
+    # The replay is seeded by the run's seed: recording the saved agent again plays the same
+    # episode.
     again = record_replay(reinforcelab.load(run), tmp_path / "again.mp4", seed=0)
     (steps,) = again["episode_steps"]
     assert 1 <= steps <= 500
@@ -253,7 +257,7 @@ def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run,
     assert trained > 100 and hyperparameters["n_training_episodes"] == trained
 
 
-# ----------------------------------------------------------------------------- push to the loopback Hub
+# ------------------------------------------------------------------------- push to the loopback Hub
 def test_push_then_load_and_enjoy_from_the_hub(
     run, tmp_path, hub_server, in_tmp, private_hub_cache
 ):
@@ -372,7 +376,8 @@ Policy.__qualname__ = "Policy"
 
 @pytest.fixture
 def course_repo(hub_server, tmp_path, monkeypatch):
-    """A Hub repo as the course notebook pushes it: model.pt (a whole pickled module) and its dicts."""
+    """A Hub repo as the course notebook pushes it: model.pt (a whole pickled module) and its
+    dicts."""
     torch.manual_seed(0)
     policy = Policy()
     folder = tmp_path / "course-upload"

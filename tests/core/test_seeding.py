@@ -1,6 +1,6 @@
 """Seeding gives distinct episodes: every evaluation episode and every training batch plays a level
-of its own, and adjacent seeds share none (checked on Pixelcopter, whose levels are its first screen).
-"""
+of its own, and adjacent seeds share none (checked on Pixelcopter, whose levels are its first
+screen)."""
 
 import numpy as np
 

@@ -1,4 +1,5 @@
-"""The package's structure: data flows one way, so no module imports (even lazily) one that imports it."""
+"""The package's structure: data flows one way, so no module imports (even lazily) one that
+imports it."""
 
 import ast
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""The Unit 4 notebook runs top to bottom (tiny budgets, offline) and is committed without outputs."""
+"""The Unit 4 notebook runs top to bottom (tiny budgets, offline) and is committed without
+outputs."""
 
 from __future__ import annotations
 

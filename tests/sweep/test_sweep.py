@@ -52,11 +52,13 @@ def scores(rows, config_id):
 # ----------------------------------------------------------------------------- spec
 def test_toml_and_yaml_files_give_the_same_spec(tmp_path):
     (tmp_path / "s.toml").write_text(
-        'preset = "fast-cartpole"\nseeds = [3, 4]\nobjective = "mean-std"\n[budget]\ntotal_env_steps = 5000\n'
+        'preset = "fast-cartpole"\nseeds = [3, 4]\nobjective = "mean-std"\n'
+        "[budget]\ntotal_env_steps = 5000\n"
         "[parameters]\nlr = [0.05, 0.1]\nhidden_sizes = [[16], [32, 32]]\n"
     )
     (tmp_path / "s.yaml").write_text(
-        "preset: fast-cartpole\nseeds: [3, 4]\nobjective: mean-std\nbudget: {total_env_steps: 5000}\n"
+        "preset: fast-cartpole\nseeds: [3, 4]\nobjective: mean-std\n"
+        "budget: {total_env_steps: 5000}\n"
         "parameters:\n  lr: [0.05, 0.1]\n  hidden_sizes: [[16], [32, 32]]\n"
     )
     a, b = (spec_from_dict(load_spec(tmp_path / name)) for name in ("s.toml", "s.yaml"))
@@ -325,12 +327,15 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     resumed = resume_sweep(tmp_path / "sw", workers=2, progress=False)
     for folder, text in finished.items():  # not trained again
         assert (folder / "trial.json").read_text() == text
-    key = lambda rows: sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)  # noqa: E731
+
+    def key(rows):
+        return sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)
+
+    def strip(configs):
+        return [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]
+
     assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
     assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
-    strip = lambda configs: [
-        {k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs
-    ]
     assert strip(resumed["configurations"]) == strip(reference["configurations"])
     # Resuming a finished sweep trains nothing and rewrites the same report.
     again = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -368,7 +373,7 @@ def test_ctrl_c_on_the_command_line_then_resume(tmp_path):
     ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the sweep finished before the interrupt arrived")
     assert proc.returncode == 130, stderr

@@ -25,7 +25,9 @@ RAY_ENV = {
 HEAD = """
 import sys
 import ray
-context = ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20)
+context = ray.init(
+    address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20
+)
 print(context.address_info["gcs_address"], flush=True)
 sys.stdin.read()  # runs until the test closes stdin
 ray.shutdown()
