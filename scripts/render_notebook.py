@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Run the Unit 4 notebook top to bottom and write an HTML copy to read without Jupyter.
 
-    .venv/bin/python scripts/render_notebook.py                       # full budgets (a few minutes)
-    .venv/bin/python scripts/render_notebook.py --quick               # the test suite's tiny budgets
+    .venv/bin/python scripts/render_notebook.py                  # full budgets (a few minutes)
+    .venv/bin/python scripts/render_notebook.py --quick          # the test suite's tiny budgets
     .venv/bin/python scripts/render_notebook.py --out build/unit4.html --workdir build/unit4
 
 Needs the ``notebook`` extra (``pip install -e ".[notebook]"``). The notebook runs in ``--workdir``
@@ -104,7 +104,8 @@ def main() -> None:
         from nbconvert import HTMLExporter
     except ImportError:
         print(
-            'error: rendering needs nbconvert, from the notebook extra: pip install -e ".[notebook]"',
+            "error: rendering needs nbconvert, from the notebook extra: "
+            'pip install -e ".[notebook]"',
             file=sys.stderr,
         )
         sys.exit(2)

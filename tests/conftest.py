@@ -101,9 +101,12 @@ class NetworkGuard:
         )
 
     def _check_address(self, sock: socket.socket, address, call: str) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            if not _is_loopback_host(address[0]):
-                raise self._block(f"{call} to {address[0]}:{address[1]}")
+        if (
+            sock.family in (socket.AF_INET, socket.AF_INET6)
+            and isinstance(address, tuple)
+            and not _is_loopback_host(address[0])
+        ):
+            raise self._block(f"{call} to {address[0]}:{address[1]}")
 
     def install(self) -> None:
         guard = self
@@ -179,11 +182,46 @@ def network_guard():
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture
 def hub_server():
-    """A fresh Hub-compatible server on 127.0.0.1 (see tests/hub_server.py); ``.endpoint`` is its URL."""
+    """A fresh Hub-compatible server on 127.0.0.1 (see tests/hub_server.py); ``.endpoint`` is its
+    URL."""
     from hub_server import HubServer
 
     with HubServer() as server:
         yield server
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run from an empty folder, so "user/NAME" can never be mistaken for a local path."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def cartpole_run(tmp_path_factory):
+    """A fast-cartpole run folder (seed 0, 20k env steps) trained by the CLI once per session.
+
+    Shared by every test that asks for it: read it, copy it, never write into it.
+    """
+    from cli_helpers import invoke  # imports reinforcelab: not before the environment is set
+
+    out = tmp_path_factory.mktemp("runs") / "cp"
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--seed",
+        0,
+        "--total-steps",
+        20_000,
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+    )
+    assert result.exit_code == 0, result.output
+    return out
 
 
 # ----------------------------------------------------------------------------- slow tests

@@ -20,7 +20,8 @@ tests' socket guard) is ever used, and no response carries Xet headers.
 Storage is in memory. Each repo keeps its commit history, so any commit sha resolves.
 
 Simulated trouble, for tests:
-- ``bad_tokens`` (default ``{"bad"}``): any request with such a token gets 401 "Invalid credentials".
+- ``bad_tokens`` (default ``{"bad"}``): any request with such a token gets 401 "Invalid
+  credentials".
 - ``read_only_tokens`` (default ``{"read-only"}``): writes get 403.
 - writes without a token get 401; private repos are invisible (401 RepoNotFound) without a token.
 - ``fail_on[route] = status`` answers ``route`` with that HTTP status (routes: ``create``,
@@ -45,7 +46,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 REPO_TYPES = ("model", "dataset", "space")
-GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.mp4 filter=lfs diff=lfs merge=lfs -text\n"
+GITATTRIBUTES = (
+    b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.mp4 filter=lfs diff=lfs merge=lfs -text\n"
+)
 
 
 def git_blob_sha1(data: bytes) -> str:

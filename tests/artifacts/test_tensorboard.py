@@ -85,8 +85,9 @@ def test_fast_training_without_tensorboard_does_not_import_torch(tmp_path):
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from reinforcelab.cli import app\n"
-        f"r = CliRunner().invoke(app, ['train', 'CartPole-v1', '--preset', 'fast-cartpole', '--seed', '0',"
-        f" '--total-steps', '2000', '--out', {str(tmp_path / 'run')!r}, '--no-progress', '--no-plot'])\n"
+        "r = CliRunner().invoke(app, ['train', 'CartPole-v1', '--preset', 'fast-cartpole',"
+        f" '--seed', '0', '--total-steps', '2000', '--out', {str(tmp_path / 'run')!r},"
+        " '--no-progress', '--no-plot'])\n"
         "assert r.exit_code == 0, r.output\n"
         "print('torch' in sys.modules)\n"
     )

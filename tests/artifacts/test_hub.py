@@ -509,7 +509,10 @@ def test_upload_failure_keeps_the_folder_and_gives_the_retry_command(hub_folder,
     message = str(err.value)
     assert err.value.kind == "other" and "HTTP 422" in message
     assert f"The local folder is complete at {hub_folder.resolve()}" in message
-    expected = f"HF_ENDPOINT={hub_server.endpoint} hf upload {REPO} {hub_folder.resolve()} . --repo-type model"
+    expected = (
+        f"HF_ENDPOINT={hub_server.endpoint} hf upload {REPO} {hub_folder.resolve()} ."
+        " --repo-type model"
+    )
     assert expected in message and err.value.retry_command == expected
     assert {p.name: sha256(p) for p in hub_folder.iterdir()} == before
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -26,7 +27,7 @@ def always_left(obs: np.ndarray) -> int:
 class TinyEnv(gym.Env):
     """An env with an odd-sized 25x37 render and a fixed 5-step episode (reward 1 per step)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(self, render_mode: str | None = "rgb_array", fail_at: int | None = None) -> None:
         self.render_mode = render_mode
@@ -112,8 +113,8 @@ def test_gif(tmp_path, cartpole):
     summary = record_video(balance, cartpole, out, max_steps=6, fps=20, seed=0)
     assert summary["frames"] == 7 and summary["format"] == "gif"
     frames = iio.imread(out, plugin="pillow", index=None)
-    # Pillow merges identical consecutive frames (a near-still pole can render identically), so a GIF
-    # holds at most steps + 1 frames; the playing time is what stays exact.
+    # Pillow merges identical consecutive frames (a near-still pole can render identically), so a
+    # GIF holds at most steps + 1 frames; the playing time is what stays exact.
     assert 1 <= len(frames) <= 7 and frames.shape[1:3] == (400, 600)
     exact = record_video(always_left, TinyEnv(), tmp_path / "tiny.gif", fps=20)
     assert (

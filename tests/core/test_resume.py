@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import reinforcelab
+from reinforcelab.artifacts.checkpoint import load_resume_state
 from reinforcelab.callbacks import Callback
 from reinforcelab.config import preset
 from reinforcelab.run import resume_run, train_run
@@ -107,3 +108,53 @@ def test_resume_without_state_is_a_clear_error(tmp_path):
 
     with pytest.raises(CheckpointError, match="cannot be resumed"):
         resume_run(tmp_path / "bare", progress=False)
+
+
+# ----------------------------------------------------------------------------- any discrete env
+@pytest.mark.parametrize(
+    "preset_name, options",
+    [
+        ("fast-cartpole", {"total_env_steps": 12_000, "num_envs": 8}),
+        ("course-cartpole", {"n_episodes": 4}),
+    ],
+)
+def test_acrobot_trains_checkpoints_and_resumes_like_an_uninterrupted_run(
+    tmp_path, preset_name, options
+):
+    budget = {k: v for k, v in options.items() if k != "num_envs"}
+    config = preset(preset_name).replace(env_id="Acrobot-v1", seed=3, max_t=300, **options)
+    whole = train_run(config.replace(**budget), tmp_path / "whole", progress=False)
+    half = {k: v // 2 for k, v in budget.items()}
+    train_run(config.replace(**half), tmp_path / "part", progress=False)
+    resumed = resume_run(tmp_path / "part", progress=False, **budget)
+    for name, array in whole.agent.weights().items():
+        assert np.array_equal(array, resumed.agent.weights()[name]), name
+    assert rows(tmp_path / "whole") == rows(tmp_path / "part")
+
+
+# ----------------------------------------------------------------------------- Ctrl-C early
+class InterruptAtStart(Callback):
+    def on_training_start(self, trainer):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_before_the_first_update_leaves_a_resumable_folder(tmp_path):
+    out = tmp_path / "early"
+    config = preset("fast-cartpole").replace(seed=0, total_env_steps=5_000)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, out, progress=False, extra_callbacks=[InterruptAtStart()])
+    assert load_resume_state(out)["counters"]["updates"] == 0
+    resumed = resume_run(out, progress=False)
+    whole = train_run(config, tmp_path / "whole", progress=False)
+    for name, array in whole.agent.weights().items():
+        assert np.array_equal(array, resumed.agent.weights()[name])
+
+
+def test_ctrl_c_while_setting_up_leaves_nothing_behind(tmp_path, monkeypatch):
+    def interrupted(agent):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reinforcelab.agent.Reinforce.training_loop", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(preset("fast-cartpole"), tmp_path / "never", progress=False)
+    assert not (tmp_path / "never").exists()

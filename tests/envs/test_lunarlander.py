@@ -1,5 +1,5 @@
-"""LunarLander (Box2D): the fast presets train, checkpoint and evaluate; async vector envs are seeded
-per sub-env and leave no worker process behind."""
+"""LunarLander (Box2D): the fast presets train, checkpoint and evaluate; async vector envs are
+seeded per sub-env and leave no worker process behind."""
 
 import json
 import multiprocessing

@@ -1,4 +1,5 @@
-"""Bring your own PyTorch policy: the course's Policy class as the course writes it, and a Tanh net."""
+"""Bring your own PyTorch policy: the course's Policy class as the course writes it, and a Tanh
+net."""
 
 import json
 from collections import deque
@@ -22,7 +23,7 @@ from reinforcelab.run import train_run
 
 runner = CliRunner()
 
-# ------------------------------------------------------------------ the course's code (Unit 4), as written there
+# ------------------------------------------------- the course's code (Unit 4), as written there
 device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
 
@@ -176,7 +177,10 @@ def test_the_courses_policy_trains_in_course_mode_and_loads_back_without_pickles
     assert (loaded.predict(obs, deterministic=True) == agent.predict(obs, deterministic=True)).all()
     with pytest.raises(
         CheckpointError,
-        match=r"does not match the policy passed \(Policy\): shape mismatch for .*policy.fc1.weight",
+        match=(
+            r"does not match the policy passed \(Policy\): "
+            r"shape mismatch for .*policy\.fc1\.weight"
+        ),
     ):
         reinforcelab.load(tmp_path / "run", policy=Policy(4, 2, 32))
 
@@ -239,7 +243,7 @@ def test_a_class_that_cannot_be_imported_is_named_with_the_fix(tmp_path):
 def test_bad_policies_are_clear_errors():
     with pytest.raises(PolicyError, match=r"must return \(8, 2\) logits or probabilities"):
         reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", policy=Policy(4, 3, 16))
-    with pytest.raises(PolicyError, match="torch.nn.Module"):
+    with pytest.raises(PolicyError, match=r"torch\.nn\.Module"):
         reinforcelab.Reinforce("CartPole-v1", preset="fast-cartpole", policy=dict)
     with pytest.raises(PolicyError, match="policy_kwargs only apply"):
         reinforcelab.Reinforce(

@@ -4,7 +4,7 @@ options that touch the update), the weights after a short seeded training hash t
 The digests were recorded on this project's CPU machines (CI runs on the same kinds); any change to
 them means results changed and must be explained. Another BLAS kernel or CPU legitimately differs in
 the last bits of the products, so digests are kept per kind of machine (``machine()``): record a
-new kind's with ``python tests/test_bit_identity.py`` on the code of the recorded rows.
+new kind's with ``python tests/core/test_bit_identity.py`` on the code of the recorded rows.
 """
 
 import hashlib
@@ -91,11 +91,10 @@ def machine() -> str:
     )
     vendor = "unknown"
     try:
-        vendor = next(
-            line.split(":")[1].strip()
-            for line in open("/proc/cpuinfo")
-            if line.startswith("vendor_id")
-        )
+        with open("/proc/cpuinfo") as cpuinfo:
+            vendor = next(
+                line.split(":")[1].strip() for line in cpuinfo if line.startswith("vendor_id")
+            )
     except (OSError, StopIteration):
         pass
     return f"openblas {blas}, torch {torch.backends.cpu.get_cpu_capability()}, {vendor}"
@@ -117,7 +116,8 @@ def test_built_in_mlp_weights_are_bit_identical(name):
     kind = machine()
     if kind not in DIGESTS:
         pytest.skip(
-            f"no digests recorded for this kind of machine ({kind}); record them from reinforcelab 0.1.0"
+            f"no digests recorded for this kind of machine ({kind}); "
+            "record them from reinforcelab 0.1.0"
         )
     assert weights_digest(CASES[name]) == DIGESTS[kind][name]
 

@@ -13,6 +13,7 @@ import matplotlib.image as mpimg
 
 from reinforcelab.artifacts.plots import (
     PlotError,
+    learning_curve_figure,
     plot_learning_curves,
     read_run_metrics,
     reward_threshold,
@@ -102,7 +103,7 @@ def test_missing_folder_or_metrics(tmp_path):
     with pytest.raises(PlotError, match="not a folder"):
         plot_learning_curves([tmp_path / "nope"], tmp_path / "x.png")
     (tmp_path / "bare").mkdir()
-    with pytest.raises(PlotError, match="no metrics.csv"):
+    with pytest.raises(PlotError, match=r"no metrics\.csv"):
         plot_learning_curves([tmp_path / "bare"], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
@@ -111,7 +112,7 @@ def test_missing_folder_or_metrics(tmp_path):
 def test_empty_metrics(tmp_path, content):
     run = make_run(tmp_path / "r")
     (run / "metrics.csv").write_text(content)
-    with pytest.raises(PlotError, match="empty|no episodes"):
+    with pytest.raises(PlotError, match=r"empty|no episodes"):
         plot_learning_curves([run], tmp_path / "x.png")
 
 
@@ -141,3 +142,26 @@ def test_long_runs_are_binned_and_thinned(tmp_path, monkeypatch):
         and low.tolist() == [0.2, 3.2, 6.0]
         and high.tolist() == [1.8, 4.8, 6.0]
     )
+
+
+def write_metrics(folder: Path, env_steps: list[int], returns: list[float]) -> Path:
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"env_id": "CartPole-v1", "config": {"mode": "fast", "seed": 0}})
+    )
+    rows = ["episode,return,length,env_steps,wall_seconds"]
+    rows += [f"{i + 1},{r},{int(r)},{s},0" for i, (s, r) in enumerate(zip(env_steps, returns))]
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_plot_of_several_runs_shows_each_run_to_its_end(tmp_path):
+    short = write_metrics(tmp_path / "a", list(range(100, 10_100, 100)), [400.0] * 100)
+    long = write_metrics(tmp_path / "b", list(range(100, 30_100, 100)), [500.0] * 300)
+    fig = learning_curve_figure([short, long], window=10, x="env_steps")
+    ends = {float(line.get_xdata()[-1]) for line in fig.axes[0].get_lines()}
+    assert {10_000.0, 30_000.0} <= ends
+    last_points = {
+        float(line.get_xdata()[-1]): float(line.get_ydata()[-1]) for line in fig.axes[0].get_lines()
+    }
+    assert last_points[30_000.0] == 500.0

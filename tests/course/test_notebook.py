@@ -1,4 +1,5 @@
-"""The Unit 4 notebook runs top to bottom (tiny budgets, offline) and is committed without outputs."""
+"""The Unit 4 notebook runs top to bottom (tiny budgets, offline) and is committed without
+outputs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "unit4_reinforce.ipynb"
 
 

@@ -1,4 +1,5 @@
-"""Pixelcopter-PLE-v0 pixel observations: the frames are render()'s, the vector twin's equal the single env's.
+"""Pixelcopter-PLE-v0 pixel observations: the frames are render()'s, the vector twin's equal the
+single env's.
 
 The game itself is checked in test_pixelcopter.py; here the observation is the screen, so every
 test compares observations with ``render()`` (drawn by ``draw_frame``, the reference renderer)
@@ -32,7 +33,8 @@ def as_observation_frame(rgb: np.ndarray, grayscale: bool) -> np.ndarray:
 
 
 def steer(env: PixelcopterEnv, rng: np.random.Generator) -> int:
-    """A policy that survives long enough to see blocks pass and the cave refill (from the game state)."""
+    """A policy that survives long enough to see blocks pass and the cave refill (from the game
+    state)."""
     if rng.random() < 0.03:
         return int(rng.integers(2))
     h, w = 48 / env.rules.height, 48 / env.rules.width  # bang_bang's constants are for 48x48

@@ -169,6 +169,41 @@ def test_overwrite_replaces_a_run_folder(tmp_path):
     assert len(list(csv.DictReader((out / "metrics.csv").open()))) == 2
 
 
+def test_overwrite_keeps_files_that_are_not_part_of_a_run(tmp_path):
+    out = tmp_path / "keep"
+    assert (
+        invoke(
+            "train",
+            "CartPole-v1",
+            "--preset",
+            "fast-cartpole",
+            "--total-steps",
+            3000,
+            "--out",
+            out,
+            "--no-progress",
+            "--no-plot",
+        ).exit_code
+        == 0
+    )
+    (out / "notes.txt").write_text("mine")
+    result = invoke(
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "fast-cartpole",
+        "--total-steps",
+        3000,
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+        "--overwrite",
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 def test_corrupt_and_foreign_checkpoints(trained, tmp_path):
     out, _ = trained
     corrupt = tmp_path / "corrupt"
@@ -261,7 +296,9 @@ def test_train_a_policy_class_from_the_command_line(tmp_path, monkeypatch):
         "    def __init__(self, hidden=8):\n"
         "        super().__init__()\n"
         "        self.hidden = hidden\n"
-        "        self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2))\n\n"
+        "        self.net = torch.nn.Sequential(\n"
+        "            torch.nn.Linear(4, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 2)\n"
+        "        )\n\n"
         "    def forward(self, x):\n"
         "        return self.net(x)\n"
     )

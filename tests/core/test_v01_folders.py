@@ -14,7 +14,7 @@ import pytest
 
 import reinforcelab
 
-FIXTURES = Path(__file__).parent / "fixtures" / "v0.1"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "v0.1"
 NAMES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 

@@ -1,5 +1,6 @@
 """The user's path through the CLI's artefact commands, end to end on tiny budgets: train --record,
-record, plot, push (dry run, loopback Hub, failure), enjoy from the Hub, course pickles, missing repos.
+record, plot, push (dry run, loopback Hub, failure), enjoy from the Hub, course pickles, missing
+repos.
 
 One trained run folder is shared by the whole module; the push tests work on their own copy of it.
 """
@@ -69,7 +70,8 @@ def copy_run(run, tmp_path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two seeds of CartPole-v1 on tiny budgets; seed 0 with --record (and the default curve.png)."""
+    """Two seeds of CartPole-v1 on tiny budgets; seed 0 with --record (and the default
+    curve.png)."""
     root = tmp_path_factory.mktemp("runs")
     ok(
         invoke(
@@ -109,24 +111,19 @@ def run(runs):
 
 @pytest.fixture(autouse=True)
 def private_hub_cache(tmp_path, monkeypatch):
-    """Each test downloads into its own cache: no snapshot of one loopback server leaks into another."""
+    """Each test downloads into its own cache: no snapshot of one loopback server leaks into
+    another."""
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     return tmp_path / "hf-cache"
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    """Run from an empty folder, so "user/NAME" can never be mistaken for a local path."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 # ----------------------------------------------------------------------------- train --record
 def test_train_record_writes_replay_and_curve(run, tmp_path):
     frames = mp4_frames(run / "replay.mp4")
-    # The replay is seeded by the run's seed: recording the saved agent again plays the same episode.
+    # The replay is seeded by the run's seed: recording the saved agent again plays the same
+    # episode.
     again = record_replay(reinforcelab.load(run), tmp_path / "again.mp4", seed=0)
     (steps,) = again["episode_steps"]
     assert 1 <= steps <= 500
@@ -180,6 +177,21 @@ def test_record_without_ffmpeg_gives_the_install_hint(run, tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())  # neither the video nor a partial file
 
 
+# ----------------------------------------------------------------------------- enjoy --record
+def test_enjoy_record_films_the_printed_episodes(cartpole_run, tmp_path):
+    video = tmp_path / "enjoy.mp4"
+    result = invoke("enjoy", cartpole_run, "--episodes", 3, "--seed", 1, "--record", video)
+    assert result.exit_code == 0, result.output
+    lengths = [
+        int(line.split(" in ")[1].split()[0])
+        for line in result.output.splitlines()
+        if line.startswith("episode ")
+    ]
+    frames = int(result.output.split("(")[-1].split()[0])
+    assert len(lengths) == 3 and frames == sum(n + 1 for n in lengths)
+    assert len(mp4_frames(video)) == frames
+
+
 # ----------------------------------------------------------------------------- plot
 def test_plot_two_seeds(runs, tmp_path):
     out = tmp_path / "c.png"
@@ -227,7 +239,25 @@ def test_push_dry_run_writes_the_hub_folder_and_a_manifest(run, tmp_path):
     # The autouse network guard fails this test had anything tried to leave the machine.
 
 
-# ----------------------------------------------------------------------------- push to the loopback Hub
+def test_fast_run_hyperparameters_say_how_many_episodes_it_trained(cartpole_run, tmp_path):
+    result = invoke(
+        "push",
+        cartpole_run,
+        "--repo-id",
+        "me/cp",
+        "--dry-run",
+        tmp_path / "hub",
+        "--no-video",
+        "--eval-episodes",
+        3,
+    )
+    assert result.exit_code == 0, result.output
+    trained = json.loads((cartpole_run / "results.json").read_text())["training"]["train_episodes"]
+    hyperparameters = json.loads((tmp_path / "hub" / "hyperparameters.json").read_text())
+    assert trained > 100 and hyperparameters["n_training_episodes"] == trained
+
+
+# ------------------------------------------------------------------------- push to the loopback Hub
 def test_push_then_load_and_enjoy_from_the_hub(
     run, tmp_path, hub_server, in_tmp, private_hub_cache
 ):
@@ -346,7 +376,8 @@ Policy.__qualname__ = "Policy"
 
 @pytest.fixture
 def course_repo(hub_server, tmp_path, monkeypatch):
-    """A Hub repo as the course notebook pushes it: model.pt (a whole pickled module) and its dicts."""
+    """A Hub repo as the course notebook pushes it: model.pt (a whole pickled module) and its
+    dicts."""
     torch.manual_seed(0)
     policy = Policy()
     folder = tmp_path / "course-upload"

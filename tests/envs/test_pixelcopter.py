@@ -1,4 +1,5 @@
-"""Pixelcopter-PLE-v0: the acceptance facts of shared/specs/pixelcopter.md, and single-vs-vector equivalence.
+"""Pixelcopter-PLE-v0: the acceptance facts of shared/specs/pixelcopter.md, and single-vs-vector
+equivalence.
 
 The numbers below were measured on the original game (PLE + gym-games, pygame 2); the env must
 reproduce them exactly where exact, and statistically where the spec gives averages.

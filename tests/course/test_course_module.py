@@ -1,4 +1,5 @@
-"""reinforcelab.course: the course's helpers on Gymnasium 1.x, checked against the course's own cells.
+"""reinforcelab.course: the course's helpers on Gymnasium 1.x, checked against the course's own
+cells.
 
 The course's cells below are transcribed from the Unit 4 notebook (Policy, reinforce,
 evaluate_agent) and run unchanged on the pre-0.26 gym API through a small adapter, with the global
@@ -127,8 +128,8 @@ def evaluate_agent(env, max_steps, n_eval_episodes, policy):
 
 
 class OldGymAPI:
-    """The pre-0.26 gym API the course's cells use: reset() -> obs, step() -> (obs, reward, done, info).
-    The first reset is seeded so that a run can be compared with the library's."""
+    """The pre-0.26 gym API the course's cells use: reset() -> obs, step() -> (obs, reward, done,
+    info). The first reset is seeded so that a run can be compared with the library's."""
 
     def __init__(self, env: gym.Env, seed: int) -> None:
         self.env, self.seed = env, seed
@@ -189,7 +190,8 @@ def test_reinforce_computes_what_the_course_computes(course, capsys, env_id, gam
 
 
 class OneStepEnv(gym.Env):
-    """Every episode ends after one step: the case where the course's standardisation divides by NaN."""
+    """Every episode ends after one step: the case where the course's standardisation divides by
+    NaN."""
 
     observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
     action_space = gym.spaces.Discrete(2)

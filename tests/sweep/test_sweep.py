@@ -330,13 +330,15 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
     resumed = resume_sweep(tmp_path / "sw", workers=2, progress=False)
     for folder, text in finished.items():  # not trained again
         assert (folder / "trial.json").read_text() == text
-    key = lambda rows: sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)  # noqa: E731
-    assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
-    assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
+
+    def key(rows):
+        return sorted((r["config_id"], r["seed"], r["objective"]) for r in rows)
 
     def strip(configs):
         return [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]
 
+    assert key(read_trials(tmp_path / "sw")) == key(read_trials(tmp_path / "ref"))
+    assert resumed["best"]["confirmation"]["scores"] == reference["best"]["confirmation"]["scores"]
     assert strip(resumed["configurations"]) == strip(reference["configurations"])
     # Resuming a finished sweep trains nothing and rewrites the same report.
     again = resume_sweep(tmp_path / "sw", workers=2, progress=False)
@@ -437,7 +439,7 @@ def test_learning_curves_are_rolling_means_on_a_common_grid(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "path", sorted((Path(__file__).parent.parent / "sweeps").glob("*.*")), ids=lambda p: p.name
+    "path", sorted((Path(__file__).parents[2] / "sweeps").glob("*.*")), ids=lambda p: p.name
 )
 def test_committed_sweep_files_are_valid(path):
     spec = spec_from_dict(load_spec(path))

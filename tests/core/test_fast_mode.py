@@ -113,7 +113,8 @@ def test_masks_and_returns_never_cross_episode_boundaries(mode, k, max_t, length
     for i in range(envs.num_envs):
         counted = batch.valid[:, i]
         obs = batch.obs[:-1, i][counted]
-        # Counted steps are exactly the first steps of each counted episode, in order, no dead steps.
+        # Counted steps are exactly the first steps of each counted episode, in order, no dead
+        # steps.
         want = [
             (e, s)
             for j, (env, _, n) in enumerate(expected)
