@@ -44,7 +44,7 @@ from reinforcelab.policies.mlp import MLPPolicy, linear_layers
 from reinforcelab.policies.torch_mlp import CategoricalPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from course_reference import train_per_step  # noqa: E402  (the course's loop, as the tests keep it)
+from course_reference import train_per_step
 
 TARGET = 475.0
 EVAL_EPISODES = 100

@@ -4,9 +4,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from course_reference import act_step, per_step_loss
 
 import reinforcelab
-from course_reference import act_step, per_step_loss
 from reinforcelab.policies.base import categorical_terms
 from reinforcelab.policies.torch_mlp import CategoricalPolicy
 from reinforcelab.rollout import Episode, collect_episode

@@ -6,9 +6,9 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import reinforcelab
+from reinforcelab.engines.numpy_adam import NumpyAdam
 from reinforcelab.envs.make import make_vector_env
 from reinforcelab.policies.mlp import MLP
-from reinforcelab.engines.numpy_adam import NumpyAdam
 from reinforcelab.returns import (
     advantages,
     batch_returns,

@@ -5,8 +5,8 @@ screen)."""
 import numpy as np
 
 import reinforcelab
-from reinforcelab.playback import evaluate_policy, evaluation_seeds
 from reinforcelab.envs.make import make_vector_env
+from reinforcelab.playback import evaluate_policy, evaluation_seeds
 from reinforcelab.seeding import vector_reset_seed
 
 

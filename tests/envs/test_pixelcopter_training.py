@@ -6,8 +6,8 @@ import numpy as np
 import reinforcelab
 from reinforcelab.config import preset
 from reinforcelab.envs.make import make_vector_env
-from reinforcelab.rollout import collect_batch
 from reinforcelab.playback import record_replay
+from reinforcelab.rollout import collect_batch
 from reinforcelab.run import train_run
 
 

@@ -17,7 +17,7 @@ import reinforcelab
 from reinforcelab.artifacts.checkpoint import CheckpointError
 from reinforcelab.cli import app
 from reinforcelab.config import preset
-from reinforcelab.policies.torch_module import PolicyError, TorchPolicy
+from reinforcelab.policies.torch_module import PolicyError
 from reinforcelab.rollout import Episode
 from reinforcelab.run import train_run
 
@@ -118,7 +118,9 @@ def test_course_mode_gives_the_courses_gradient_for_the_courses_policy(seed, gam
     course_policy_loss(saved_log_probs, rewards, gamma, 1000).backward()
     theirs = [p.grad.clone() for p in policy.parameters()]
 
-    agent = reinforcelab.Reinforce("CartPole-v1", preset="course-cartpole", gamma=gamma, policy=policy)
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1", preset="course-cartpole", gamma=gamma, policy=policy
+    )
     assert agent.policy.output == "probs"  # detected: the course's forward ends in a softmax
     policy.zero_grad()
     agent.training_loop().update(episode)  # leaves the gradients it stepped with in .grad

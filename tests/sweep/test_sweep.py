@@ -69,7 +69,9 @@ def test_toml_and_yaml_files_give_the_same_spec(tmp_path):
     assert a.method == "grid" and len(a.grid()) == 4
     assert a.confirm_seeds == [1000, 1001]  # fresh seeds, as many as the search seeds
     config = a.config_for({"hidden_sizes": [32, 32]}, seed=3)
-    assert config.hidden_sizes == (32, 32) and config.mode.total_env_steps == 5000 and config.seed == 3
+    assert (
+        config.hidden_sizes == (32, 32) and config.mode.total_env_steps == 5000 and config.seed == 3
+    )
     assert (
         spec_from_dict(json.loads(json.dumps(a.to_dict()))).to_dict() == a.to_dict()
     )  # spec.json round trip
