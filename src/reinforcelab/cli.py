@@ -87,7 +87,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: The command-line option of each config field that has one (others are set with --set FIELD=VALUE).
+#: The command-line option of each config field that has one (others are set with
+#: --set FIELD=VALUE).
 FIELD_OPTIONS = {
     "seed": "--seed",
     "n_episodes": "--episodes",
@@ -193,13 +194,15 @@ def train(
     env_id: Annotated[
         str | None,
         typer.Argument(
-            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume)."
+            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 "
+            "(not needed with --resume)."
         ),
     ] = None,
     preset: Annotated[
         PresetName | None,
         typer.Option(
-            help="Named hyperparameters (see `reinforcelab presets`). Default: the course preset for the env."
+            help="Named hyperparameters (see `reinforcelab presets`). "
+            "Default: the course preset for the env."
         ),
     ] = None,
     seed: Annotated[
@@ -250,7 +253,8 @@ def train(
     policy: Annotated[
         str | None,
         typer.Option(
-            help="Your own torch policy class, module:Class (importable, or a module in the current folder)."
+            help="Your own torch policy class, module:Class "
+            "(importable, or a module in the current folder)."
         ),
     ] = None,
     policy_kwargs: Annotated[
@@ -273,15 +277,15 @@ def train(
     checkpoint_every: Annotated[
         int | None,
         typer.Option(
-            help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
-            "and on Ctrl-C."
+            help="Save model and resume state every N updates (default 100 course, 10 fast); "
+            "also at the end and on Ctrl-C."
         ),
     ] = None,
     tensorboard: Annotated[
         Path | None,
         typer.Option(
-            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
-            "needs reinforcelab[tensorboard]."
+            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) "
+            "to this folder; needs reinforcelab[tensorboard]."
         ),
     ] = None,
 ) -> None:
@@ -341,7 +345,8 @@ def train(
         fail(exc)
     s, ev = result.summary, result.evaluation
     console.print(
-        f"[bold]{config.env_id}[/] {config.mode.name} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
+        f"[bold]{config.env_id}[/] {config.mode.name} mode: "
+        f"{s['stop_reason']} after {s['train_episodes']} episodes, "
         f"{s['train_env_steps']:,} env steps, {s['train_wall_seconds']:.1f} s"
     )
     console.print(
@@ -495,7 +500,8 @@ def push(
     dry_run: Annotated[
         Path | None,
         typer.Option(
-            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing."
+            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); "
+            "contact nothing."
         ),
     ] = None,
     video: Annotated[bool, typer.Option(help="Record replay.mp4 for the card.")] = True,
@@ -558,13 +564,14 @@ def enjoy(
     allow_pickle: Annotated[
         bool,
         typer.Option(
-            help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."
+            help="Accept a repo whose model is only a pickle (course notebook agents). "
+            "Pickles can run code."
         ),
     ] = False,
 ) -> None:
-    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it
-    play: in a window when there is a display, else printed. With --record the printed episodes
-    are the recorded ones."""
+    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and
+    watch it play: in a window when there is a display, else printed. With --record the printed
+    episodes are the recorded ones."""
     from .artifacts.video import check_video_support
 
     try:
@@ -610,7 +617,8 @@ def presets() -> None:
 
     for mode, mode_class in MODES.items():
         names = [name for name, cfg in PRESETS.items() if isinstance(cfg.mode, mode_class)]
-        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
+        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their
+        # names.
         for start in range(0, len(names), 3):
             shown = names[start : start + 3]
             table = Table(title=f"{mode} mode" if start == 0 else None, title_justify="left")

@@ -117,10 +117,10 @@ class FastMode:
     """Whole episodes each sub-env contributes to one update."""
     total_env_steps: int = option(5_000_000, COUNT)
     """Training budget in environment steps."""
-    return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))
+    return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))  # noqa: RUF009 option() returns a field
     """Standardise returns over the ``batch``, per ``episode`` (the course's choice) or not
     (``none``)."""
-    baseline: Baseline = option("none", Choice(choices(Baseline)))
+    baseline: Baseline = option("none", Choice(choices(Baseline)))  # noqa: RUF009 option() returns a field
     """``value`` subtracts a learned state-value baseline V(s) from the returns."""
     value_lr: float = option(1e-2, POSITIVE)
     """Learning rate of the value baseline."""
@@ -130,18 +130,19 @@ class FastMode:
     """Clip each network's global gradient norm to this (``None``: no clipping)."""
     normalize_obs: bool = option(False, Flag())
     """Normalise inputs with running observation statistics (saved with the weights)."""
-    truncation: Truncation = option("terminal", Choice(choices(Truncation)))
+    truncation: Truncation = option("terminal", Choice(choices(Truncation)))  # noqa: RUF009 option() returns a field
     """``terminal`` ends the return at a time-limit truncation; ``bootstrap`` adds gamma * V(s_T)
     there (needs the value baseline)."""
     rollout_max_t: int | None = option(None, OrNone(COUNT))
     """Cap training episodes at this many steps (default: ``max_t``). A batch waits for its longest
     episode, so a shorter cap keeps updates coming once the agent survives long; with
-    ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses ``max_t``."""
-    lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))
+    ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses
+    ``max_t``."""
+    lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))  # noqa: RUF009 option() returns a field
     """``constant``, or ``linear``: both learning rates fall in proportion to the env steps left
     of ``total_env_steps`` (zero at the end), so the policy settles instead of jittering around a
     good one at full step size."""
-    vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))
+    vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))  # noqa: RUF009 option() returns a field
     """How the training envs are stepped: ``auto`` (the env's numpy-batched vector env when it has
     one, else the faster of sync and async as measured), ``sync`` (every sub-env in this process)
     or ``async`` (a worker process per sub-env)."""
@@ -192,7 +193,7 @@ class TrainConfig:
     """Episodes of the final evaluation (the course protocol)."""
     seed: int | None = option(None, OrNone(Count(0)))
     """Seeds the weights, the action sampling and every env reset; ``None``: fresh entropy."""
-    env_kwargs: dict[str, Any] = option({}, Mapping())
+    env_kwargs: dict[str, Any] = option({}, Mapping())  # noqa: RUF009 option() returns a field
     """Extra keyword arguments for ``gymnasium.make``."""
 
     def __post_init__(self) -> None:

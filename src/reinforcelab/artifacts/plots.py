@@ -134,9 +134,9 @@ def _group_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """(x, mean, low, high, truncated) of several runs' rolling means on a common x axis.
 
-    Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling mean,
-    linearly interpolated on a grid over the env-step range that every run covers. ``truncated`` says
-    whether a longer run was cut.
+    Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling
+    mean, linearly interpolated on a grid over the env-step range that every run covers.
+    ``truncated`` says whether a longer run was cut.
     """
     means = [rolling_mean(r.returns, window) for r in runs]
     if x == "episode":
@@ -277,7 +277,9 @@ def learning_curve_figure(
                     linewidth=0.7,
                     label=f"{prefix}episode return",
                 )
-            else:  # 100k noisy points draw slowly and as a solid blob anyway: show their spread per bin
+            else:
+                # 100k noisy points draw slowly and as a solid blob anyway: show their spread per
+                # bin
                 per_bin = math.ceil(len(xs) / (MAX_POINTS // 2))
                 bx, lo, hi = _binned_spread(xs, run.returns, per_bin)
                 ax.fill_between(

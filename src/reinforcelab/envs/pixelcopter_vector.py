@@ -142,8 +142,8 @@ class _ScrollTables:
             if refill:
                 if alive[0] or any(s == 0 for s, _ in touch):
                     raise ValueError(
-                        f"PixelcopterVectorEnv does not support {r.width}x{r.height}: more than two "
-                        "terrain chunks would be alive at once"
+                        f"PixelcopterVectorEnv does not support {r.width}x{r.height}: "
+                        "more than two terrain chunks would be alive at once"
                     )
                 slots = [slots[1], (REFILL_CHUNK, 0)]
                 touch = [(0, j) for _, j in touch]
@@ -392,7 +392,8 @@ class PixelcopterVectorEnv(VectorEnv):
         frame_stack: pixels only: observations stack the last ``frame_stack`` frames (>= 1).
     """
 
-    metadata = {
+    # gymnasium types metadata as an instance attribute, so not a ClassVar
+    metadata = {  # noqa: RUF012
         "render_modes": ["rgb_array"],
         "render_fps": 30,
         "autoreset_mode": AutoresetMode.NEXT_STEP,

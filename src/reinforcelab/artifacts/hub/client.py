@@ -132,7 +132,8 @@ def upload(
             detail = (
                 f"authentication failed (HTTP {status}): the Hub rejected the token or it has no "
                 f"write access to '{repo_id.split('/')[0]}'. Use a token with write access "
-                f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass --token"
+                f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass "
+                "--token"
             )
         elif _is_network_error(exc):
             kind, detail = "network", f"network error: could not reach {url} ({_first_line(exc)})"
@@ -173,8 +174,9 @@ def _download_error(
         kind, text = (
             "not_found",
             (
-                f"there is no model repo '{repo_id}' on {url}, or it is private or gated and {access}. "
-                f"Check the id (USER/NAME); if you meant a local folder, './{repo_id}' does not exist"
+                f"there is no model repo '{repo_id}' on {url}, or it is private or gated and "
+                f"{access}. Check the id (USER/NAME); if you meant a local folder, "
+                f"'./{repo_id}' does not exist"
             ),
         )
     elif status in (401, 403):
@@ -206,8 +208,8 @@ def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) 
     if MODEL_FILE in files:
         if CONFIG_FILE not in files:
             raise HubDownloadError(
-                f"'{repo_id}' on {url} has {MODEL_FILE} but no {CONFIG_FILE}, so it is not a reinforcelab "
-                f"agent (files: {listing})",
+                f"'{repo_id}' on {url} has {MODEL_FILE} but no {CONFIG_FILE}, so it is not a "
+                f"reinforcelab agent (files: {listing})",
                 kind="not_an_agent",
                 repo_id=repo_id,
                 endpoint=url,
@@ -224,17 +226,18 @@ def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) 
         )
     if not allow_pickle:
         raise PickleRefusedError(
-            f"'{repo_id}' on {url} holds its model only as a pickle ({', '.join(pickles)}), with no "
-            f"{MODEL_FILE}. Loading a pickle can run arbitrary code, so reinforcelab does not download it. "
-            "If you trust the author of this repo, opt in with allow_pickle=True in Python or "
-            "--allow-pickle on the command line.",
+            f"'{repo_id}' on {url} holds its model only as a pickle ({', '.join(pickles)}), with "
+            f"no {MODEL_FILE}. Loading a pickle can run arbitrary code, so reinforcelab does not "
+            "download it. If you trust the author of this repo, opt in with allow_pickle=True in "
+            "Python or --allow-pickle on the command line.",
             kind="pickle_only",
             repo_id=repo_id,
             endpoint=url,
         )
     warnings.warn(
-        f"Downloading pickled model file(s) {', '.join(pickles)} from '{repo_id}' because allow_pickle=True: "
-        "loading a pickle can run arbitrary code; do it only if you trust the author of this repo.",
+        f"Downloading pickled model file(s) {', '.join(pickles)} from '{repo_id}' because "
+        "allow_pickle=True: loading a pickle can run arbitrary code; do it only if you trust the "
+        "author of this repo.",
         PickleDownloadWarning,
         stacklevel=3,
     )
