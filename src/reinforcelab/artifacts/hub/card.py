@@ -143,7 +143,7 @@ def torch_loading_snippet(repo_id: str, env_id: str, policy_spec: dict[str, Any]
         load = [
             f"from {module} import {name}  # the policy's class must be importable",
             f'agent = reinforcelab.load("{repo_id}")  '
-            f'# rebuilds {qualname}(**{policy_spec["kwargs"]})',
+            f"# rebuilds {qualname}(**{policy_spec['kwargs']})",
         ]
     else:
         load = [
