@@ -42,9 +42,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
-    err_console.print(
-        err_console.render_str("[bold red]error:[/] ") + message, highlight=False
-    )  # no markup
+    # no markup
+    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)
 
 
 # click's exceptions, from the click that typer builds on (recent typers ship their own copy).
@@ -64,9 +63,8 @@ class OneLineErrors(TyperGroup):
                 print(exc.ctx.get_help())
                 code = 0
             else:
-                print_error(
-                    exc.format_message().replace("Value error, ", "")
-                )  # typer's pydantic prefix
+                # typer's pydantic prefix
+                print_error(exc.format_message().replace("Value error, ", ""))
                 code = 2
         except (typer.Abort, KeyboardInterrupt):
             code = 130

@@ -193,9 +193,8 @@ def _render_env(env: gym.Env) -> tuple[gym.Env, bool]:
             "the env does not render RGB frames and has no spec to make a copy that does; "
             'create it with gymnasium.make(env_id, render_mode="rgb_array")'
         )
-    os.environ.setdefault(
-        "SDL_VIDEODRIVER", "dummy"
-    )  # pygame renders off-screen on a headless machine
+    # pygame renders off-screen on a headless machine
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     return gym.make(env.spec, render_mode="rgb_array"), True
 
 
@@ -387,9 +386,8 @@ def push_to_hub(
     check_repo_id(repo_id)
     _check_at_least_one(video_max_steps=video_max_steps)
     states: list[np.ndarray] = []
-    _episode_returns(
-        eval_env, model, 50, 1, seed, states
-    )  # a few real states to check the weights on
+    # a few real states to check the weights on
+    _episode_returns(eval_env, model, 50, 1, seed, states)
     agent = _agent_for(model, hyperparameters, seed, states)
     mean_reward, std_reward = evaluate_agent(
         eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed
@@ -428,8 +426,7 @@ def push_to_hub(
         )
         return folder
     url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
-    shutil.rmtree(
-        folder.parent, ignore_errors=True
-    )  # kept above when the upload fails, for its retry command
+    # kept above when the upload fails, for its retry command
+    shutil.rmtree(folder.parent, ignore_errors=True)
     print(f"Your model is pushed to the Hub: {url}")
     return url

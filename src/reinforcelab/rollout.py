@@ -191,10 +191,9 @@ def collect_batch(
             a = storage.reserve(2 * (T + 1), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        counted = np.greater_equal(
-            steps, 0, out=a["counted"][T]
-        )  # a real step (not a dead one) ...
-        counted &= live  # ... of a sub-env whose share is not over
+        # a real step (not a dead one) of a sub-env whose share is not over
+        counted = np.greater_equal(steps, 0, out=a["counted"][T])
+        counted &= live
         done = terminated | truncated
         steps += 1
         cut = np.greater_equal(steps, max_t, out=a["cut"][T])  # the cap ends an episode ...

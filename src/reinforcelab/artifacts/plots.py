@@ -23,9 +23,8 @@ REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
 X_LABELS = {"episode": "training episode", "env_steps": "environment steps"}
 GRID_POINTS = 1000  # common env-step grid for averaging several runs
-MAX_POINTS = (
-    4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
-)
+# Longer curves are thinned (smooth lines) or binned (raw returns): same look, fast.
+MAX_POINTS = 4000
 
 
 class PlotError(UserError, ValueError):

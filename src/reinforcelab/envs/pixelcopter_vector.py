@@ -428,9 +428,8 @@ class PixelcopterVectorEnv(VectorEnv):
             self.single_observation_space = self._pixels.space
             # The renderer's first colour channel, x-major: (num_envs, W, H).
             self._mask_x_major = np.empty((num_envs, r.width, r.height), np.uint8)
-            self._frames: deque[np.ndarray] = (
-                deque()
-            )  # the last frame_stack (num_envs, C, H, W) frames
+            # the last frame_stack (num_envs, C, H, W) frames
+            self._frames: deque[np.ndarray] = deque()
         else:
             self._pixels = None
             self.single_observation_space = spaces.Box(
@@ -624,13 +623,11 @@ class PixelcopterVectorEnv(VectorEnv):
 
         # The copter: white on the pixels left black (everything else paints over it).
         plane = height * width
-        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[
-            :, None
-        ]
+        top = _round_half_away(self._y) - r.copter_h // 2
+        rows = top[:, None, None] + np.arange(r.copter_h)[:, None]
         cols = r.copter_left + np.arange(r.copter_w)
-        pixel = (
-            (self._rows * (channels * plane))[:, None, None] + rows * width + cols
-        )  # (n, copter_h, copter_w)
+        # (n, copter_h, copter_w)
+        pixel = (self._rows * (channels * plane))[:, None, None] + rows * width + cols
         visible = (rows >= 0) & (rows < height)
         flat = screens.reshape(-1)
         pixel = pixel[visible & (flat[np.where(visible, pixel, 0)] == 0)]

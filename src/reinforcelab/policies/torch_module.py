@@ -231,9 +231,8 @@ def import_policy_class(path: str) -> type[nn.Module]:
         except ModuleNotFoundError:
             if os.getcwd() in sys.path:
                 raise
-            sys.path.insert(
-                0, os.getcwd()
-            )  # a module beside the user's run, as `python -m` would find it
+            # a module beside the user's run, as `python -m` would find it
+            sys.path.insert(0, os.getcwd())
             try:
                 obj = importlib.import_module(module_name)
             finally:

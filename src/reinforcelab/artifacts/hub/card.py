@@ -107,10 +107,8 @@ def card_metadata(repo_id: str, env_id: str, mean: float, std: float) -> ModelCa
     ``model-index`` result (task ``reinforcement-learning``, dataset ``env_id``, metric
     ``mean_reward`` valued ``"<mean> +/- <std>"``, not verified), the convention RL publishers
     use."""
-    from huggingface_hub import (
-        EvalResult,
-        ModelCardData,
-    )  # imported on use: it reads HF_* at import
+    # imported on use: it reads HF_* at import
+    from huggingface_hub import EvalResult, ModelCardData
 
     result = EvalResult(
         task_type=TASK,
