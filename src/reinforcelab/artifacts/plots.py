@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -260,6 +260,12 @@ def learning_curve_figure(
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.93)
     ax = fig.add_subplot()
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+    def plot_rolling_mean(run: RunMetrics, **style: Any) -> None:
+        xs = run.x(x)
+        keep = _thin(len(xs))
+        ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], **style)
+
     label_mode = len(groups) > 1
     for i, (mode, members) in enumerate(groups.items()):
         color = colors[i % len(colors)]
@@ -291,28 +297,15 @@ def learning_curve_figure(
                     step="pre",
                     label=f"{prefix}episode returns (10-90th percentile per {per_bin} episodes)",
                 )
-            keep = _thin(len(xs))
-            ax.plot(
-                xs[keep],
-                rolling_mean(run.returns, window)[keep],
-                color=color,
-                linewidth=2.2,
-                label=f"{prefix}mean of last {window} episodes",
+            plot_rolling_mean(
+                run, color=color, linewidth=2.2, label=f"{prefix}mean of last {window} episodes"
             )
         else:
             # Each run to its own end (runs stop at different points, e.g. when an early stop is
             # reached); the mean and band where every run still has data.
             for j, run in enumerate(members):
-                xs = run.x(x)
-                keep = _thin(len(xs))
-                ax.plot(
-                    xs[keep],
-                    rolling_mean(run.returns, window)[keep],
-                    color=color,
-                    alpha=0.45,
-                    linewidth=0.9,
-                    label=f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None,
-                )
+                label = f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None
+                plot_rolling_mean(run, color=color, alpha=0.45, linewidth=0.9, label=label)
             grid, mean, low, high, truncated = _group_curve(members, window, x)
             keep = _thin(len(grid))
             grid, mean, low, high = grid[keep], mean[keep], low[keep], high[keep]

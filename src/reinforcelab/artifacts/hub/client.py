@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import socket
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..checkpoint import CONFIG_FILE, MODEL_FILE
 from .errors import (
@@ -284,6 +285,20 @@ def download_agent(
     url = resolve_endpoint(endpoint)
     from huggingface_hub import HfApi, snapshot_download
 
+    def snapshot(**options: Any) -> Path:
+        """``snapshot_download`` of this repo, revision and cache."""
+        return Path(
+            snapshot_download(
+                repo_id,
+                repo_type="model",
+                revision=revision,
+                endpoint=url,
+                token=token,
+                cache_dir=cache_dir,
+                **options,
+            )
+        )
+
     try:
         api = HfApi(endpoint=url, token=token)
         info = api.model_info(repo_id, revision=revision)
@@ -293,7 +308,7 @@ def download_agent(
             files = api.list_repo_files(repo_id, revision=info.sha, repo_type="model")
     except Exception as exc:  # the network boundary: every failure becomes a HubDownloadError
         if _is_network_error(exc):
-            cached = _cached_agent(repo_id, url, token, cache_dir, revision)
+            cached = _cached_agent(snapshot)
             if cached is not None:
                 return cached
         raise _download_error(exc, repo_id, url, revision, token) from exc
@@ -302,17 +317,7 @@ def download_agent(
     try:
         # The branch name (not info.sha) goes to snapshot_download so that it records refs/<branch>
         # in the cache, which is what lets the offline fallback above find this snapshot later.
-        folder = Path(
-            snapshot_download(
-                repo_id,
-                repo_type="model",
-                revision=revision,
-                endpoint=url,
-                token=token,
-                cache_dir=cache_dir,
-                allow_patterns=patterns,
-            )
-        )
+        folder = snapshot(allow_patterns=patterns)
     except Exception as exc:  # the network boundary, as above
         raise _download_error(exc, repo_id, url, revision, token) from exc
     if not (folder / MODEL_FILE).is_file() and not find_pickles(folder):
@@ -326,26 +331,12 @@ def download_agent(
     return folder
 
 
-def _cached_agent(
-    repo_id: str, url: str, token: str | None, cache_dir: str | Path | None, revision: str | None
-) -> Path | None:
+def _cached_agent(snapshot: Callable[..., Path]) -> Path | None:
     """A complete cached snapshot with model.safetensors, or None (no network access)."""
-    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id,
-                repo_type="model",
-                revision=revision,
-                endpoint=url,
-                token=token,
-                cache_dir=cache_dir,
-                local_files_only=True,
-                allow_patterns=list(DOWNLOAD_PATTERNS),
-            )
-        )
+        folder = snapshot(local_files_only=True, allow_patterns=list(DOWNLOAD_PATTERNS))
     except LocalEntryNotFoundError:  # nothing (complete) cached for this repo and revision
         return None
     return folder if (folder / MODEL_FILE).is_file() and (folder / CONFIG_FILE).is_file() else None
