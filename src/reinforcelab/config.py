@@ -63,20 +63,32 @@ def check_fields(obj: Any) -> None:
             object.__setattr__(obj, f.name, rule.check(f.name, getattr(obj, f.name)))
 
 
+class LoopFacts:
+    """What a mode's training loop is, the same for every config of that mode (class attributes,
+    not options)."""
+
+    name: ClassVar[str]
+    #: the field that sets the training budget, and the unit progress is counted in
+    budget_field: ClassVar[str]
+    progress_unit: ClassVar[str]
+    #: the x axis of learning curves
+    plot_axis: ClassVar[str]
+    #: save model and resume state every this many updates by default
+    checkpoint_every: ClassVar[int]
+    summary: ClassVar[str]
+
+
 @dataclass(frozen=True)
-class CourseMode:
+class CourseMode(LoopFacts):
     """Course mode: the course's loop. Play one episode, make one Adam update on it (per-episode
     standardised returns, loss summed over the episode), repeat."""
 
-    name: ClassVar[str] = "course"
-    #: the field that sets the training budget, and the unit progress is counted in
-    budget_field: ClassVar[str] = "n_episodes"
-    progress_unit: ClassVar[str] = "episodes"
-    #: the x axis of learning curves
-    plot_axis: ClassVar[str] = "episode"
-    #: save model and resume state every this many updates by default
-    checkpoint_every: ClassVar[int] = 100
-    summary: ClassVar[str] = (
+    name = "course"
+    budget_field = "n_episodes"
+    progress_unit = "episodes"
+    plot_axis = "episode"
+    checkpoint_every = 100
+    summary = (
         "`course`: one Adam update per episode, returns standardised within each episode, "
         "as in the course"
     )
@@ -98,18 +110,16 @@ class CourseMode:
 
 
 @dataclass(frozen=True)
-class FastMode:
+class FastMode(LoopFacts):
     """Fast mode: batched REINFORCE. Each update takes whole episodes from ``num_envs`` vectorised
     environments and makes one Adam step on their mean loss."""
 
-    name: ClassVar[str] = "fast"
-    budget_field: ClassVar[str] = "total_env_steps"
-    progress_unit: ClassVar[str] = "env steps"
-    plot_axis: ClassVar[str] = "env_steps"
-    checkpoint_every: ClassVar[int] = 10
-    summary: ClassVar[str] = (
-        "`fast`: each update uses a batch of whole episodes from vectorised environments"
-    )
+    name = "fast"
+    budget_field = "total_env_steps"
+    progress_unit = "env steps"
+    plot_axis = "env_steps"
+    checkpoint_every = 10
+    summary = "`fast`: each update uses a batch of whole episodes from vectorised environments"
 
     num_envs: int = option(1024, COUNT)
     """Environments stepped together."""
