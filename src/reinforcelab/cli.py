@@ -109,6 +109,9 @@ Run = Annotated[
 Episodes = Annotated[int, typer.Option(help="Number of episodes.")]
 Seed = Annotated[int | None, typer.Option(help="Seed for the env resets and the action sampling.")]
 Deterministic = Annotated[bool, typer.Option(help="Greedy actions instead of sampled ones.")]
+StepCap = Annotated[
+    int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
+]
 HubEndpoint = Annotated[
     str | None, typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")
 ]
@@ -299,30 +302,28 @@ def train(
             check_option(option, value)
         if stop_reward is not None and not math.isfinite(stop_reward):
             raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
+        budget: dict[str, Any] = {"n_episodes": episodes, "total_env_steps": total_steps}
         if resume is not None:
             if tensorboard is not None:
                 raise OptionError("--tensorboard applies to new runs, not to --resume")
-            result = resume_run(
-                resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps
-            )
+            result = resume_run(resume, progress=progress, **budget)
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
             config = get_preset(
                 preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole")
             )
-            config = apply_overrides(
-                config,
-                set_ or [],
-                env_id=env_id,
-                seed=seed,
-                n_episodes=episodes,
-                total_env_steps=total_steps,
-                lr=lr,
-                gamma=gamma,
-                hidden_sizes=hidden,
-                max_t=max_t,
-            )
+            # The config fields that have an option of their own; --set may override any field.
+            fields = {
+                "env_id": env_id,
+                "seed": seed,
+                **budget,
+                "lr": lr,
+                "gamma": gamma,
+                "hidden_sizes": hidden,
+                "max_t": max_t,
+            }
+            config = apply_overrides(config, set_ or [], **fields)
             result = train_run(
                 config,
                 out or default_out(config),
@@ -372,9 +373,7 @@ def evaluate(
     episodes: Episodes = 10,
     deterministic: Deterministic = False,
     seed: Seed = None,
-    max_t: Annotated[
-        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
-    ] = None,
+    max_t: StepCap = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of text.")
     ] = False,
@@ -433,9 +432,7 @@ def record_cmd(
         "replay.mp4"
     ),
     episodes: Annotated[int, typer.Option(help="Episodes to record, back to back.")] = 1,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
-    ] = None,
+    max_steps: StepCap = None,
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
     seed: Seed = None,
     deterministic: Deterministic = False,

@@ -110,16 +110,15 @@ def card_metadata(repo_id: str, env_id: str, mean: float, std: float) -> ModelCa
     # imported on use: it reads HF_* at import
     from huggingface_hub import EvalResult, ModelCardData
 
-    result = EvalResult(
-        task_type=TASK,
-        task_name=TASK,
-        dataset_type=env_id,
-        dataset_name=env_id,
-        metric_type=METRIC,
-        metric_name=METRIC,
+    # fmt: off
+    result = EvalResult(  # the model-index gives task, dataset and metric a type and a name
+        task_type=TASK, task_name=TASK,
+        dataset_type=env_id, dataset_name=env_id,
+        metric_type=METRIC, metric_name=METRIC,
         metric_value=f"{mean:.2f} +/- {std:.2f}",
         verified=False,
     )
+    # fmt: on
     return ModelCardData(
         library_name=LIBRARY_NAME,
         tags=[env_id, *TAGS],
