@@ -29,8 +29,9 @@ def load(
     From the Hub only ``*.json`` and ``*.safetensors`` files are downloaded. A repo whose model is
     only a pickle is refused unless ``allow_pickle=True`` (unpickling can run arbitrary code).
     ``policy``: the module to load a torch policy's weights into, when its class cannot be imported
-    here (one defined in a notebook). Anything that could be a local path is one (see ``is_local_path``): a mistyped run folder gets
-    "no such run folder" instead of a query to the Hub.
+    here (one defined in a notebook). Anything that could be a local path is one (see
+    ``is_local_path``): a mistyped run folder gets "no such run folder" instead of a query to the
+    Hub.
     """
     from .artifacts.checkpoint import CheckpointError
     from .artifacts.hub import download_agent
@@ -71,8 +72,8 @@ def _load_course_pickle(folder: Path, device: str) -> Reinforce:
 
 
 def is_local_path(path_or_repo: str | Path) -> bool:
-    """True unless ``path_or_repo`` can only be a Hub repo id (see ``artifacts.hub.is_hub_repo_id``);
-    a ``Path`` is always local."""
+    """True unless ``path_or_repo`` can only be a Hub repo id (see
+    ``artifacts.hub.is_hub_repo_id``); a ``Path`` is always local."""
     from .artifacts.hub.repo import is_hub_repo_id
 
     return isinstance(path_or_repo, Path) or not is_hub_repo_id(str(path_or_repo))

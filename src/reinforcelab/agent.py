@@ -125,7 +125,8 @@ class Reinforce:
     # ----------------------------------------------------------------- acting
     def predict(self, obs: np.ndarray, deterministic: bool = False) -> int | np.ndarray:
         """The action for one observation (an int; a float32 vector for continuous actions) or for
-        a batch of them (an array). With ``deterministic``: the most probable action, or the mean."""
+        a batch of them (an array). With ``deterministic``: the most probable action, or the
+        mean."""
         obs = np.asarray(obs, dtype=np.float32)
         single = obs.shape == self.obs_shape
         if not single and obs.shape[1:] != self.obs_shape:
@@ -183,8 +184,9 @@ class Reinforce:
         seed: int | None = None,
         max_t: int | None = None,
     ) -> EvalResult:
-        """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions unless
-        ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by ``seed``."""
+        """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions
+        unless ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by
+        ``seed``."""
         n_episodes = COUNT.check(
             "n_episodes", self.config.eval_episodes if n_episodes is None else n_episodes
         )
@@ -197,7 +199,8 @@ class Reinforce:
         return self.parts.weights()
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` (weights only, no pickle) into ``folder``."""
+        """Write ``config.json`` and ``model.safetensors`` (weights only, no pickle) into
+        ``folder``."""
         save_checkpoint(Path(folder), self.parts.model_config(self.config), self.weights())
         return Path(folder)
 

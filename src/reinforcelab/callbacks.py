@@ -12,7 +12,7 @@ import csv
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -70,7 +70,7 @@ class Callback:
 class MetricsCSV(Callback):
     """Appends one row per finished training episode to ``metrics.csv`` (flushed every update)."""
 
-    HEADER = ["episode", "return", "length", "env_steps", "wall_seconds"]
+    HEADER: ClassVar[list[str]] = ["episode", "return", "length", "env_steps", "wall_seconds"]
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -165,9 +165,9 @@ class StopOnEvaluation(Callback):
     """Early stopping by evaluation: after an update, play ``n_episodes`` sampled-action episodes on
     a separate vector env and stop once their mean reaches ``reward``.
 
-    The evaluation is skipped while the update's own training episodes (sampled from the policy just
-    before the update) average below ``precheck * reward``: it cannot pass then, and skipping it keeps
-    evaluation from dominating the wall time of a short run. Every evaluation is kept in
+    The evaluation is skipped while the update's own training episodes (sampled from the policy
+    just before the update) average below ``precheck * reward``: it cannot pass then, and skipping
+    it keeps evaluation from dominating the wall time of a short run. Every evaluation is kept in
     ``history`` as (updates, env_steps, wall_seconds, mean_return).
     """
 

@@ -18,7 +18,8 @@ from .errors import OptionError
 
 
 class ConfigError(OptionError):
-    """A value outside its allowed range; ``field`` names the argument (a config field or option)."""
+    """A value outside its allowed range; ``field`` names the argument (a config field or
+    option)."""
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field} {problem}")

@@ -42,9 +42,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
-    err_console.print(
-        err_console.render_str("[bold red]error:[/] ") + message, highlight=False
-    )  # no markup
+    # no markup
+    err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)
 
 
 # click's exceptions, from the click that typer builds on (recent typers ship their own copy).
@@ -64,9 +63,8 @@ class OneLineErrors(TyperGroup):
                 print(exc.ctx.get_help())
                 code = 0
             else:
-                print_error(
-                    exc.format_message().replace("Value error, ", "")
-                )  # typer's pydantic prefix
+                # typer's pydantic prefix
+                print_error(exc.format_message().replace("Value error, ", ""))
                 code = 2
         except (typer.Abort, KeyboardInterrupt):
             code = 130
@@ -87,7 +85,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: The command-line option of each config field that has one (others are set with --set FIELD=VALUE).
+#: The command-line option of each config field that has one (others are set with
+#: --set FIELD=VALUE).
 FIELD_OPTIONS = {
     "seed": "--seed",
     "n_episodes": "--episodes",
@@ -110,6 +109,9 @@ Run = Annotated[
 Episodes = Annotated[int, typer.Option(help="Number of episodes.")]
 Seed = Annotated[int | None, typer.Option(help="Seed for the env resets and the action sampling.")]
 Deterministic = Annotated[bool, typer.Option(help="Greedy actions instead of sampled ones.")]
+StepCap = Annotated[
+    int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
+]
 HubEndpoint = Annotated[
     str | None, typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")
 ]
@@ -193,13 +195,15 @@ def train(
     env_id: Annotated[
         str | None,
         typer.Argument(
-            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 (not needed with --resume)."
+            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 "
+            "(not needed with --resume)."
         ),
     ] = None,
     preset: Annotated[
         PresetName | None,
         typer.Option(
-            help="Named hyperparameters (see `reinforcelab presets`). Default: the course preset for the env."
+            help="Named hyperparameters (see `reinforcelab presets`). "
+            "Default: the course preset for the env."
         ),
     ] = None,
     seed: Annotated[
@@ -250,7 +254,8 @@ def train(
     policy: Annotated[
         str | None,
         typer.Option(
-            help="Your own torch policy class, module:Class (importable, or a module in the current folder)."
+            help="Your own torch policy class, module:Class "
+            "(importable, or a module in the current folder)."
         ),
     ] = None,
     policy_kwargs: Annotated[
@@ -273,15 +278,15 @@ def train(
     checkpoint_every: Annotated[
         int | None,
         typer.Option(
-            help="Save model and resume state every N updates (default 100 course, 10 fast); also at the end "
-            "and on Ctrl-C."
+            help="Save model and resume state every N updates (default 100 course, 10 fast); "
+            "also at the end and on Ctrl-C."
         ),
     ] = None,
     tensorboard: Annotated[
         Path | None,
         typer.Option(
-            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) to this folder; "
-            "needs reinforcelab[tensorboard]."
+            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) "
+            "to this folder; needs reinforcelab[tensorboard]."
         ),
     ] = None,
 ) -> None:
@@ -297,30 +302,28 @@ def train(
             check_option(option, value)
         if stop_reward is not None and not math.isfinite(stop_reward):
             raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
+        budget: dict[str, Any] = {"n_episodes": episodes, "total_env_steps": total_steps}
         if resume is not None:
             if tensorboard is not None:
                 raise OptionError("--tensorboard applies to new runs, not to --resume")
-            result = resume_run(
-                resume, progress=progress, n_episodes=episodes, total_env_steps=total_steps
-            )
+            result = resume_run(resume, progress=progress, **budget)
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
             config = get_preset(
                 preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole")
             )
-            config = apply_overrides(
-                config,
-                set_ or [],
-                env_id=env_id,
-                seed=seed,
-                n_episodes=episodes,
-                total_env_steps=total_steps,
-                lr=lr,
-                gamma=gamma,
-                hidden_sizes=hidden,
-                max_t=max_t,
-            )
+            # The config fields that have an option of their own; --set may override any field.
+            fields = {
+                "env_id": env_id,
+                "seed": seed,
+                **budget,
+                "lr": lr,
+                "gamma": gamma,
+                "hidden_sizes": hidden,
+                "max_t": max_t,
+            }
+            config = apply_overrides(config, set_ or [], **fields)
             result = train_run(
                 config,
                 out or default_out(config),
@@ -341,7 +344,8 @@ def train(
         fail(exc)
     s, ev = result.summary, result.evaluation
     console.print(
-        f"[bold]{config.env_id}[/] {config.mode.name} mode: {s['stop_reason']} after {s['train_episodes']} episodes, "
+        f"[bold]{config.env_id}[/] {config.mode.name} mode: "
+        f"{s['stop_reason']} after {s['train_episodes']} episodes, "
         f"{s['train_env_steps']:,} env steps, {s['train_wall_seconds']:.1f} s"
     )
     console.print(
@@ -369,9 +373,7 @@ def evaluate(
     episodes: Episodes = 10,
     deterministic: Deterministic = False,
     seed: Seed = None,
-    max_t: Annotated[
-        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
-    ] = None,
+    max_t: StepCap = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of text.")
     ] = False,
@@ -430,9 +432,7 @@ def record_cmd(
         "replay.mp4"
     ),
     episodes: Annotated[int, typer.Option(help="Episodes to record, back to back.")] = 1,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
-    ] = None,
+    max_steps: StepCap = None,
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
     seed: Seed = None,
     deterministic: Deterministic = False,
@@ -495,7 +495,8 @@ def push(
     dry_run: Annotated[
         Path | None,
         typer.Option(
-            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); contact nothing."
+            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); "
+            "contact nothing."
         ),
     ] = None,
     video: Annotated[bool, typer.Option(help="Record replay.mp4 for the card.")] = True,
@@ -558,13 +559,14 @@ def enjoy(
     allow_pickle: Annotated[
         bool,
         typer.Option(
-            help="Accept a repo whose model is only a pickle (course notebook agents). Pickles can run code."
+            help="Accept a repo whose model is only a pickle (course notebook agents). "
+            "Pickles can run code."
         ),
     ] = False,
 ) -> None:
-    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and watch it
-    play: in a window when there is a display, else printed. With --record the printed episodes
-    are the recorded ones."""
+    """Load an agent (locally or from the Hub: only safetensors and JSON are downloaded) and
+    watch it play: in a window when there is a display, else printed. With --record the printed
+    episodes are the recorded ones."""
     from .artifacts.video import check_video_support
 
     try:
@@ -610,7 +612,8 @@ def presets() -> None:
 
     for mode, mode_class in MODES.items():
         names = [name for name, cfg in PRESETS.items() if isinstance(cfg.mode, mode_class)]
-        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their names.
+        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their
+        # names.
         for start in range(0, len(names), 3):
             shown = names[start : start + 3]
             table = Table(title=f"{mode} mode" if start == 0 else None, title_justify="left")

@@ -63,20 +63,32 @@ def check_fields(obj: Any) -> None:
             object.__setattr__(obj, f.name, rule.check(f.name, getattr(obj, f.name)))
 
 
+class LoopFacts:
+    """What a mode's training loop is, the same for every config of that mode (class attributes,
+    not options)."""
+
+    name: ClassVar[str]
+    #: the field that sets the training budget, and the unit progress is counted in
+    budget_field: ClassVar[str]
+    progress_unit: ClassVar[str]
+    #: the x axis of learning curves
+    plot_axis: ClassVar[str]
+    #: save model and resume state every this many updates by default
+    checkpoint_every: ClassVar[int]
+    summary: ClassVar[str]
+
+
 @dataclass(frozen=True)
-class CourseMode:
+class CourseMode(LoopFacts):
     """Course mode: the course's loop. Play one episode, make one Adam update on it (per-episode
     standardised returns, loss summed over the episode), repeat."""
 
-    name: ClassVar[str] = "course"
-    #: the field that sets the training budget, and the unit progress is counted in
-    budget_field: ClassVar[str] = "n_episodes"
-    progress_unit: ClassVar[str] = "episodes"
-    #: the x axis of learning curves
-    plot_axis: ClassVar[str] = "episode"
-    #: save model and resume state every this many updates by default
-    checkpoint_every: ClassVar[int] = 100
-    summary: ClassVar[str] = (
+    name = "course"
+    budget_field = "n_episodes"
+    progress_unit = "episodes"
+    plot_axis = "episode"
+    checkpoint_every = 100
+    summary = (
         "`course`: one Adam update per episode, returns standardised within each episode, "
         "as in the course"
     )
@@ -98,18 +110,16 @@ class CourseMode:
 
 
 @dataclass(frozen=True)
-class FastMode:
+class FastMode(LoopFacts):
     """Fast mode: batched REINFORCE. Each update takes whole episodes from ``num_envs`` vectorised
     environments and makes one Adam step on their mean loss."""
 
-    name: ClassVar[str] = "fast"
-    budget_field: ClassVar[str] = "total_env_steps"
-    progress_unit: ClassVar[str] = "env steps"
-    plot_axis: ClassVar[str] = "env_steps"
-    checkpoint_every: ClassVar[int] = 10
-    summary: ClassVar[str] = (
-        "`fast`: each update uses a batch of whole episodes from vectorised environments"
-    )
+    name = "fast"
+    budget_field = "total_env_steps"
+    progress_unit = "env steps"
+    plot_axis = "env_steps"
+    checkpoint_every = 10
+    summary = "`fast`: each update uses a batch of whole episodes from vectorised environments"
 
     num_envs: int = option(1024, COUNT)
     """Environments stepped together."""
@@ -117,10 +127,10 @@ class FastMode:
     """Whole episodes each sub-env contributes to one update."""
     total_env_steps: int = option(5_000_000, COUNT)
     """Training budget in environment steps."""
-    return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))
+    return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))  # noqa: RUF009 option() returns a field
     """Standardise returns over the ``batch``, per ``episode`` (the course's choice) or not
     (``none``)."""
-    baseline: Baseline = option("none", Choice(choices(Baseline)))
+    baseline: Baseline = option("none", Choice(choices(Baseline)))  # noqa: RUF009 option() returns a field
     """``value`` subtracts a learned state-value baseline V(s) from the returns."""
     value_lr: float = option(1e-2, POSITIVE)
     """Learning rate of the value baseline."""
@@ -130,18 +140,19 @@ class FastMode:
     """Clip each network's global gradient norm to this (``None``: no clipping)."""
     normalize_obs: bool = option(False, Flag())
     """Normalise inputs with running observation statistics (saved with the weights)."""
-    truncation: Truncation = option("terminal", Choice(choices(Truncation)))
+    truncation: Truncation = option("terminal", Choice(choices(Truncation)))  # noqa: RUF009 option() returns a field
     """``terminal`` ends the return at a time-limit truncation; ``bootstrap`` adds gamma * V(s_T)
     there (needs the value baseline)."""
     rollout_max_t: int | None = option(None, OrNone(COUNT))
     """Cap training episodes at this many steps (default: ``max_t``). A batch waits for its longest
     episode, so a shorter cap keeps updates coming once the agent survives long; with
-    ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses ``max_t``."""
-    lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))
+    ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses
+    ``max_t``."""
+    lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))  # noqa: RUF009 option() returns a field
     """``constant``, or ``linear``: both learning rates fall in proportion to the env steps left
     of ``total_env_steps`` (zero at the end), so the policy settles instead of jittering around a
     good one at full step size."""
-    vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))
+    vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))  # noqa: RUF009 option() returns a field
     """How the training envs are stepped: ``auto`` (the env's numpy-batched vector env when it has
     one, else the faster of sync and async as measured), ``sync`` (every sub-env in this process)
     or ``async`` (a worker process per sub-env)."""
@@ -192,7 +203,7 @@ class TrainConfig:
     """Episodes of the final evaluation (the course protocol)."""
     seed: int | None = option(None, OrNone(Count(0)))
     """Seeds the weights, the action sampling and every env reset; ``None``: fresh entropy."""
-    env_kwargs: dict[str, Any] = option({}, Mapping())
+    env_kwargs: dict[str, Any] = option({}, Mapping())  # noqa: RUF009 option() returns a field
     """Extra keyword arguments for ``gymnasium.make``."""
 
     def __post_init__(self) -> None:

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,7 +44,8 @@ __all__ = ["CoursePolicy", "evaluate_agent", "push_to_hub", "record_video", "rei
 
 
 class CoursePolicy(Protocol):
-    """What the course's ``Policy`` offers: one observation in, a sampled action and its log-prob out."""
+    """What the course's ``Policy`` offers: one observation in, a sampled action and its log-prob
+    out."""
 
     def act(self, state: np.ndarray) -> tuple[int, torch.Tensor]: ...
 
@@ -51,8 +53,8 @@ class CoursePolicy(Protocol):
 def _check_policy(policy: Any) -> None:
     if not callable(getattr(policy, "act", None)):
         raise TypeError(
-            f"policy must have a method act(state) -> (action, log_prob), like the course's Policy; "
-            f"got {type(policy).__name__}"
+            "policy must have a method act(state) -> (action, log_prob), like the course's "
+            f"Policy; got {type(policy).__name__}"
         )
 
 
@@ -78,7 +80,8 @@ def reinforce(
     keeps the graph of each log pi(a_t|s_t)); compute the reward-to-go G_t = r_t + gamma * G_{t+1};
     standardise it within the episode, (G - mean) / (std + eps) with the unbiased std and eps =
     float32 machine epsilon; minimise sum_t -log pi(a_t|s_t) * G_t with one ``optimizer`` step.
-    Every ``print_every`` episodes, print the mean score of the last 100 episodes, as the course does.
+    Every ``print_every`` episodes, print the mean score of the last 100 episodes, as the course
+    does.
 
     Args:
         policy: any object with ``act(state) -> (action, log_prob)``, e.g. the course's Policy.
@@ -117,7 +120,8 @@ def reinforce(
         recent.append(sum(rewards))
 
         if len(rewards) > 1:  # one step: no spread to standardise against, so nothing to learn
-            # float32 like the course's torch.tensor(returns), so both loops compute the same numbers
+            # float32 like the course's torch.tensor(returns), so both loops compute the same
+            # numbers
             returns = standardize(torch.tensor(reward_to_go(rewards, gamma), dtype=torch.float32))
             loss = (-torch.cat(log_probs) * returns).sum()
             optimizer.zero_grad()
@@ -186,12 +190,11 @@ def _render_env(env: gym.Env) -> tuple[gym.Env, bool]:
         return env, False
     if env.spec is None:
         raise ValueError(
-            "the env does not render RGB frames and has no spec to make a copy that does; create it "
-            'with gymnasium.make(env_id, render_mode="rgb_array")'
+            "the env does not render RGB frames and has no spec to make a copy that does; "
+            'create it with gymnasium.make(env_id, render_mode="rgb_array")'
         )
-    os.environ.setdefault(
-        "SDL_VIDEODRIVER", "dummy"
-    )  # pygame renders off-screen on a headless machine
+    # pygame renders off-screen on a headless machine
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     return gym.make(env.spec, render_mode="rgb_array"), True
 
 
@@ -254,7 +257,7 @@ def _mlp_layers(model: torch.nn.Module) -> list[tuple[np.ndarray, np.ndarray]] |
         ]
     except KeyError:  # a Linear layer without bias
         return None
-    chained = all(w.shape[1] == prev.shape[0] for (prev, _), (w, _) in zip(layers, layers[1:]))
+    chained = all(w.shape[1] == prev.shape[0] for (prev, _), (w, _) in pairwise(layers))
     n_parameters = sum(p.numel() for p in model.parameters())
     if len(layers) < 2 or not chained or n_parameters != sum(w.size + b.size for w, b in layers):
         return None
@@ -287,10 +290,11 @@ def _agent_for(
 ):
     """A reinforcelab agent holding ``model``'s weights, to save as safetensors.
 
-    A course-style MLP (Linear layers with ReLUs between them, a softmax on top) becomes the built-in
-    MLP: its Hub folder then loads anywhere, with ``reinforcelab.load`` or ``reinforcelab enjoy``,
-    without the notebook's class. Any other module is saved as its own ``state_dict`` through the
-    policy plug point; loading it needs its class (``reinforcelab.load(folder, policy=...)``)."""
+    A course-style MLP (Linear layers with ReLUs between them, a softmax on top) becomes the
+    built-in MLP: its Hub folder then loads anywhere, with ``reinforcelab.load`` or
+    ``reinforcelab enjoy``, without the notebook's class. Any other module is saved as its own
+    ``state_dict`` through the policy plug point; loading it needs its class
+    (``reinforcelab.load(folder, policy=...)``)."""
     from . import Reinforce
     from .config import CourseMode, TrainConfig
     from .policies.mlp import MLP
@@ -382,9 +386,8 @@ def push_to_hub(
     check_repo_id(repo_id)
     _check_at_least_one(video_max_steps=video_max_steps)
     states: list[np.ndarray] = []
-    _episode_returns(
-        eval_env, model, 50, 1, seed, states
-    )  # a few real states to check the weights on
+    # a few real states to check the weights on
+    _episode_returns(eval_env, model, 50, 1, seed, states)
     agent = _agent_for(model, hyperparameters, seed, states)
     mean_reward, std_reward = evaluate_agent(
         eval_env, agent.config.max_t, agent.config.eval_episodes, model, seed
@@ -412,7 +415,8 @@ def push_to_hub(
             run, folder, results, repo_id, video=video, overwrite=True, endpoint=endpoint
         )
     print(
-        f"Evaluation: {mean_reward:.2f} +/- {std_reward:.2f} over {agent.config.eval_episodes} episodes"
+        f"Evaluation: {mean_reward:.2f} +/- {std_reward:.2f} "
+        f"over {agent.config.eval_episodes} episodes"
     )
     if dry_run is not None:
         manifest = folder.parent / f"{folder.name}-manifest.json"
@@ -422,8 +426,7 @@ def push_to_hub(
         )
         return folder
     url = upload(folder, repo_id, token=token, endpoint=endpoint, private=private)
-    shutil.rmtree(
-        folder.parent, ignore_errors=True
-    )  # kept above when the upload fails, for its retry command
+    # kept above when the upload fails, for its retry command
+    shutil.rmtree(folder.parent, ignore_errors=True)
     print(f"Your model is pushed to the Hub: {url}")
     return url

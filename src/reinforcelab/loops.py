@@ -138,8 +138,8 @@ class TrainingLoop:
         return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
 
     def run(self, callbacks: list[Callback], budget: int | None = None) -> None:
-        """Train until ``budget`` (in the mode's unit; default: the config's) is spent or a callback,
-        Ctrl-C or divergence stops it."""
+        """Train until ``budget`` (in the mode's unit; default: the config's) is spent or a
+        callback, Ctrl-C or divergence stops it."""
         if budget is not None:
             self.config = self.config.replace(**{self.config.mode.budget_field: budget})
         self.stop_reason = None
@@ -147,7 +147,8 @@ class TrainingLoop:
             cb.on_training_start(self)
         start, offset = time.perf_counter(), self.wall_seconds
         try:
-            # A diverging update overflows before the check below reports it: no warnings on the way.
+            # A diverging update overflows before the check below reports it: no warnings on the
+            # way.
             with (
                 self.session(),
                 self.threads(),

@@ -87,7 +87,8 @@ def evaluate_policy(
     deterministic: bool = False,
     reset_seeds: list[int] | None = None,
 ) -> EvalResult:
-    """One episode per sub-env of ``envs`` with ``act_batch`` ([n, ...] observations -> [n] actions).
+    """One episode per sub-env of ``envs`` with ``act_batch`` ([n, ...] observations -> [n]
+    actions).
 
     Sub-env ``i`` starts from ``reset_seeds[i]`` (default: the evaluation stream of ``seed``, fresh
     entropy when it is None); ``seed`` is recorded in the result.
@@ -170,7 +171,8 @@ class NoWindowError(UserError, RuntimeError):
 
 
 def has_display() -> bool:
-    """Whether a window could be shown: always on macOS and Windows, with X11 or Wayland elsewhere."""
+    """Whether a window could be shown: always on macOS and Windows, with X11 or Wayland
+    elsewhere."""
     return sys.platform in ("darwin", "win32") or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )

@@ -20,7 +20,8 @@ EPS = float(np.finfo(np.float32).eps)
 
 
 def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """G_t = r_t + gamma * G_{t+1} for one episode, in float64: one env of ``discounted_returns``."""
+    """G_t = r_t + gamma * G_{t+1} for one episode, in float64: one env of
+    ``discounted_returns``."""
     rewards = np.asarray(rewards, dtype=np.float64).reshape(-1, 1)
     return discounted_returns(rewards, np.zeros(rewards.shape, dtype=bool), gamma)[:, 0]
 
@@ -28,8 +29,8 @@ def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
 def standardize(returns: Array) -> Array:
     """(G - mean) / (std + eps) with the unbiased std, as the course does (numpy or torch, 1-D).
 
-    A single return has no spread (its unbiased std is undefined and the course gets NaN); it carries
-    no signal relative to itself, so its standardised value is defined as 0.
+    A single return has no spread (its unbiased std is undefined and the course gets NaN); it
+    carries no signal relative to itself, so its standardised value is defined as 0.
     """
     if len(returns) < 2:
         return returns * 0

@@ -1,4 +1,5 @@
-"""Collecting experience: whole episodes from one env (course mode) or from vector envs (fast mode)."""
+"""Collecting experience: whole episodes from one env (course mode) or from vector envs (fast
+mode)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from gymnasium.vector import AutoresetMode
 
 @dataclass
 class Episode:
-    """One episode: observations s_0..s_{T-1}, the actions taken in them and the rewards received."""
+    """One episode: observations s_0..s_{T-1}, the actions taken in them and the rewards
+    received."""
 
     obs: np.ndarray  # [T, obs_dim] float32, or [T, C, H, W] uint8 frames
     actions: np.ndarray  # [T] int64, or [T, action_dim] float32 (continuous)
@@ -189,10 +191,9 @@ def collect_batch(
             a = storage.reserve(2 * (T + 1), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        counted = np.greater_equal(
-            steps, 0, out=a["counted"][T]
-        )  # a real step (not a dead one) ...
-        counted &= live  # ... of a sub-env whose share is not over
+        # a real step (not a dead one) of a sub-env whose share is not over
+        counted = np.greater_equal(steps, 0, out=a["counted"][T])
+        counted &= live
         done = terminated | truncated
         steps += 1
         cut = np.greater_equal(steps, max_t, out=a["cut"][T])  # the cap ends an episode ...

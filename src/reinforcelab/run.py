@@ -107,8 +107,8 @@ def train_run(
         "stop_eval_episodes": stop_eval_episodes,
         "checkpoint_every": checkpoint_every or config.mode.checkpoint_every,
     }
-    # Everything that can fail or take a while (env checks, making the envs, importing torch) happens
-    # before the folder is touched.
+    # Everything that can fail or take a while (env checks, making the envs, importing torch)
+    # happens before the folder is touched.
     agent = Reinforce(config=config, device=device, **(policy or {}))
     loop = agent.training_loop()
     created = prepare_out(out, overwrite)

@@ -1,6 +1,6 @@
-"""TensorBoard scalars while training (``reinforcelab train --tensorboard DIR``), for watching a run or
-a sweep with ``tensorboard --logdir DIR``. Needs ``reinforcelab[tensorboard]`` (tensorboardX, which
-writes the event files without TensorFlow); it is imported only when this callback starts.
+"""TensorBoard scalars while training (``reinforcelab train --tensorboard DIR``), for watching a run
+or a sweep with ``tensorboard --logdir DIR``. Needs ``reinforcelab[tensorboard]`` (tensorboardX,
+which writes the event files without TensorFlow); it is imported only when this callback starts.
 
 Scalars, all against env steps:
     rollout/episode_return      every finished training episode

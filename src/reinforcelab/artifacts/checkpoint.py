@@ -68,7 +68,8 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f'{path} is not a reinforcelab config (missing "format": "{FORMAT}")')
     if data.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path} has format_version {data.get('format_version')!r}; this reinforcelab reads {FORMAT_VERSION}"
+            f"{path} has format_version {data.get('format_version')!r}; "
+            f"this reinforcelab reads {FORMAT_VERSION}"
         )
     return data
 

@@ -11,6 +11,7 @@ import json
 import pickle
 import types
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -52,7 +53,8 @@ def load_course_pickle(
 ) -> tuple[TrainConfig, list[tuple[torch.Tensor, torch.Tensor]]]:
     """The config (from hyperparameters.json) and Linear layers of a course agent."""
     warnings.warn(
-        f"unpickling {pickle_file.name}: pickles can run arbitrary code; only load agents you trust",
+        f"unpickling {pickle_file.name}: pickles can run arbitrary code; "
+        "only load agents you trust",
         stacklevel=2,
     )
     hp_path = folder / "hyperparameters.json"
@@ -72,10 +74,11 @@ def load_course_pickle(
         raise CheckpointError(
             f"{pickle_file} does not hold an MLP policy (found {len(layers)} Linear layers)"
         )
-    for (w_prev, _), (w, _) in zip(layers, layers[1:]):
+    for (w_prev, _), (w, _) in pairwise(layers):
         if w.shape[1] != w_prev.shape[0]:
             raise CheckpointError(
-                f"{pickle_file}: Linear layers do not chain ({tuple(w_prev.shape)} -> {tuple(w.shape)})"
+                f"{pickle_file}: Linear layers do not chain "
+                f"({tuple(w_prev.shape)} -> {tuple(w.shape)})"
             )
     config = TrainConfig(
         env_id=hp["env_id"],

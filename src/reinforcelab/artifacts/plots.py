@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,9 +23,8 @@ REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
 X_LABELS = {"episode": "training episode", "env_steps": "environment steps"}
 GRID_POINTS = 1000  # common env-step grid for averaging several runs
-MAX_POINTS = (
-    4000  # longer curves are thinned (smooth lines) or binned (raw returns): same look, fast
-)
+# Longer curves are thinned (smooth lines) or binned (raw returns): same look, fast.
+MAX_POINTS = 4000
 
 
 class PlotError(UserError, ValueError):
@@ -134,9 +133,9 @@ def _group_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """(x, mean, low, high, truncated) of several runs' rolling means on a common x axis.
 
-    Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling mean,
-    linearly interpolated on a grid over the env-step range that every run covers. ``truncated`` says
-    whether a longer run was cut.
+    Episode axis: the first N episodes, N = the shortest run. Env-step axis: each run's rolling
+    mean, linearly interpolated on a grid over the env-step range that every run covers.
+    ``truncated`` says whether a longer run was cut.
     """
     means = [rolling_mean(r.returns, window) for r in runs]
     if x == "episode":
@@ -261,6 +260,12 @@ def learning_curve_figure(
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.93)
     ax = fig.add_subplot()
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+    def plot_rolling_mean(run: RunMetrics, **style: Any) -> None:
+        xs = run.x(x)
+        keep = _thin(len(xs))
+        ax.plot(xs[keep], rolling_mean(run.returns, window)[keep], **style)
+
     label_mode = len(groups) > 1
     for i, (mode, members) in enumerate(groups.items()):
         color = colors[i % len(colors)]
@@ -277,7 +282,9 @@ def learning_curve_figure(
                     linewidth=0.7,
                     label=f"{prefix}episode return",
                 )
-            else:  # 100k noisy points draw slowly and as a solid blob anyway: show their spread per bin
+            else:
+                # 100k noisy points draw slowly and as a solid blob anyway: show their spread per
+                # bin
                 per_bin = math.ceil(len(xs) / (MAX_POINTS // 2))
                 bx, lo, hi = _binned_spread(xs, run.returns, per_bin)
                 ax.fill_between(
@@ -290,28 +297,15 @@ def learning_curve_figure(
                     step="pre",
                     label=f"{prefix}episode returns (10-90th percentile per {per_bin} episodes)",
                 )
-            keep = _thin(len(xs))
-            ax.plot(
-                xs[keep],
-                rolling_mean(run.returns, window)[keep],
-                color=color,
-                linewidth=2.2,
-                label=f"{prefix}mean of last {window} episodes",
+            plot_rolling_mean(
+                run, color=color, linewidth=2.2, label=f"{prefix}mean of last {window} episodes"
             )
         else:
             # Each run to its own end (runs stop at different points, e.g. when an early stop is
             # reached); the mean and band where every run still has data.
             for j, run in enumerate(members):
-                xs = run.x(x)
-                keep = _thin(len(xs))
-                ax.plot(
-                    xs[keep],
-                    rolling_mean(run.returns, window)[keep],
-                    color=color,
-                    alpha=0.45,
-                    linewidth=0.9,
-                    label=f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None,
-                )
+                label = f"{prefix}each run ({window}-episode rolling mean)" if j == 0 else None
+                plot_rolling_mean(run, color=color, alpha=0.45, linewidth=0.9, label=label)
             grid, mean, low, high, truncated = _group_curve(members, window, x)
             keep = _thin(len(grid))
             grid, mean, low, high = grid[keep], mean[keep], low[keep], high[keep]

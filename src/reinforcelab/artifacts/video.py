@@ -176,8 +176,9 @@ def record_video(
             reset and stepped here, never closed.
         path: output file; ``.mp4`` writes H.264 (yuv420p, needs imageio-ffmpeg), ``.gif`` an
             endlessly looping GIF (needs Pillow; it is held in memory until written, so keep it
-            short). Missing parent folders are created. The file appears only when complete: frames
-            go to a hidden temporary file in the same folder, renamed on success and deleted on error.
+            short). Missing parent folders are created. The file appears only when complete:
+            frames go to a hidden temporary file in the same folder, renamed on success and deleted
+            on error.
         episodes: number of episodes to record.
         max_steps: step cap per episode (an episode also ends when the env terminates or truncates).
         fps: playback frame rate.

@@ -85,7 +85,8 @@ class Engine(Protocol):
         """V(s) [n] of the value baseline (to bootstrap at cuts)."""
 
     def value_gradients(self, obs: np.ndarray, returns: np.ndarray) -> tuple[Gradients, np.ndarray]:
-        """Gradients of 0.5 * mean((V(s) - G)^2), and the values V(s) [n] of the same forward pass."""
+        """Gradients of 0.5 * mean((V(s) - G)^2), and the values V(s) [n] of the same forward
+        pass."""
 
     def policy_gradients(self, targets: PolicyTargets, stats: dict[str, float]) -> Gradients:
         """Gradients of the policy's loss; adds its ``policy_loss`` (the first term) and mean

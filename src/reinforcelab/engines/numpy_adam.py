@@ -56,7 +56,8 @@ class NumpyAdam:
         shapes = [p.shape for p in self.params]
         if [m.shape for m in saved["exp_avg"]] != shapes:
             raise ValueError(
-                f"optimizer state holds shapes {[m.shape for m in saved['exp_avg']]}, the model {shapes}"
+                f"optimizer state holds shapes {[m.shape for m in saved['exp_avg']]}, "
+                f"the model {shapes}"
             )
         self.lr, self.betas, self.eps = saved["lr"], tuple(saved["betas"]), saved["eps"]
         self.step_count = saved["step"]

@@ -90,7 +90,8 @@ class NumpyEngine:
 
 
 def add_into(total: list[np.ndarray] | None, grads: list[np.ndarray]) -> list[np.ndarray]:
-    """Sum per-chunk gradients: ``total += grads`` in place (the first chunk's arrays are reused)."""
+    """Sum per-chunk gradients: ``total += grads`` in place (the first chunk's arrays are
+    reused)."""
     if total is None:
         return grads
     for t, g in zip(total, grads):

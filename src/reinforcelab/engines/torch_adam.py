@@ -65,7 +65,8 @@ class TorchAdam:
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         if len(saved["state"]) != len(self.params):
             raise ValueError(
-                f"optimizer state holds {len(saved['state'])} parameters, the model {len(self.params)}"
+                f"optimizer state holds {len(saved['state'])} parameters, "
+                f"the model {len(self.params)}"
             )
         self.lr, self.betas, self.eps = saved["lr"], tuple(saved["betas"]), saved["eps"]
         self.state = [

@@ -16,7 +16,8 @@ from ..errors import UserError
 
 
 class EnvError(UserError, ValueError):
-    """An environment that does not exist or that REINFORCE with a categorical policy cannot drive."""
+    """An environment that does not exist or that REINFORCE with a categorical policy cannot
+    drive."""
 
 
 def check_env_id(env_id: str) -> None:
@@ -63,10 +64,12 @@ def optional_dependencies(env_id: str) -> Iterator[None]:
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
-    """``gym.make`` after checking the id, then check that the spaces suit a categorical MLP policy."""
+    """``gym.make`` after checking the id, then check that the spaces suit a categorical MLP
+    policy."""
     check_env_id(env_id)
     if render_mode == "rgb_array":
-        # Off-screen frames need no display; without this SDL (pygame) complains on headless machines.
+        # Off-screen frames need no display; without this SDL (pygame) complains on headless
+        # machines.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     with optional_dependencies(env_id):
         env = gym.make(env_id, render_mode=render_mode, **kwargs)

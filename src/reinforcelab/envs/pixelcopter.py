@@ -188,7 +188,8 @@ class PixelObservations:
             raise ValueError(f"frame_stack must be an integer >= 1, got {frame_stack!r}")
         if obs_type == "vector" and (grayscale or frame_stack != 1):
             raise ValueError(
-                "grayscale and frame_stack only apply to pixel observations: pass obs_type='pixels' as well"
+                "grayscale and frame_stack only apply to pixel observations: "
+                "pass obs_type='pixels' as well"
             )
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
@@ -272,14 +273,12 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
 
     ```
 
-    | Parameter     | Type         | Default    | Description                                          |
-    |---------------|--------------|------------|------------------------------------------------------|
-    | `render_mode` | `str | None` | `None`     | `"rgb_array"` for `render()` frames                  |
-    | `width`       | `int`        | `48`       | screen width in px (>= 20)                           |
-    | `height`      | `int`        | `48`       | screen height in px (>= 20)                          |
-    | `obs_type`    | `str`        | `"vector"` | `"vector"` (the 7 values) or `"pixels"` (the screen) |
-    | `grayscale`   | `bool`       | `False`    | pixels: one luma channel per frame instead of RGB    |
-    | `frame_stack` | `int`        | `1`        | pixels: stack the last `frame_stack` frames (>= 1)   |
+    - `render_mode` (`str | None`, default `None`): `"rgb_array"` for `render()` frames
+    - `width` (`int`, default `48`): screen width in px (>= 20)
+    - `height` (`int`, default `48`): screen height in px (>= 20)
+    - `obs_type` (`str`, default `"vector"`): `"vector"` (the 7 values) or `"pixels"` (the screen)
+    - `grayscale` (`bool`, default `False`): pixels: one luma channel per frame instead of RGB
+    - `frame_stack` (`int`, default `1`): pixels: stack the last `frame_stack` frames (>= 1)
 
     There is no resize option: the game's own screen is 48x48 already, small enough for a CNN,
     and `width`/`height` change the game itself (speeds and sizes scale with the screen).
@@ -304,7 +303,8 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
     It takes the same pixel options and draws every sub-env's screen at once.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    # gymnasium types metadata as an instance attribute, so not a ClassVar
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}  # noqa: RUF012
 
     def __init__(
         self,
@@ -387,7 +387,7 @@ class PixelcopterEnv(gym.Env[np.ndarray, np.int64]):
                 c - r.terrain_h // 2,
                 r.terrain_w,
                 r.terrain_h,
-            )  # fmt: skip
+            )
         ]
 
     def _observation(self) -> np.ndarray:

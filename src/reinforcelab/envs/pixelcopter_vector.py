@@ -142,8 +142,8 @@ class _ScrollTables:
             if refill:
                 if alive[0] or any(s == 0 for s, _ in touch):
                     raise ValueError(
-                        f"PixelcopterVectorEnv does not support {r.width}x{r.height}: more than two "
-                        "terrain chunks would be alive at once"
+                        f"PixelcopterVectorEnv does not support {r.width}x{r.height}: "
+                        "more than two terrain chunks would be alive at once"
                     )
                 slots = [slots[1], (REFILL_CHUNK, 0)]
                 touch = [(0, j) for _, j in touch]
@@ -392,7 +392,8 @@ class PixelcopterVectorEnv(VectorEnv):
         frame_stack: pixels only: observations stack the last ``frame_stack`` frames (>= 1).
     """
 
-    metadata = {
+    # gymnasium types metadata as an instance attribute, so not a ClassVar
+    metadata = {  # noqa: RUF012
         "render_modes": ["rgb_array"],
         "render_fps": 30,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -427,9 +428,8 @@ class PixelcopterVectorEnv(VectorEnv):
             self.single_observation_space = self._pixels.space
             # The renderer's first colour channel, x-major: (num_envs, W, H).
             self._mask_x_major = np.empty((num_envs, r.width, r.height), np.uint8)
-            self._frames: deque[np.ndarray] = (
-                deque()
-            )  # the last frame_stack (num_envs, C, H, W) frames
+            # the last frame_stack (num_envs, C, H, W) frames
+            self._frames: deque[np.ndarray] = deque()
         else:
             self._pixels = None
             self.single_observation_space = spaces.Box(
@@ -623,13 +623,11 @@ class PixelcopterVectorEnv(VectorEnv):
 
         # The copter: white on the pixels left black (everything else paints over it).
         plane = height * width
-        rows = (_round_half_away(self._y) - r.copter_h // 2)[:, None, None] + np.arange(r.copter_h)[
-            :, None
-        ]
+        top = _round_half_away(self._y) - r.copter_h // 2
+        rows = top[:, None, None] + np.arange(r.copter_h)[:, None]
         cols = r.copter_left + np.arange(r.copter_w)
-        pixel = (
-            (self._rows * (channels * plane))[:, None, None] + rows * width + cols
-        )  # (n, copter_h, copter_w)
+        # (n, copter_h, copter_w)
+        pixel = (self._rows * (channels * plane))[:, None, None] + rows * width + cols
         visible = (rows >= 0) & (rows < height)
         flat = screens.reshape(-1)
         pixel = pixel[visible & (flat[np.where(visible, pixel, 0)] == 0)]

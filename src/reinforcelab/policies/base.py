@@ -63,7 +63,8 @@ class Policy(Protocol):
         module's output, computed stably (the distribution is part of the policy)."""
 
     def torch_module(self, device: str = "cpu") -> nn.Module:
-        """The module the torch engine trains (for the MLP: a view sharing its arrays on the CPU)."""
+        """The module the torch engine trains (for the MLP: a view sharing its arrays on the
+        CPU)."""
 
     def after_torch_step(self) -> None:
         """Called after each torch optimizer step (the MLP copies weights back from a GPU)."""

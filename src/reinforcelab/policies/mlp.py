@@ -43,7 +43,8 @@ class MLP:
         out_dim: int,
         rng: np.random.Generator,
     ) -> MLPType:
-        """torch.nn.Linear's default initialisation: weights and biases uniform in +/- 1/sqrt(fan_in)."""
+        """torch.nn.Linear's default initialisation: weights and biases uniform in
+        +/- 1/sqrt(fan_in)."""
         layers = []
         for width in [*hidden_sizes, out_dim]:
             bound = 1.0 / np.sqrt(in_dim)

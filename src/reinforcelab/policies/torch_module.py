@@ -40,8 +40,8 @@ class TorchPolicy:
             the module's ``log_std`` parameter [action_dim] holds the log standard deviations).
         n_actions: the env's number of actions, or the size of its action vector.
         example_obs: observations [n, ...] for the detection and for checking the output shape.
-        output: ``"logits"``, ``"probs"`` or ``"auto"`` (detect from ``example_obs``); ``"mean"`` for
-            a Gaussian.
+        output: ``"logits"``, ``"probs"`` or ``"auto"`` (detect from ``example_obs``);
+            ``"mean"`` for a Gaussian.
         distribution: ``"categorical"`` (discrete actions) or ``"normal"`` (continuous actions).
         init_kwargs: the constructor arguments, when known, so that ``load`` can rebuild the module.
     """
@@ -80,8 +80,8 @@ class TorchPolicy:
             log_std = getattr(module, "log_std", None)
             if not isinstance(log_std, torch.Tensor) or log_std.shape != (n_actions,):
                 raise PolicyError(
-                    f"{name} is used as a Gaussian policy for {n_actions} continuous actions, so it "
-                    f"needs a log_std parameter of shape ({n_actions},) (see GaussianMLP)"
+                    f"{name} is used as a Gaussian policy for {n_actions} continuous actions, "
+                    f"so it needs a log_std parameter of shape ({n_actions},) (see GaussianMLP)"
                 )
             output = "mean"
         elif output == "auto":
@@ -231,9 +231,8 @@ def import_policy_class(path: str) -> type[nn.Module]:
         except ModuleNotFoundError:
             if os.getcwd() in sys.path:
                 raise
-            sys.path.insert(
-                0, os.getcwd()
-            )  # a module beside the user's run, as `python -m` would find it
+            # a module beside the user's run, as `python -m` would find it
+            sys.path.insert(0, os.getcwd())
             try:
                 obj = importlib.import_module(module_name)
             finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,69 +24,84 @@ app_fail: Callable[[UserError], None] | None = None
 
 
 def sweep(
-    file: Path | None = typer.Argument(
-        None, help="Sweep file (.toml, .yaml); flags below override its keys."
-    ),
-    out: Path | None = typer.Option(
-        None, help="Sweep folder to create. Default: runs/sweep-<file name or preset>."
-    ),
-    resume: Path | None = typer.Option(
-        None, help="Continue this sweep folder after Ctrl-C or a crash."
-    ),
-    preset: str | None = typer.Option(
-        None, help="Base preset the parameters modify, e.g. fast-cartpole."
-    ),
-    env: str | None = typer.Option(None, help="Environment id (default: the preset's)."),
-    param: list[str] = typer.Option(
-        [],
-        "--param",
-        help="A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] (a TPE range). "
-        "Repeatable.",
-    ),
-    seeds: str | None = typer.Option(
-        None, help="Training seeds: a count (10 -> 0..9) or a list 0,1,2."
-    ),
-    confirm_seeds: str | None = typer.Option(
-        None,
-        help="Fresh seeds the best configuration and the preset are retrained on "
-        "(default: as many as --seeds, from 1000).",
-    ),
-    method: str | None = typer.Option(
-        None, help="grid (every combination) or tpe (Optuna's TPE sampler)."
-    ),
-    trials: int | None = typer.Option(
-        None, help="TPE: configurations to try (each on every seed)."
-    ),
-    pruning: bool | None = typer.Option(
-        None, help="TPE: stop a configuration whose seeds so far fall below the median."
-    ),
-    objective: str | None = typer.Option(
-        None, help="mean, or mean-std (the course's score), of the held-out episodes."
-    ),
-    eval_episodes: int | None = typer.Option(
-        None, help="Held-out evaluation episodes per trained agent (default 100)."
-    ),
-    total_steps: int | None = typer.Option(None, help="Per-trial budget: env steps (fast mode)."),
-    episodes: int | None = typer.Option(None, help="Per-trial budget: episodes (course mode)."),
-    seconds: float | None = typer.Option(
-        None, help="Per-trial budget: training wall-clock seconds."
-    ),
-    stop_reward: float | None = typer.Option(
-        None, help="Per-trial early stop at this evaluation score."
-    ),
-    workers: int | None = typer.Option(
-        None, help="Embedded backend: worker processes (default: one per core)."
-    ),
-    ray_address: str | None = typer.Option(
-        None,
-        help="Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray].",
-    ),
-    tensorboard: Path | None = typer.Option(
-        None, help="Write each trial's training scalars under this folder."
-    ),
-    progress: bool = typer.Option(
-        True, help="Show trials done / running / failed and the best so far."
-    ),
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Sweep file (.toml, .yaml); flags below override its keys."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Sweep folder to create. Default: runs/sweep-<file name or preset>."),
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this sweep folder after Ctrl-C or a crash.")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Base preset the parameters modify, e.g. fast-cartpole.")
+    ] = None,
+    env: Annotated[str | None, typer.Option(help="Environment id (default: the preset's).")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] "
+            "(a TPE range). Repeatable.",
+        ),
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Training seeds: a count (10 -> 0..9) or a list 0,1,2.")
+    ] = None,
+    confirm_seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Fresh seeds the best configuration and the preset are retrained on "
+            "(default: as many as --seeds, from 1000)."
+        ),
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="grid (every combination) or tpe (Optuna's TPE sampler).")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="TPE: configurations to try (each on every seed).")
+    ] = None,
+    pruning: Annotated[
+        bool | None,
+        typer.Option(help="TPE: stop a configuration whose seeds so far fall below the median."),
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(help="mean, or mean-std (the course's score), of the held-out episodes."),
+    ] = None,
+    eval_episodes: Annotated[
+        int | None,
+        typer.Option(help="Held-out evaluation episodes per trained agent (default 100)."),
+    ] = None,
+    total_steps: Annotated[
+        int | None, typer.Option(help="Per-trial budget: env steps (fast mode).")
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Per-trial budget: episodes (course mode).")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option(help="Per-trial budget: training wall-clock seconds.")
+    ] = None,
+    stop_reward: Annotated[
+        float | None, typer.Option(help="Per-trial early stop at this evaluation score.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Embedded backend: worker processes (default: one per core).")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray]."
+        ),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Write each trial's training scalars under this folder.")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option(help="Show trials done / running / failed and the best so far.")
+    ] = True,
 ) -> None:
     """Run many seeds of many configurations and report statistics over seeds: trials.csv,
     summary.json (mean and IQM with 95% bootstrap CIs, the best re-trained on fresh seeds, its

@@ -224,9 +224,8 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
         pruning=bool(data.get("pruning", False)),
         sampler_seed=int(data.get("sampler_seed", 0)),
     )
-    check_env_id(
-        _checked_config(spec.base_config, "the base preset").env_id
-    )  # EnvError names close matches
+    # EnvError names close matches
+    check_env_id(_checked_config(spec.base_config, "the base preset").env_id)
     _checked_config(lambda: spec.config_for({}, seeds[0]), "budget")
     raw_params = data.get("parameters") or {}
     if not isinstance(raw_params, dict) or not raw_params:

@@ -48,22 +48,33 @@ def iqm(scores: np.ndarray, axis: int = -1) -> np.ndarray:
     return _scipy_stats().trim_mean(scores, 0.25, axis=axis)
 
 
-def bootstrap_ci(scores: Scores, statistic: Statistic = mean, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of ``statistic`` (vectorised with an ``axis`` argument)."""
-    x = np.asarray(scores, dtype=float)
-    if len(x) < 2 or np.all(x == x[0]):  # nothing to resample: the interval is the point
-        value = float(statistic(x))
-        return value, value
+def _percentile_bootstrap(
+    samples: tuple[np.ndarray, ...], statistic: Statistic, seed: int, **options: Any
+) -> tuple[Any, Any]:
+    """(low, high) of scipy's 95% percentile bootstrap of ``statistic`` over ``samples``:
+    ``N_RESAMPLES`` resamples drawn from ``seed``; ``options`` go to ``scipy.stats.bootstrap``."""
     result = _scipy_stats().bootstrap(
-        (x,),
+        samples,
         statistic,
         n_resamples=N_RESAMPLES,
         confidence_level=CONFIDENCE,
         method="percentile",
         vectorized=True,
         rng=np.random.default_rng(seed),
+        **options,
     )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    low, high = result.confidence_interval
+    return low, high
+
+
+def bootstrap_ci(scores: Scores, statistic: Statistic = mean, seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of ``statistic`` (vectorised with an ``axis`` argument)."""
+    x = np.asarray(scores, dtype=float)
+    if len(x) < 2 or np.all(x == x[0]):  # nothing to resample: the interval is the point
+        value = float(statistic(x))
+        return value, value
+    low, high = _percentile_bootstrap((x,), statistic, seed)
+    return float(low), float(high)
 
 
 def probability_of_improvement(x: Scores, y: Scores, axis: int = -1) -> np.ndarray:
@@ -83,17 +94,7 @@ def probability_of_improvement_ci(x: Scores, y: Scores, seed: int = 0) -> tuple[
     if len(a) < 2 or len(b) < 2:
         value = float(probability_of_improvement(a, b))
         return value, value
-    result = _scipy_stats().bootstrap(
-        (a, b),
-        probability_of_improvement,
-        n_resamples=N_RESAMPLES,
-        paired=False,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
+    low, high = _percentile_bootstrap((a, b), probability_of_improvement, seed, paired=False)
     if np.isnan(low):  # every resample gave the same value
         low = high = float(probability_of_improvement(a, b))
     return float(low), float(high)
@@ -127,17 +128,7 @@ def curve_band(curves: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     middle = curves.mean(axis=0)
     if curves.shape[0] < 2:
         return middle, middle, middle
-    result = _scipy_stats().bootstrap(
-        (curves,),
-        mean,
-        axis=0,
-        n_resamples=N_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
+    low, high = _percentile_bootstrap((curves,), mean, seed, axis=0)
     # Points where every seed agrees have no spread to resample: the band is the mean itself.
     return middle, np.where(np.isnan(low), middle, low), np.where(np.isnan(high), middle, high)
 

@@ -105,22 +105,20 @@ def course_hyperparameters(
 def card_metadata(repo_id: str, env_id: str, mean: float, std: float) -> ModelCardData:
     """The card's front matter as a ``huggingface_hub.ModelCardData``: library, tags, and one
     ``model-index`` result (task ``reinforcement-learning``, dataset ``env_id``, metric
-    ``mean_reward`` valued ``"<mean> +/- <std>"``, not verified), the convention RL publishers use."""
-    from huggingface_hub import (
-        EvalResult,
-        ModelCardData,
-    )  # imported on use: it reads HF_* at import
+    ``mean_reward`` valued ``"<mean> +/- <std>"``, not verified), the convention RL publishers
+    use."""
+    # imported on use: it reads HF_* at import
+    from huggingface_hub import EvalResult, ModelCardData
 
-    result = EvalResult(
-        task_type=TASK,
-        task_name=TASK,
-        dataset_type=env_id,
-        dataset_name=env_id,
-        metric_type=METRIC,
-        metric_name=METRIC,
+    # fmt: off
+    result = EvalResult(  # the model-index gives task, dataset and metric a type and a name
+        task_type=TASK, task_name=TASK,
+        dataset_type=env_id, dataset_name=env_id,
+        metric_type=METRIC, metric_name=METRIC,
         metric_value=f"{mean:.2f} +/- {std:.2f}",
         verified=False,
     )
+    # fmt: on
     return ModelCardData(
         library_name=LIBRARY_NAME,
         tags=[env_id, *TAGS],
@@ -141,12 +139,14 @@ def torch_loading_snippet(repo_id: str, env_id: str, policy_spec: dict[str, Any]
     if policy_spec.get("kwargs") is not None and module != "__main__":
         load = [
             f"from {module} import {name}  # the policy's class must be importable",
-            f'agent = reinforcelab.load("{repo_id}")  # rebuilds {qualname}(**{policy_spec["kwargs"]})',
+            f'agent = reinforcelab.load("{repo_id}")  '
+            f"# rebuilds {qualname}(**{policy_spec['kwargs']})",
         ]
     else:
         load = [
             f"# define (or import) the policy class {qualname} as the author did, then:",
-            f'agent = reinforcelab.load("{repo_id}", policy={name}(...))  # weights only, shapes checked',
+            f'agent = reinforcelab.load("{repo_id}", policy={name}(...))  '
+            "# weights only, shapes checked",
         ]
     return _default_loading_snippet(repo_id, env_id, load)
 
@@ -160,14 +160,16 @@ def _default_loading_snippet(repo_id: str, env_id: str, load: list[str] | None =
             *(
                 load
                 or [
-                    f'agent = reinforcelab.load("{repo_id}")  # downloads the json files and {MODEL_FILE} only'
+                    f'agent = reinforcelab.load("{repo_id}")  '
+                    f"# downloads the json files and {MODEL_FILE} only"
                 ]
             ),
             f'env = gym.make("{env_id}", render_mode="human")',
             "obs, info = env.reset()",
             "done = False",
             "while not done:",
-            "    action = agent.predict(obs)  # sampled; agent.predict(obs, deterministic=True) for the argmax",
+            "    action = agent.predict(obs)  "
+            "# sampled; agent.predict(obs, deterministic=True) for the argmax",
             "    obs, reward, terminated, truncated, info = env.step(action)",
             "    done = terminated or truncated",
             "env.close()",
@@ -252,8 +254,9 @@ def model_card(
         f"| evaluation episodes | {n_eval} |",
         "",
         f"Protocol: {n_eval} episodes of `{env_id}` with actions {actions}, each episode capped at "
-        f"max_t = {params['max_t']} steps; the score is the mean and the population standard deviation "
-        f"(ddof=0) of the episode returns. Seed: {'none' if seed is None else seed}.{when}",
+        f"max_t = {params['max_t']} steps; the score is the mean and the population standard "
+        f"deviation (ddof=0) of the episode returns. Seed: {'none' if seed is None else seed}."
+        f"{when}",
         "",
         "## Usage",
         "",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import socket
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..checkpoint import CONFIG_FILE, MODEL_FILE
 from .errors import (
@@ -132,7 +133,8 @@ def upload(
             detail = (
                 f"authentication failed (HTTP {status}): the Hub rejected the token or it has no "
                 f"write access to '{repo_id.split('/')[0]}'. Use a token with write access "
-                f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass --token"
+                f"({url}/settings/tokens): log in with `hf auth login`, set HF_TOKEN, or pass "
+                "--token"
             )
         elif _is_network_error(exc):
             kind, detail = "network", f"network error: could not reach {url} ({_first_line(exc)})"
@@ -173,8 +175,9 @@ def _download_error(
         kind, text = (
             "not_found",
             (
-                f"there is no model repo '{repo_id}' on {url}, or it is private or gated and {access}. "
-                f"Check the id (USER/NAME); if you meant a local folder, './{repo_id}' does not exist"
+                f"there is no model repo '{repo_id}' on {url}, or it is private or gated and "
+                f"{access}. Check the id (USER/NAME); if you meant a local folder, "
+                f"'./{repo_id}' does not exist"
             ),
         )
     elif status in (401, 403):
@@ -206,8 +209,8 @@ def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) 
     if MODEL_FILE in files:
         if CONFIG_FILE not in files:
             raise HubDownloadError(
-                f"'{repo_id}' on {url} has {MODEL_FILE} but no {CONFIG_FILE}, so it is not a reinforcelab "
-                f"agent (files: {listing})",
+                f"'{repo_id}' on {url} has {MODEL_FILE} but no {CONFIG_FILE}, so it is not a "
+                f"reinforcelab agent (files: {listing})",
                 kind="not_an_agent",
                 repo_id=repo_id,
                 endpoint=url,
@@ -224,17 +227,18 @@ def _patterns_for(files: list[str], allow_pickle: bool, repo_id: str, url: str) 
         )
     if not allow_pickle:
         raise PickleRefusedError(
-            f"'{repo_id}' on {url} holds its model only as a pickle ({', '.join(pickles)}), with no "
-            f"{MODEL_FILE}. Loading a pickle can run arbitrary code, so reinforcelab does not download it. "
-            "If you trust the author of this repo, opt in with allow_pickle=True in Python or "
-            "--allow-pickle on the command line.",
+            f"'{repo_id}' on {url} holds its model only as a pickle ({', '.join(pickles)}), with "
+            f"no {MODEL_FILE}. Loading a pickle can run arbitrary code, so reinforcelab does not "
+            "download it. If you trust the author of this repo, opt in with allow_pickle=True in "
+            "Python or --allow-pickle on the command line.",
             kind="pickle_only",
             repo_id=repo_id,
             endpoint=url,
         )
     warnings.warn(
-        f"Downloading pickled model file(s) {', '.join(pickles)} from '{repo_id}' because allow_pickle=True: "
-        "loading a pickle can run arbitrary code; do it only if you trust the author of this repo.",
+        f"Downloading pickled model file(s) {', '.join(pickles)} from '{repo_id}' because "
+        "allow_pickle=True: loading a pickle can run arbitrary code; do it only if you trust the "
+        "author of this repo.",
         PickleDownloadWarning,
         stacklevel=3,
     )
@@ -281,6 +285,20 @@ def download_agent(
     url = resolve_endpoint(endpoint)
     from huggingface_hub import HfApi, snapshot_download
 
+    def snapshot(**options: Any) -> Path:
+        """``snapshot_download`` of this repo, revision and cache."""
+        return Path(
+            snapshot_download(
+                repo_id,
+                repo_type="model",
+                revision=revision,
+                endpoint=url,
+                token=token,
+                cache_dir=cache_dir,
+                **options,
+            )
+        )
+
     try:
         api = HfApi(endpoint=url, token=token)
         info = api.model_info(repo_id, revision=revision)
@@ -290,7 +308,7 @@ def download_agent(
             files = api.list_repo_files(repo_id, revision=info.sha, repo_type="model")
     except Exception as exc:  # the network boundary: every failure becomes a HubDownloadError
         if _is_network_error(exc):
-            cached = _cached_agent(repo_id, url, token, cache_dir, revision)
+            cached = _cached_agent(snapshot)
             if cached is not None:
                 return cached
         raise _download_error(exc, repo_id, url, revision, token) from exc
@@ -299,17 +317,7 @@ def download_agent(
     try:
         # The branch name (not info.sha) goes to snapshot_download so that it records refs/<branch>
         # in the cache, which is what lets the offline fallback above find this snapshot later.
-        folder = Path(
-            snapshot_download(
-                repo_id,
-                repo_type="model",
-                revision=revision,
-                endpoint=url,
-                token=token,
-                cache_dir=cache_dir,
-                allow_patterns=patterns,
-            )
-        )
+        folder = snapshot(allow_patterns=patterns)
     except Exception as exc:  # the network boundary, as above
         raise _download_error(exc, repo_id, url, revision, token) from exc
     if not (folder / MODEL_FILE).is_file() and not find_pickles(folder):
@@ -323,26 +331,12 @@ def download_agent(
     return folder
 
 
-def _cached_agent(
-    repo_id: str, url: str, token: str | None, cache_dir: str | Path | None, revision: str | None
-) -> Path | None:
+def _cached_agent(snapshot: Callable[..., Path]) -> Path | None:
     """A complete cached snapshot with model.safetensors, or None (no network access)."""
-    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id,
-                repo_type="model",
-                revision=revision,
-                endpoint=url,
-                token=token,
-                cache_dir=cache_dir,
-                local_files_only=True,
-                allow_patterns=list(DOWNLOAD_PATTERNS),
-            )
-        )
+        folder = snapshot(local_files_only=True, allow_patterns=list(DOWNLOAD_PATTERNS))
     except LocalEntryNotFoundError:  # nothing (complete) cached for this repo and revision
         return None
     return folder if (folder / MODEL_FILE).is_file() and (folder / CONFIG_FILE).is_file() else None

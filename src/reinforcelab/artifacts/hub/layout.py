@@ -25,7 +25,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
 
 def find_pickles(folder: str | Path) -> list[Path]:
-    """Files in ``folder`` (recursively) whose suffix marks a pickled model (see ``PICKLE_SUFFIXES``)."""
+    """Files in ``folder`` (recursively) whose suffix marks a pickled model (see
+    ``PICKLE_SUFFIXES``)."""
     return sorted(
         p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
     )

@@ -43,8 +43,8 @@ def check_repo_id(repo_id: str) -> str:
     """Return ``repo_id`` if it has the Hub's ``USER/NAME`` form, else raise ``ValueError``."""
     if not isinstance(repo_id, str) or REPO_ID_PATTERN.match(repo_id) is None:
         raise OptionError(
-            f"{repo_id!r} is not a Hub repo id; expected USER/NAME (letters, digits, '-', '_', '.'; "
-            "e.g. my-username/Reinforce-CartPole-v1)"
+            f"{repo_id!r} is not a Hub repo id; expected USER/NAME "
+            "(letters, digits, '-', '_', '.'; e.g. my-username/Reinforce-CartPole-v1)"
         )
     return repo_id
 
@@ -57,5 +57,6 @@ def hf_upload_command(
     prefix = ""
     if endpoint is not None and resolve_endpoint(endpoint) != DEFAULT_ENDPOINT:
         prefix = f"HF_ENDPOINT={shlex.quote(resolve_endpoint(endpoint))} "
-    command = f"{prefix}hf upload {repo_id} {shlex.quote(str(Path(folder).resolve()))} . --repo-type model"
+    local = shlex.quote(str(Path(folder).resolve()))
+    command = f"{prefix}hf upload {repo_id} {local} . --repo-type model"
     return command + (" --private" if private else "")
