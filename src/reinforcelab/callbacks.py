@@ -12,7 +12,10 @@ import csv
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO, overload
+
+import numpy as np
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -28,6 +31,49 @@ class EpisodeRecord:
     length: int
     env_steps: int
     wall_seconds: float
+
+
+class EpisodeRecords(Sequence[EpisodeRecord]):
+    """The episodes one update finished, in the order they started, kept as arrays (a fast-mode
+    update can finish tens of thousands); indexing or iterating gives :class:`EpisodeRecord` rows.
+
+    ``returns`` and ``lengths`` [n]; ``env_steps`` [n]: the run's env steps after each episode.
+    """
+
+    def __init__(
+        self,
+        first_episode: int,
+        returns: np.ndarray,
+        lengths: np.ndarray,
+        env_steps: np.ndarray,
+        wall_seconds: float,
+    ) -> None:
+        self.first_episode = first_episode
+        self.returns, self.lengths, self.env_steps = returns, lengths, env_steps
+        self.wall_seconds = wall_seconds
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+    @overload
+    def __getitem__(self, i: int) -> EpisodeRecord: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[EpisodeRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> EpisodeRecord | list[EpisodeRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return EpisodeRecord(
+            self.first_episode + i,
+            float(self.returns[i]),
+            int(self.lengths[i]),
+            int(self.env_steps[i]),
+            self.wall_seconds,
+        )
 
 
 class Trainer(Protocol):
@@ -60,7 +106,7 @@ class Callback:
     def on_training_start(self, trainer: Trainer) -> None:
         pass
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         pass
 
     def on_training_end(self, trainer: Trainer) -> None:
@@ -82,13 +128,19 @@ class MetricsCSV(Callback):
         if new:
             csv.writer(self.file).writerow(self.HEADER)
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         assert self.file is not None
-        writer = csv.writer(self.file)
-        for r in records:
-            writer.writerow(
-                [r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"]
+        wall = f"{records.wall_seconds:.4f}"
+        episodes = range(records.first_episode, records.first_episode + len(records))
+        csv.writer(self.file).writerows(
+            (e, f"{ret:.6g}", length, steps, wall)
+            for e, ret, length, steps in zip(
+                episodes,
+                records.returns.tolist(),
+                records.lengths.tolist(),
+                records.env_steps.tolist(),
             )
+        )
         self.file.flush()
 
     def on_training_end(self, trainer: Trainer) -> None:
@@ -104,7 +156,7 @@ class StopOnTrainingAverage(Callback):
         self.reward = reward
         self.window = window
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         if len(trainer.recent_returns) >= self.window and trainer.average_return >= self.reward:
             trainer.stop(
                 f"100-episode training average {trainer.average_return:.1f} >= {self.reward:g}"
@@ -149,7 +201,7 @@ class ProgressBar(Callback):
             avg="-",
         )
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         avg = f"{trainer.average_return:.1f}" if trainer.recent_returns else "-"
         done, _ = trainer.progress()
         self.progress.update(self.task, completed=done, episode=trainer.episodes, avg=avg)
@@ -192,13 +244,13 @@ class StopOnEvaluation(Callback):
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         import time
 
         from .playback import evaluate_policy
         from .seeding import EARLY_STOP_RESETS, episode_seeds
 
-        if records and sum(r.ret for r in records) / len(records) < self.precheck * self.reward:
+        if len(records) and float(np.mean(records.returns)) < self.precheck * self.reward:
             return
         start = time.perf_counter()
         actor = trainer.parts.actor()
@@ -240,7 +292,7 @@ class Checkpoint(Callback):
         self.every = every
         self.run_options = run_options or {}
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         if self.every and trainer.updates % self.every == 0:
             self.save(trainer)
 

@@ -148,6 +148,11 @@ class FastMode(LoopFacts):
     episode, so a shorter cap keeps updates coming once the agent survives long; with
     ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses
     ``max_t``."""
+    rollout_steps: int | None = option(None, OrNone(COUNT))  # noqa: RUF009 option() returns a field
+    """Keep every sub-env busy: each plays whole episodes back to back and starts no new one
+    after this many steps of the batch (default: none; each plays ``episodes_per_env`` episodes,
+    then waits for the batch's longest). Whether an episode counts is decided when it starts, so
+    the batch stays an unbiased sample of the policy's whole episodes."""
     lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))  # noqa: RUF009 option() returns a field
     """``constant``, or ``linear``: both learning rates fall in proportion to the env steps left
     of ``total_env_steps`` (zero at the end), so the policy settles instead of jittering around a
@@ -162,6 +167,12 @@ class FastMode(LoopFacts):
         if self.truncation == "bootstrap" and self.baseline != "value":
             raise ConfigError(
                 "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
+            )
+        if self.rollout_steps is not None and self.episodes_per_env != 1:
+            raise ConfigError(
+                "rollout_steps",
+                "replaces episodes_per_env (a sub-env plays as many whole episodes "
+                "as fit); leave episodes_per_env at 1",
             )
 
     @property

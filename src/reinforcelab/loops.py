@@ -28,7 +28,7 @@ from .artifacts.checkpoint import CheckpointError, load_state
 from .artifacts.files import RESUME_FILE
 from .callbacks import (
     Callback,
-    EpisodeRecord,
+    EpisodeRecords,
     StopOnEvaluation,
     StopOnTrainingAverage,
 )
@@ -104,8 +104,8 @@ class TrainingLoop:
         self.rng = np.random.default_rng(config.seed)  # samples the actions
 
     # ------------------------------------------------------------------ what each loop defines
-    def step(self) -> list[tuple[float, int]]:
-        """Collect, update; return the finished episodes as (return, length)."""
+    def step(self) -> tuple[np.ndarray, np.ndarray]:
+        """Collect, update; return the finished episodes' returns and lengths (in start order)."""
         raise NotImplementedError
 
     def progress(self) -> tuple[int, int]:
@@ -156,14 +156,14 @@ class TrainingLoop:
                 np.errstate(over="ignore", invalid="ignore"),
             ):
                 while self.stop_reason is None and self.progress()[0] < self.progress()[1]:
-                    finished = self.step()
+                    returns, lengths = self.step()
                     self.updates += 1
                     if not self.weights_finite():  # nothing of this update is recorded or saved
                         self.diverged = True
                         self.stop(f"diverged: update {self.updates} left non-finite weights")
                         break
                     self.wall_seconds = offset + time.perf_counter() - start
-                    records = self.record(finished)
+                    records = self.record(returns, lengths)
                     for cb in callbacks:
                         cb.on_update(self, records)
                     if ctrl_c.requested:
@@ -182,15 +182,13 @@ class TrainingLoop:
                 "smaller learning rate, or max_grad_norm); the agent's weights are unusable"
             )
 
-    def record(self, finished: list[tuple[float, int]]) -> list[EpisodeRecord]:
-        records = []
-        for ret, length in finished:
-            self.episodes += 1
-            self.env_steps += length
-            self.recent_returns.append(ret)
-            records.append(
-                EpisodeRecord(self.episodes, ret, length, self.env_steps, self.wall_seconds)
-            )
+    def record(self, returns: np.ndarray, lengths: np.ndarray) -> EpisodeRecords:
+        """Count the episodes an update finished (returns and lengths [n], in start order)."""
+        env_steps = self.env_steps + np.cumsum(lengths, dtype=np.int64)
+        records = EpisodeRecords(self.episodes + 1, returns, lengths, env_steps, self.wall_seconds)
+        self.episodes += len(lengths)
+        self.env_steps = int(env_steps[-1]) if len(lengths) else self.env_steps
+        self.recent_returns.extend(returns[-100:].tolist())  # the deque keeps the last 100
         return records
 
     def weights_finite(self) -> bool:
@@ -267,7 +265,7 @@ class CourseLoop(TrainingLoop):
     def progress(self) -> tuple[int, int]:
         return self.episodes, self.config.mode.budget
 
-    def step(self) -> list[tuple[float, int]]:
+    def step(self) -> tuple[np.ndarray, np.ndarray]:
         actor = self.parts.actor()
         episode = collect_episode(
             self.env,
@@ -277,7 +275,7 @@ class CourseLoop(TrainingLoop):
         )
         self.simulated_env_steps += episode.length
         self.update_stats = self.update(episode)
-        return [(episode.total_reward, episode.length)]
+        return np.array([episode.total_reward]), np.array([episode.length])
 
     def update(self, episode: Episode) -> dict[str, float]:
         """The course's update: the reward-to-go standardised within the episode (float32, in the
@@ -348,7 +346,7 @@ class FastLoop(TrainingLoop):
     def progress(self) -> tuple[int, int]:
         return self.env_steps, self.fast.budget
 
-    def step(self) -> list[tuple[float, int]]:
+    def step(self) -> tuple[np.ndarray, np.ndarray]:
         fast, actor = self.fast, self.parts.actor()
         batch = collect_batch(
             self.envs,
@@ -357,10 +355,11 @@ class FastLoop(TrainingLoop):
             fast.episodes_per_env,
             seed=vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs)),
             storage=self.storage,
+            rollout_steps=fast.rollout_steps,
         )
         self.simulated_env_steps += batch.valid.size
         self.update_stats = self.update(batch)
-        return list(zip(batch.episode_returns, batch.episode_lengths))
+        return np.asarray(batch.episode_returns), np.asarray(batch.episode_lengths)
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One update on a batch of whole episodes: returns (bootstrapped at cuts), the value

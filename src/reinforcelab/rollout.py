@@ -149,8 +149,17 @@ def collect_batch(
     episodes_per_env: int = 1,
     seed: int | list[int] | None = None,
     storage: RolloutStorage | None = None,
+    rollout_steps: int | None = None,
 ) -> Batch:
-    """Run every sub-env until it has finished ``episodes_per_env`` episodes (each capped at max_t).
+    """Run every sub-env until it has finished ``episodes_per_env`` episodes (each capped at max_t),
+    or, with ``rollout_steps``, until it finishes an episode after ``rollout_steps`` counted steps:
+    each sub-env then plays whole episodes back to back, so sub-envs whose episodes are short keep
+    working while the long ones finish, instead of waiting idle.
+
+    Either way an episode counts if and only if it *starts* while its sub-env's share is open,
+    which depends on the sub-env's earlier episodes, never on the episode's own length: the
+    counted episodes are an unbiased sample of the policy's episodes (short ones are not
+    favoured), each played whole by the one policy.
 
     ``act`` maps raw [N, obs_dim] observations to [N] actions. Handles the env's autoreset mode
     (NEXT_STEP: the step after an episode end is a dead step whose action is ignored; SAME_STEP: the
@@ -182,6 +191,7 @@ def collect_batch(
     a["obs"][0] = obs
     live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
     episodes_done = np.zeros(n, dtype=np.int64)
+    used = np.zeros(n, dtype=np.int64)  # counted steps of each sub-env in this batch
     # Steps into the current episode; -1 marks the dead step that follows an end under NEXT_STEP.
     steps = np.zeros(n, dtype=np.int64)
     restart = -1 if mode is AutoresetMode.NEXT_STEP else 0
@@ -199,8 +209,12 @@ def collect_batch(
         cut = np.greater_equal(steps, max_t, out=a["cut"][T])  # the cap ends an episode ...
         cut &= ~done  # ... the env has not ended
         steps[done] = restart
-        episodes_done += done
-        live &= ~cut & (episodes_done < episodes_per_env)
+        if rollout_steps is None:
+            episodes_done += done
+            live &= ~cut & (episodes_done < episodes_per_env)
+        else:
+            used += counted
+            live &= ~cut & ~(done & (used >= rollout_steps))
         a["obs"][T + 1] = obs
         a["actions"][T] = actions
         a["rewards"][T] = rewards

@@ -21,7 +21,7 @@ from .callbacks import Callback
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .callbacks import EpisodeRecord, Trainer
+    from .callbacks import EpisodeRecords, Trainer
 
 
 class TensorBoardUnavailable(UserError, ImportError):
@@ -50,7 +50,7 @@ class TensorBoardScalars(Callback):
         self.writer = SummaryWriter(logdir=str(self.logdir))
         self.last = (trainer.env_steps, trainer.wall_seconds)
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         w = self.writer
         for r in records:
             w.add_scalar("rollout/episode_return", r.ret, r.env_steps)

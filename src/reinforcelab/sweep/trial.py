@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..callbacks import Callback
 
 if TYPE_CHECKING:
-    from ..callbacks import EpisodeRecord, Trainer
+    from ..callbacks import EpisodeRecords, Trainer
 
 TRIAL_FILE = "trial.json"
 # A trial's record, as trial.json holds it: stage, config_id, seed, params, status ("ok",
@@ -51,7 +51,7 @@ class StopAfterSeconds(Callback):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
+    def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         if trainer.wall_seconds >= self.seconds:
             trainer.stop(f"time budget {self.seconds:g} s reached")
 

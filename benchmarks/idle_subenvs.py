@@ -1,0 +1,125 @@
+"""Idle sub-envs: fast-mode training's env steps/s against the vector env's own stepping rate, with
+and without ``rollout_steps`` (sub-envs play whole episodes back to back instead of waiting for
+the batch's longest episode), measured side by side in one run.
+
+CartPole-v1 at 1024 sub-envs: the env alone (random actions drawn up front), then training from
+scratch with fast-cartpole's settings for each ``rollout_steps``. Reported: counted (trained-on)
+env steps/s, its share of the env-only rate, the share of simulated steps that count, and the
+mean length of the counted episodes next to independent episodes of the same policy (a check that
+the counted ones are not biased towards short episodes).
+
+    python benchmarks/idle_subenvs.py
+    python benchmarks/idle_subenvs.py --rollout-steps none 100 200 500 --steps 4000000 --repeats 3
+    python benchmarks/idle_subenvs.py --write docs/benchmarks/idle_subenvs.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from report import Report, add_write_option
+
+import reinforcelab
+from reinforcelab.callbacks import Callback
+from reinforcelab.envs.make import make_vector_env
+
+
+def env_only_rate(num_envs: int, seconds: float, seed: int) -> float:
+    envs = make_vector_env("CartPole-v1", num_envs)
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, 2, (1000, num_envs))
+    envs.reset(seed=seed)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for row in actions:
+            envs.step(row)
+        steps += actions.size
+    rate = steps / (time.perf_counter() - start)
+    envs.close()
+    return rate
+
+
+def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: int) -> dict:
+    agent = reinforcelab.Reinforce(
+        "CartPole-v1",
+        preset="fast-cartpole",
+        seed=seed,
+        device="cpu",
+        num_envs=num_envs,
+        rollout_steps=rollout_steps,
+        total_env_steps=steps,
+    )
+    lengths: list[int] = []
+
+    class Lengths(Callback):
+        def on_update(self, trainer, records) -> None:
+            lengths.extend(r.length for r in records)
+
+    agent.learn([Lengths()])
+    loop = agent.training_loop()
+    return {
+        "rate": loop.env_steps / loop.wall_seconds,
+        "counted_share": loop.env_steps / loop.simulated_env_steps,
+        "mean_length": float(np.mean(lengths)),
+        "updates": loop.updates,
+        "agent": agent,
+    }
+
+
+def independent_mean_length(agent: reinforcelab.Reinforce, episodes: int, seed: int) -> float:
+    return float(np.mean(agent.evaluate(episodes, seed=seed, max_t=1000).lengths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--num-envs", type=int, default=1024)
+    parser.add_argument("--rollout-steps", nargs="+", default=["none", "100", "200", "500"])
+    parser.add_argument("--steps", type=int, default=2_000_000, help="training env steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each runs every variant")
+    parser.add_argument("--env-seconds", type=float, default=3.0)
+    add_write_option(parser)
+    args = parser.parse_args()
+    report = Report("Idle sub-envs", args.write)
+    variants = [None if v == "none" else int(v) for v in args.rollout_steps]
+    env_rates, rows = [], {v: [] for v in variants}
+    for round_ in range(args.repeats):  # variants take turns, so the machine's load hits them alike
+        env_rates.append(env_only_rate(args.num_envs, args.env_seconds, round_))
+        for v in variants:
+            rows[v].append(training_rate(args.num_envs, v, args.steps, seed=round_))
+    env_rate = statistics.median(env_rates)
+    report.line(
+        f"CartPole-v1, {args.num_envs} sub-envs, fast-cartpole settings, {args.steps:,} training env "
+        f"steps from scratch per run, medians over {args.repeats} rounds (variants take turns)\n"
+    )
+    report.line(f"env alone (random actions): {env_rate:,.0f} env steps/s\n")
+    report.header(
+        "rollout_steps",
+        "training env steps/s",
+        "share of env-only",
+        "counted share of simulated steps",
+        "updates",
+        "mean counted episode length",
+        "same policy: 200 independent episodes",
+    )
+    for v, runs in rows.items():
+        rate = statistics.median(r["rate"] for r in runs)
+        independent = statistics.median(independent_mean_length(r["agent"], 200, 99) for r in runs)
+        report.row(
+            v or "none (episodes_per_env=1)",
+            f"{rate:,.0f}",
+            f"{rate / env_rate:.0%}",
+            f"{statistics.median(r['counted_share'] for r in runs):.0%}",
+            f"{statistics.median(r['updates'] for r in runs):.0f}",
+            f"{statistics.median(r['mean_length'] for r in runs):.1f}",
+            f"{independent:.1f}",
+        )
+    report.save()
+
+
+if __name__ == "__main__":
+    main()
