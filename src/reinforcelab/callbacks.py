@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO, overload
 
 import numpy as np

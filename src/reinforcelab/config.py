@@ -42,7 +42,7 @@ __all__ = [
 ReturnNorm = Literal["batch", "episode", "none"]
 Baseline = Literal["none", "value"]
 Truncation = Literal["terminal", "bootstrap"]
-Vectorization = Literal["auto", "sync", "async"]
+Vectorization = Literal["auto", "sync", "async", "envpool"]
 LrSchedule = Literal["constant", "linear"]
 VECTORIZATIONS = choices(Vectorization)
 POSITIVE = Number(0, open_low=True)
@@ -148,7 +148,7 @@ class FastMode(LoopFacts):
     episode, so a shorter cap keeps updates coming once the agent survives long; with
     ``truncation="bootstrap"`` the cut costs no bias beyond V's. Evaluation always uses
     ``max_t``."""
-    rollout_steps: int | None = option(None, OrNone(COUNT))  # noqa: RUF009 option() returns a field
+    rollout_steps: int | None = option(None, OrNone(COUNT))
     """Keep every sub-env busy: each plays whole episodes back to back and starts no new one
     after this many steps of the batch (default: none; each plays ``episodes_per_env`` episodes,
     then waits for the batch's longest). Whether an episode counts is decided when it starts, so
@@ -159,8 +159,9 @@ class FastMode(LoopFacts):
     good one at full step size."""
     vectorization: Vectorization = option("auto", Choice(VECTORIZATIONS))  # noqa: RUF009 option() returns a field
     """How the training envs are stepped: ``auto`` (the env's numpy-batched vector env when it has
-    one, else the faster of sync and async as measured), ``sync`` (every sub-env in this process)
-    or ``async`` (a worker process per sub-env)."""
+    one, else EnvPool where it was measured faster and is installed, else the faster of sync and
+    async as measured), ``sync`` (every sub-env in this process), ``async`` (a worker process per
+    sub-env) or ``envpool`` (EnvPool's C++ ports, ``pip install reinforcelab[envpool]``)."""
 
     def __post_init__(self) -> None:
         check_fields(self)

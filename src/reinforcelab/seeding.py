@@ -41,13 +41,18 @@ def episode_seeds(entropy: int | None, n: int, *key: int) -> list[int]:
 def vector_reset_seed(envs: gym.vector.VectorEnv, seeds: list[int]) -> int | list[int]:
     """What ``envs.reset(seed=...)`` takes to start sub-env ``i`` from ``seeds[i]``.
 
-    Sync and async vector envs and our Pixelcopter twin seed each sub-env; numpy-batched vector envs
-    such as CartPole's draw every sub-env from one generator, which takes one int.
+    Sync and async vector envs, EnvPool and our Pixelcopter twin seed each sub-env; numpy-batched
+    vector envs such as CartPole's draw every sub-env from one generator, which takes one int.
     """
     from .envs import PixelcopterVectorEnv
+    from .envs.envpool_env import EnvPoolVectorEnv
 
-    if isinstance(
-        envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv, PixelcopterVectorEnv)
-    ):
+    per_sub_env = (
+        gym.vector.SyncVectorEnv,
+        gym.vector.AsyncVectorEnv,
+        PixelcopterVectorEnv,
+        EnvPoolVectorEnv,
+    )
+    if isinstance(envs.unwrapped, per_sub_env):
         return list(seeds)
     return seeds[0]

@@ -84,13 +84,16 @@ def test_async_vector_env_seeds_every_sub_env_and_adjacent_seeds_share_no_episod
 
 
 def test_vectorization_choice():
-    # CartPole and Pixelcopter keep their numpy-batched twins; LunarLander steps in this process,
-    # measured faster than in worker processes (benchmarks/vector_stepping.py).
+    # CartPole and Pixelcopter keep their numpy-batched twins; LunarLander steps in EnvPool when it
+    # is installed, else in this process: both measured faster than worker processes
+    # (benchmarks/vector_stepping.py); with env keyword arguments (EnvPool takes its own) in this
+    # process too.
     assert vectorization_mode("CartPole-v1") == "vector_entry_point"
     assert vectorization_mode("Pixelcopter-PLE-v0") == "vector_entry_point"
-    assert vectorization_mode("LunarLander-v3") == "sync"
+    assert vectorization_mode("LunarLander-v3") == "envpool"
+    assert vectorization_mode("LunarLander-v3", kwargs=True) == "sync"
     assert vectorization_mode("CartPole-v1", "async") == "async"
     with pytest.raises(
-        ConfigError, match="vectorization must be one of auto, sync, async; got 'bogus'"
+        ConfigError, match="vectorization must be one of auto, sync, async, envpool; got 'bogus'"
     ):
         TrainConfig.from_dict({"mode": "fast", "vectorization": "bogus"})

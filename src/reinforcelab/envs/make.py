@@ -89,14 +89,26 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
 ASYNC_FASTER: frozenset[str] = frozenset()
 
 
-def vectorization_mode(env_id: str, vectorization: str = "auto") -> str:
-    """Gymnasium's ``vectorization_mode`` for ``vectorization``: ``auto`` takes the env's
-    numpy-batched entry point when it has one (CartPole, Pixelcopter), else whichever of sync and
-    async was measured faster for it; ``sync`` and ``async`` force a per-sub-env vector env."""
+#: Env ids that step faster in EnvPool than in Gymnasium's own vector envs, as measured
+#: (benchmarks/vector_stepping.py): ``auto`` takes EnvPool for them when it is installed.
+ENVPOOL_FASTER: frozenset[str] = frozenset(
+    {"LunarLander-v3", "LunarLanderContinuous-v3", "Pendulum-v1", "Acrobot-v1"}
+)
+
+
+def vectorization_mode(env_id: str, vectorization: str = "auto", kwargs: bool = False) -> str:
+    """How ``make_vector_env`` steps ``env_id``: ``auto`` takes the env's numpy-batched entry point
+    when it has one (CartPole, Pixelcopter), else EnvPool where it was measured faster and is
+    installed (and no env keyword arguments are given: EnvPool takes its own), else whichever of
+    sync and async was measured faster; ``sync``, ``async`` and ``envpool`` force theirs."""
+    from .envpool_env import envpool_installed
+
     if vectorization != "auto":
         return vectorization
     if gym.spec(env_id).vector_entry_point is not None:
         return "vector_entry_point"
+    if env_id in ENVPOOL_FASTER and not kwargs and envpool_installed():
+        return "envpool"
     return "async" if env_id in ASYNC_FASTER else "sync"
 
 
@@ -104,17 +116,42 @@ def make_vector_env(
     env_id: str, num_envs: int, vectorization: str = "auto", **kwargs: Any
 ) -> gym.vector.VectorEnv:
     """A vector env stepped as ``vectorization`` says (see :func:`vectorization_mode`). An async
-    one runs a worker process per sub-env until ``close()``."""
+    one runs a worker process per sub-env until ``close()``. Continuous actions are clipped to the
+    action space on their way into the env (the policy's samples themselves are not)."""
     check_env_id(env_id)
-    mode = vectorization_mode(env_id, vectorization)
+    mode = vectorization_mode(env_id, vectorization, bool(kwargs))
     with optional_dependencies(env_id):
-        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        envs = (
+            make_envpool(env_id, num_envs, **kwargs)
+            if mode == "envpool"
+            else gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        )
     try:
         check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
     except EnvError:
         envs.close()
         raise
-    return gym.wrappers.vector.ClipAction(envs) if is_continuous(envs.single_action_space) else envs
+    space = envs.single_action_space
+    if isinstance(
+        space, gym.spaces.Box
+    ):  # one np.clip per step (Gymnasium's wrapper clips per sub-env)
+        low, high = space.low, space.high
+        return gym.wrappers.vector.TransformAction(envs, lambda a: np.clip(a, low, high))
+    return envs
+
+
+def make_envpool(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
+    """An :class:`~reinforcelab.envs.envpool_env.EnvPoolVectorEnv`, or one line saying why not."""
+    from .envpool_env import ENVPOOL_IDS, EnvPoolVectorEnv, envpool_installed
+
+    if not envpool_installed():
+        raise EnvError("vectorization='envpool' needs EnvPool: pip install reinforcelab[envpool]")
+    if env_id not in ENVPOOL_IDS:
+        raise EnvError(f"EnvPool has no port of {env_id}; it has {', '.join(sorted(ENVPOOL_IDS))}")
+    try:
+        return EnvPoolVectorEnv(env_id, num_envs, **kwargs)
+    except TypeError as exc:  # EnvPool's config takes none of Gymnasium's env keyword arguments
+        raise EnvError(f"EnvPool's {env_id} does not take {kwargs} ({exc})") from exc
 
 
 @dataclass(frozen=True)
