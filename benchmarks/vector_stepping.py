@@ -1,12 +1,14 @@
-"""Env steps per second of a vector env stepped in this process (sync) or in one worker process per
-sub-env (Gymnasium's AsyncVectorEnv), with random actions: the measurement behind
-``TrainConfig.vectorization="auto"`` (see ``reinforcelab.envs.make``).
+"""Env steps per second of a vector env stepped in this process (sync), in one worker process per
+sub-env (Gymnasium's AsyncVectorEnv) or by EnvPool, with random actions: the measurement behind
+``vectorization="auto"`` (see ``reinforcelab.envs.make``: ``ASYNC_FASTER``, ``ENVPOOL_FASTER``).
 
 Usage:  python benchmarks/vector_stepping.py [--seconds 5] [--num-envs 8 16 64] [--write PATH]
 
-LunarLander-v3 needs the Box2D extra (``pip install -e ".[box2d]"``). CartPole-v1 is the reference
-row: ``auto`` gives it Gymnasium's numpy-batched CartPoleVectorEnv. The load average is printed with
-the table, because on a shared machine the other users' processes take cores from the async workers.
+LunarLander needs the Box2D extra (``pip install -e ".[box2d]"``), the EnvPool rows EnvPool
+(``".[envpool]"``; skipped without it). EnvPool's own threads count as CPU of the main process.
+CartPole-v1 is the reference row: ``auto`` gives it Gymnasium's numpy-batched CartPoleVectorEnv.
+The load average is printed with the table, because on a shared machine the other users'
+processes take cores from the async workers and EnvPool's threads.
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, nargs="+", default=[8, 16, 64])
     add_write_option(parser)
     args = parser.parse_args()
+    from reinforcelab.envs.envpool_env import envpool_installed
+
+    modes = ("sync", "async", "envpool") if envpool_installed() else ("sync", "async")
     rows = [("CartPole-v1", "auto"), ("CartPole-v1", "sync")]
-    rows += [("LunarLander-v3", mode) for mode in ("sync", "async")]
-    report = Report("Vector env stepping: sync or async", args.write)
+    rows += [("CartPole-v1", "envpool")] if envpool_installed() else []
+    for env_id in ("LunarLander-v3", "LunarLanderContinuous-v3", "Pendulum-v1", "Acrobot-v1"):
+        rows += [(env_id, mode) for mode in modes]
+    report = Report("Vector env stepping: sync, async or EnvPool", args.write)
     report.line(
         f"random actions, {args.seconds:g} s per row; "
         f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}\n"

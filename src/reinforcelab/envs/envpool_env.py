@@ -86,7 +86,9 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
             )
             self.pool.close()
             self.pool = self.build(seeds)
-        obs, _ = self.pool.reset()
+        with warnings.catch_warnings():  # its Box spaces' float64 bounds, cast to float32
+            warnings.simplefilter("ignore")
+            obs, _ = self.pool.reset()
         return obs, {}
 
     def step(
