@@ -11,11 +11,18 @@ the counted ones are not biased towards short episodes).
     python benchmarks/idle_subenvs.py
     python benchmarks/idle_subenvs.py --rollout-steps none 100 200 500 --steps 4000000 --repeats 3
     python benchmarks/idle_subenvs.py --write docs/benchmarks/idle_subenvs.md
+    python benchmarks/idle_subenvs.py --pixelcopter 120000000 --pixelcopter-rollout-steps none 1000
+
+``--pixelcopter N`` also trains fast-pixelcopter for N env steps with each of
+``--pixelcopter-rollout-steps`` and reports its env steps/s in successive windows: without
+``rollout_steps`` the rate falls as the agent improves (a batch waits for its longest episode, and
+a good agent's episodes run to the 1000-step cut while the others wait).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -69,6 +76,37 @@ def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: in
     }
 
 
+def pixelcopter_windows(
+    rollout_steps: int | None, steps: int, windows: int, seed: int
+) -> list[float]:
+    """Env steps/s of fast-pixelcopter training in ``windows`` successive windows of env steps."""
+    marks: list[tuple[int, float]] = []
+
+    class Marks(Callback):
+        def on_update(self, trainer, records) -> None:
+            marks.append((trainer.env_steps, trainer.wall_seconds))
+
+    agent = reinforcelab.Reinforce(
+        "Pixelcopter-PLE-v0",
+        preset="fast-pixelcopter",
+        seed=seed,
+        device="cpu",
+        rollout_steps=rollout_steps,
+        total_env_steps=steps,
+    )
+    agent.learn([Marks()])
+    edges = np.linspace(0, steps, windows + 1)
+    rates = []
+    for lo, hi in itertools.pairwise(edges):
+        inside = [(s, w) for s, w in marks if lo <= s <= hi]
+        if len(inside) >= 2:
+            (s0, w0), (s1, w1) = inside[0], inside[-1]
+            rates.append((s1 - s0) / max(w1 - w0, 1e-9))
+        else:
+            rates.append(float("nan"))
+    return rates
+
+
 def independent_mean_length(agent: reinforcelab.Reinforce, episodes: int, seed: int) -> float:
     return float(np.mean(agent.evaluate(episodes, seed=seed, max_t=1000).lengths))
 
@@ -82,6 +120,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2_000_000, help="training env steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each runs every variant")
     parser.add_argument("--env-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--pixelcopter",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also train fast-pixelcopter for STEPS env steps per variant (0: no)",
+    )
+    parser.add_argument("--pixelcopter-rollout-steps", nargs="+", default=["none", "1000"])
+    parser.add_argument("--windows", type=int, default=6)
     add_write_option(parser)
     args = parser.parse_args()
     report = Report("Idle sub-envs", args.write)
@@ -93,8 +140,9 @@ def main() -> None:
             rows[v].append(training_rate(args.num_envs, v, args.steps, seed=round_))
     env_rate = statistics.median(env_rates)
     report.line(
-        f"CartPole-v1, {args.num_envs} sub-envs, fast-cartpole settings, {args.steps:,} training env "
-        f"steps from scratch per run, medians over {args.repeats} rounds (variants take turns)\n"
+        f"CartPole-v1, {args.num_envs} sub-envs, fast-cartpole settings, {args.steps:,} training "
+        f"env steps from scratch per run, medians over {args.repeats} rounds (variants take "
+        "turns)\n"
     )
     report.line(f"env alone (random actions): {env_rate:,.0f} env steps/s\n")
     report.header(
@@ -118,6 +166,20 @@ def main() -> None:
             f"{statistics.median(r['mean_length'] for r in runs):.1f}",
             f"{independent:.1f}",
         )
+    if args.pixelcopter:
+        report.line(
+            f"\nPixelcopter-PLE-v0, fast-pixelcopter ({args.pixelcopter:,} env steps, seed 0): env "
+            f"steps/s in {args.windows} successive windows of the run\n"
+        )
+        edges = np.linspace(0, args.pixelcopter, args.windows + 1) / 1e6
+        report.header(
+            "rollout_steps", *(f"{lo:.0f}-{hi:.0f}M" for lo, hi in itertools.pairwise(edges))
+        )
+        for v in args.pixelcopter_rollout_steps:
+            rates = pixelcopter_windows(
+                None if v == "none" else int(v), args.pixelcopter, args.windows, seed=0
+            )
+            report.row(v, *(f"{r:,.0f}" for r in rates))
     report.save()
 
 
