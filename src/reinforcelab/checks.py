@@ -224,7 +224,8 @@ def describe_os_error(exc: OSError) -> str:
 
 @dataclass(frozen=True)
 class Existing(Rule):
-    """A path that exists: a folder (``folder=True``), a file (``False``) or either (``None``)."""
+    """A path that exists and can be read: a folder (``folder=True``), a file (``False``) or
+    either (``None``). Reading is tried (a folder listed, a file opened), as for writing."""
 
     folder: bool | None = None
 
@@ -233,12 +234,18 @@ class Existing(Rule):
         try:
             if not path.exists():
                 raise ConfigError(name, f"{path} does not exist")
-            wrong = path.is_dir() != self.folder if self.folder is not None else False
-        except OSError as exc:  # a folder on the way that cannot be searched
+            is_dir = path.is_dir()
+            if self.folder is not None and is_dir != self.folder:
+                is_a, expected = ("folder", "file") if is_dir else ("file", "folder")
+                raise ConfigError(name, f"{path} is a {is_a}, not a {expected}")
+            if is_dir:
+                with os.scandir(path) as entries:
+                    next(entries, None)
+            else:
+                with open(path, "rb"):
+                    pass
+        except OSError as exc:
             raise ConfigError(name, f"{path} cannot be read ({describe_os_error(exc)})") from None
-        if wrong:
-            is_a, expected = ("folder", "file") if path.is_dir() else ("file", "folder")
-            raise ConfigError(name, f"{path} is a {is_a}, not a {expected}")
         return path
 
 

@@ -180,3 +180,31 @@ def test_a_writable_path_passes_and_is_left_as_it_was(tmp_path):
     assert WRITABLE_FILE.check("out", tmp_path / "new" / "curve.png") == tmp_path / "new/curve.png"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
     assert list(existing.iterdir()) == []
+
+
+def test_a_path_that_cannot_be_read_is_one_line(in_tmp, cartpole_run, monkeypatch):
+    """Folders and files given to read (a run to resume or plot, a sweep file) are tried too."""
+    sweep_file = in_tmp / "sweep.toml"
+    sweep_file.write_text('preset = "fast-cartpole"\n')
+    real_scandir, real_open = os.scandir, open
+
+    def scandir(path="."):
+        if Path(path) == cartpole_run:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    def open_(path, *args, **kwargs):
+        if Path(os.fspath(path)) == sweep_file:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr("builtins.open", open_)
+    for args, name in [
+        (["train", "--resume", cartpole_run], "--resume"),
+        (["plot", cartpole_run], "RUNS"),
+        (["push", cartpole_run, "--repo-id", "me/agent", "--dry-run", "hub"], "RUN"),
+        (["sweep", sweep_file], "FILE"),
+    ]:
+        line = one_line_error(invoke(*args))
+        assert line.startswith(f"error: {name} ") and "cannot be read (Permission denied)" in line

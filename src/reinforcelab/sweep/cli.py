@@ -29,8 +29,9 @@ from ..errors import UserError
 from .results import describe
 from .spec import METHODS, OBJECTIVES, SweepSpecError
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# no markup: a folder named runs/[x] is printed as it is
+console = Console(soft_wrap=True, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
 # The main app's one-line error reporting, handed over by ``register`` (this module must not import
 # reinforcelab.cli: that imports this module).
 app_fail: Callable[[UserError], None] | None = None
