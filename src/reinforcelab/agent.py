@@ -15,8 +15,8 @@ from .artifacts.checkpoint import (
     read_weights,
     save_checkpoint,
 )
-from .checks import COUNT
-from .config import TrainConfig
+from .checks import COUNT, DEVICE, FLAG, SEED, Choice, Instance, Mapping, OrNone, arguments
+from .config import PRESETS, TrainConfig
 from .config import preset as get_preset
 from .engines import resolve_device
 from .envs.make import make_env, spaces_of
@@ -61,6 +61,13 @@ class Reinforce:
             ``num_envs=64``.
     """
 
+    @arguments(
+        preset=OrNone(Choice(tuple(PRESETS))),
+        config=OrNone(Instance(TrainConfig, "a TrainConfig, e.g. preset(name).replace(lr=...)")),
+        device=DEVICE,
+        policy_kwargs=OrNone(Mapping()),
+        policy_output=Choice(("auto", "logits", "probs")),
+    )
     def __init__(
         self,
         env_id: str | None = None,
@@ -177,6 +184,7 @@ class Reinforce:
         return self
 
     # ------------------------------------------------------------ evaluation
+    @arguments(n_episodes=OrNone(COUNT), deterministic=FLAG, seed=OrNone(SEED), max_t=OrNone(COUNT))
     def evaluate(
         self,
         n_episodes: int | None = None,
@@ -187,10 +195,8 @@ class Reinforce:
         """The course protocol: ``n_episodes`` (default: config.eval_episodes), sampled actions
         unless ``deterministic``, each capped at ``max_t`` (default: config.max_t), seeded by
         ``seed``."""
-        n_episodes = COUNT.check(
-            "n_episodes", self.config.eval_episodes if n_episodes is None else n_episodes
-        )
-        max_t = COUNT.check("max_t", self.config.max_t if max_t is None else max_t)
+        n_episodes = self.config.eval_episodes if n_episodes is None else n_episodes
+        max_t = self.config.max_t if max_t is None else max_t
         return evaluate(self, n_episodes, max_t, seed, deterministic)
 
     # --------------------------------------------------------- save and load

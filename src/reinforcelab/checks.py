@@ -7,10 +7,16 @@ the option (``--lr``), and both print the same one line.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from collections.abc import Sequence
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -135,12 +141,18 @@ class Widths(Rule):
 
 @dataclass(frozen=True)
 class Text(Rule):
-    """A non-empty string (an env id)."""
+    """A non-empty string (an env id); with ``pattern``, one the whole of which matches it (a
+    device name, a Hub repo id)."""
 
     what: str
+    pattern: str | None = None
 
     def check(self, name: str, value: Any) -> str:
-        if not isinstance(value, str) or not value:
+        if (
+            not isinstance(value, str)
+            or not value
+            or (self.pattern is not None and re.fullmatch(self.pattern, value) is None)
+        ):
             raise ConfigError(name, f"must be {self.what}; got {value!r}")
         return value
 
@@ -155,6 +167,131 @@ class Mapping(Rule):
         return dict(value)
 
 
+@dataclass(frozen=True)
+class Instance(Rule):
+    """An object of a class of ours (a config, a callback); ``what`` says how to make one."""
+
+    kind: type
+    what: str
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, self.kind):
+            raise ConfigError(name, f"must be {self.what}; got {type(value).__name__}")
+        return value
+
+
+@dataclass(frozen=True)
+class Items(Rule):
+    """A list or tuple of values of ``rule``, as a list."""
+
+    rule: Rule
+
+    def check(self, name: str, value: Any) -> list[Any]:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(name, f"must be a list; got {type(value).__name__}")
+        return [self.rule.check(name, item) for item in value]
+
+
+@dataclass(frozen=True)
+class Seeds(Rule):
+    """Training seeds: how many (an integer n >= 1: seeds 0 to n - 1) or which (distinct integers
+    >= 0)."""
+
+    def check(self, name: str, value: Any) -> int | list[int]:
+        if is_int(value) and value >= 1:
+            return int(value)
+        if (
+            isinstance(value, (list, tuple))
+            and value
+            and all(is_int(seed) and seed >= 0 for seed in value)
+            and len(set(value)) == len(value)
+        ):
+            return [int(seed) for seed in value]
+        raise ConfigError(
+            name, f"must be a count or a list of distinct integers >= 0 (0,1,2); got {value!r}"
+        )
+
+
+def as_path(name: str, value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ConfigError(name, f"must be a path; got {value!r}")
+    return Path(value)
+
+
+def describe_os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@dataclass(frozen=True)
+class Existing(Rule):
+    """A path that exists and can be read: a folder (``folder=True``), a file (``False``) or
+    either (``None``). Reading is tried (a folder listed, a file opened), as for writing."""
+
+    folder: bool | None = None
+
+    def check(self, name: str, value: Any) -> Path:
+        path = as_path(name, value)
+        try:
+            if not path.exists():
+                raise ConfigError(name, f"{path} does not exist")
+            is_dir = path.is_dir()
+            if self.folder is not None and is_dir != self.folder:
+                is_a, expected = ("folder", "file") if is_dir else ("file", "folder")
+                raise ConfigError(name, f"{path} is a {is_a}, not a {expected}")
+            if is_dir:
+                with os.scandir(path) as entries:
+                    next(entries, None)
+            else:
+                with open(path, "rb"):
+                    pass
+        except OSError as exc:
+            raise ConfigError(name, f"{path} cannot be read ({describe_os_error(exc)})") from None
+        return path
+
+
+@dataclass(frozen=True)
+class Writable(Rule):
+    """A folder (``folder=True``) or file that reinforcelab creates or replaces.
+
+    Found out by trying rather than from permission bits, which root ignores: a file is made and
+    removed in the nearest folder that exists on the way, so a read-only or immutable folder, a
+    read-only file system or a file where a folder should be are refused before any work is done.
+    """
+
+    folder: bool
+
+    def check(self, name: str, value: Any) -> Path:
+        path = place = as_path(name, value)
+        try:
+            if path.exists() and path.is_dir() != self.folder:
+                is_a, expected = ("folder", "file") if path.is_dir() else ("file", "folder")
+                raise ConfigError(name, f"{path} is a {is_a}, not a {expected}")
+            # the folder that will hold the new entries: the folder itself, or the file's
+            if not (self.folder and path.is_dir()):
+                place = path.parent
+            while not place.exists() and place != place.parent:
+                place = place.parent
+            if not place.is_dir():
+                raise ConfigError(
+                    name, f"{path} cannot be created: {place} is a file, not a folder"
+                )
+            fd, probe = tempfile.mkstemp(prefix=".reinforcelab-write-test-", dir=place)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            where = "" if place == path else f": {place} is not writable"
+            raise ConfigError(
+                name, f"{path} cannot be written{where} ({describe_os_error(exc)})"
+            ) from None
+        return path
+
+
+def cannot_write(path: str | Path, exc: OSError) -> OptionError:
+    """The one-line error for a write that failed although its path was checked (something changed
+    since, or a deeper folder cannot be made)."""
+    return OptionError(f"cannot write {path}: {describe_os_error(exc)}")
+
+
 def choices(literal: Any) -> tuple[str, ...]:
     """The words of a ``Literal[...]`` type, so allowed values are written once."""
     from typing import get_args
@@ -163,6 +300,43 @@ def choices(literal: Any) -> tuple[str, ...]:
 
 
 COUNT = Count(1)
+#: A seed: any integer >= 0 (numpy's SeedSequence takes no negative one).
+SEED = Count(0)
+FINITE = Number()
+FLAG = Flag()
+#: where a torch engine computes (course mode and the numpy engine always use the CPU)
+DEVICE = Text("auto, cpu or cuda[:N]", pattern=r"auto|cpu|cuda(:\d+)?")
+WRITABLE_FOLDER = Writable(folder=True)
+WRITABLE_FILE = Writable(folder=False)
+EXISTING_FOLDER = Existing(folder=True)
+EXISTING_FILE = Existing(folder=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def arguments(**rules: Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Check the named arguments of the decorated function by their rules on every call, before
+    its body runs, and pass their canonical values on (a ``Path``, a float). Arguments left at
+    their defaults are not checked. ``func.rules`` lists the rules."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(func)
+        unknown = set(rules) - set(signature.parameters)
+        assert not unknown, f"{func.__qualname__} has no argument {unknown}"
+
+        @functools.wraps(func)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            bound = signature.bind(*args, **kwargs)
+            for name, value in bound.arguments.items():
+                if name in rules:
+                    bound.arguments[name] = rules[name].check(name, value)
+            return func(*bound.args, **bound.kwargs)
+
+        checked.rules = rules  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
 
 
 def check_counts(**values: int | None) -> None:
@@ -174,16 +348,31 @@ def check_counts(**values: int | None) -> None:
 
 __all__: Sequence[str] = [
     "COUNT",
+    "DEVICE",
+    "EXISTING_FILE",
+    "EXISTING_FOLDER",
+    "FINITE",
+    "FLAG",
+    "SEED",
+    "WRITABLE_FILE",
+    "WRITABLE_FOLDER",
     "Choice",
     "ConfigError",
     "Count",
+    "Existing",
     "Flag",
+    "Instance",
+    "Items",
     "Mapping",
     "Number",
     "OrNone",
     "Rule",
+    "Seeds",
     "Text",
     "Widths",
+    "Writable",
+    "arguments",
+    "cannot_write",
     "check_counts",
     "choices",
 ]

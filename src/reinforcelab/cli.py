@@ -1,34 +1,52 @@
 """The ``reinforcelab`` command line: a thin layer over the Python API.
 
 A problem the user can fix (``errors.UserError``, or a wrong option) is one line on stderr with
-exit code 2; anything else is a bug and keeps its traceback.
+exit code 2; anything else is a bug and keeps its traceback. Every option's value is checked while
+it is parsed, before any work, by its rule from ``checks.py`` (the rule the Python API applies to
+the same value). Ctrl-C ends any command with exit code 130, the shell's.
 """
 
 from __future__ import annotations
 
-import enum
 import importlib
 import json
-import math
+import re
 import shlex
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import load as load_agent
+from .artifacts.hub.repo import REPO_ID_PATTERN
 from .artifacts.plots import plot_run
-from .checks import COUNT
+from .checks import (
+    COUNT,
+    EXISTING_FOLDER,
+    FINITE,
+    SEED,
+    WRITABLE_FILE,
+    WRITABLE_FOLDER,
+    Choice,
+    Existing,
+    Mapping,
+    Rule,
+    Text,
+)
+from .cli_options import Checked, argument, option, to_path
 from .config import (
     COURSE_BARS,
     MODES,
     PRESETS,
     ConfigError,
     TrainConfig,
+    all_fields,
 )
 from .config import (
     preset as get_preset,
@@ -46,14 +64,80 @@ def print_error(message: str) -> None:
     err_console.print(err_console.render_str("[bold red]error:[/] ") + message, highlight=False)
 
 
-# click's exceptions, from the click that typer builds on (recent typers ship their own copy).
-click_errors = importlib.import_module(
-    TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions"
-)
+# The click that typer builds on (recent typers ship their own copy): its errors and help layout.
+_click = TyperGroup.__mro__[1].__module__.rpartition(".")[0]
+click_errors = importlib.import_module(f"{_click}.exceptions")
+click_core = importlib.import_module(f"{_click}.core")
+click_formatting = importlib.import_module(f"{_click}.formatting")
+
+#: Help lines are at most this wide, however wide the terminal: longer ones are hard to read.
+MAX_HELP_WIDTH = 100
+
+
+def wrap(text: str, width: int, indent: str = "") -> list[str]:
+    """``text`` in lines of at most ``width`` characters (with ``indent``), broken between words
+    only: an option, a path or a preset name is never cut, even where it is wider than that.
+    Paragraphs (separated by a blank line) are kept."""
+    lines: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        if lines:
+            lines.append("")
+        lines += textwrap.wrap(
+            " ".join(paragraph.split()),
+            max(width, 1),
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [indent]
+    return lines
+
+
+class ReadableHelp(click_formatting.HelpFormatter):
+    """Help as plain text that reads the same piped or in a terminal of any width: lines fit the
+    terminal (or $COLUMNS), are broken between words only, and an option's help stands beside it
+    when there is room, else under it."""
+
+    def __init__(self, indent_increment: int = 2, width: int | None = None, **_: Any) -> None:
+        columns = shutil.get_terminal_size().columns
+        super().__init__(indent_increment, width or max(min(columns, MAX_HELP_WIDTH) - 1, 20))
+
+    def write_text(self, text: str) -> None:
+        self.write("\n".join(wrap(text, self.width, " " * self.current_indent)) + "\n")
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        indent = " " * self.current_indent
+        names = min(max((len(name) for name, _ in rows), default=0), col_max)
+        column = self.current_indent + names + col_spacing
+        beside = self.width - column >= 40  # room for the help beside the names
+        for name, text in rows:
+            if not beside:
+                self.write(f"{indent}{name}\n")
+                lines = wrap(text, self.width, indent + "    ") if text else []
+            else:
+                lines = wrap(text, self.width - column, " " * column) if text else []
+                if lines and len(name) <= names:
+                    lines[0] = f"{indent}{name:<{names}}{' ' * col_spacing}{lines[0].lstrip()}"
+                else:
+                    self.write(f"{indent}{name}\n")
+            for line in lines:
+                self.write(f"{line}\n")
+
+
+class ReadableHelpContext(click_core.Context):
+    formatter_class = ReadableHelp
+
+
+class ReadableHelpCommand(TyperCommand):
+    context_class = ReadableHelpContext
 
 
 class OneLineErrors(TyperGroup):
-    """Wrong or missing options are one line too (click's default is a usage block)."""
+    """Wrong or missing options are one line too (click's default is a usage block), and Ctrl-C
+    is "interrupted" with exit code 130 wherever it comes."""
+
+    context_class = ReadableHelpContext
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
@@ -66,13 +150,27 @@ class OneLineErrors(TyperGroup):
                 # typer's pydantic prefix
                 print_error(exc.format_message().replace("Value error, ", ""))
                 code = 2
-        except (typer.Abort, KeyboardInterrupt):
+        except UserError as exc:  # a value an option's rule refused while it was parsed
+            print_error(str(exc))
+            code = 2
+        except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: typer returns 130, older ones Abort
             code = 130
-        if code == 130:  # Ctrl-C outside training (which stops cleanly after an update)
+        if code == 130:  # Ctrl-C (train and sweep stop cleanly first and say how to go on)
             print_error("interrupted")
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def to_widths(text: str) -> tuple[int, ...]:
+    """``64,128`` as (64, 128)."""
+    return tuple(int(width) for width in text.split(","))
+
+
+def field_rule(name: str) -> Rule:
+    """The rule of a config field (``--lr`` checks as ``lr`` does)."""
+    rule: Rule = all_fields()[name].metadata["rule"]
+    return rule
 
 
 app = typer.Typer(
@@ -83,10 +181,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text (see ReadableHelp): "[ray]" stays "[ray]"
 )
 
-#: The command-line option of each config field that has one (others are set with
-#: --set FIELD=VALUE).
+#: The command-line option of each config field, and train_run argument, that has one (other
+#: fields are set with --set FIELD=VALUE).
 FIELD_OPTIONS = {
     "seed": "--seed",
     "n_episodes": "--episodes",
@@ -95,27 +194,53 @@ FIELD_OPTIONS = {
     "gamma": "--gamma",
     "hidden_sizes": "--hidden",
     "max_t": "--max-t",
+    "out": "--out",
+    "stop_reward": "--stop-reward",
+    "stop_eval_episodes": "--eval-episodes",
+    "checkpoint_every": "--checkpoint-every",
 }
 #: The course preset used when --preset is not given.
 ENV_PRESETS = {"CartPole-v1": "course-cartpole", "Pixelcopter-PLE-v0": "course-pixelcopter"}
+X_AXES = ("episode", "env_steps")
+RUN_OR_REPO = Text("a run folder or a Hub repo id USER/NAME")
 
-# Choices, and options shared by several commands.
-PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
-XAxis = enum.Enum("XAxis", {"episode": "episode", "env_steps": "env_steps"}, type=str)
+# Options shared by several commands.
 Run = Annotated[
     str,
-    typer.Argument(help="A run folder (config.json + model.safetensors) or a Hub repo USER/NAME."),
+    argument(
+        "RUN",
+        RUN_OR_REPO,
+        "A run folder (config.json + model.safetensors) or a Hub repo USER/NAME.",
+    ),
 ]
-Episodes = Annotated[int, typer.Option(help="Number of episodes.")]
-Seed = Annotated[int | None, typer.Option(help="Seed for the env resets and the action sampling.")]
+Episodes = Annotated[int, option("--episodes", COUNT, "Number of episodes.", int)]
+Seed = Annotated[
+    int | None, option("--seed", SEED, "Seed for the env resets and the action sampling.", int)
+]
 Deterministic = Annotated[bool, typer.Option(help="Greedy actions instead of sampled ones.")]
-StepCap = Annotated[
-    int | None, typer.Option(help="Step cap per episode (default: the run's max_t).")
-]
+
+
+def step_cap(name: str) -> Any:
+    return option(name, COUNT, "Step cap per episode (default: the run's max_t).", int)
+
+
 HubEndpoint = Annotated[
-    str | None, typer.Option(help="Hub URL (default: HF_ENDPOINT or https://huggingface.co).")
+    str | None,
+    option(
+        "--endpoint",
+        Text("an http(s) URL", pattern=r"https?://\S+"),
+        "Hub URL (default: HF_ENDPOINT or https://huggingface.co).",
+        metavar="URL",
+    ),
 ]
-HubToken = Annotated[str | None, typer.Option(help="Hub token (default: saved login or HF_TOKEN).")]
+HubToken = Annotated[
+    str | None,
+    option(
+        "--token",
+        Text("a Hub token (no spaces)", pattern=r"\S+"),
+        "Hub token (default: saved login or HF_TOKEN).",
+    ),
+]
 
 
 def fail(exc: UserError) -> None:
@@ -127,12 +252,6 @@ def fail(exc: UserError) -> None:
 def option_error(exc: ConfigError) -> str:
     """A config error named by the option the user typed."""
     return f"{FIELD_OPTIONS.get(exc.field, exc.field)} {exc.problem}"
-
-
-def check_option(option: str, value: int | None) -> None:
-    """An OptionError naming ``option`` unless ``value`` is None or an integer >= 1."""
-    if value is not None:
-        COUNT.check(option, value)
 
 
 def parse_value(text: str) -> Any:
@@ -149,27 +268,23 @@ def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -
     changes = {k: v for k, v in flags.items() if v is not None}
     fields = {"mode", *(f for mode in MODES.values() for f in TrainConfig.field_names(mode))}
     for item in assignments:
-        key, sep, value = item.partition("=")
+        key, _, value = item.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep:
-            raise OptionError(f"--set expects KEY=VALUE, got {item!r}")
         if key not in fields:
             raise OptionError(
                 f"--set: unknown config field {key!r}; fields: {', '.join(sorted(fields))}"
             )
         changes[key] = parse_value(value)
-    if "hidden_sizes" in changes and not isinstance(changes["hidden_sizes"], (list, tuple)):
-        text = str(changes["hidden_sizes"])
-        try:
-            changes["hidden_sizes"] = [int(x) for x in text.split(",") if x.strip()]
-        except ValueError:
-            raise OptionError(
-                f"--hidden must be comma-separated positive integers, e.g. 64,128; got {text!r}"
-            ) from None
+    if isinstance(changes.get("hidden_sizes"), str):  # --set hidden_sizes=64,128
+        changes["hidden_sizes"] = Checked("--hidden", field_rule("hidden_sizes"), to_widths)(
+            changes["hidden_sizes"]
+        )
     return config.replace(**changes)
 
 
-def policy_options(policy: str | None, policy_kwargs: str | None) -> dict[str, Any] | None:
+def policy_options(
+    policy: str | None, policy_kwargs: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """``--policy module:Class`` and ``--policy-kwargs JSON`` as ``train_run``'s policy argument."""
     if policy is None:
         if policy_kwargs is not None:
@@ -177,42 +292,47 @@ def policy_options(policy: str | None, policy_kwargs: str | None) -> dict[str, A
         return None
     from .policies.torch_module import import_policy_class
 
-    try:
-        kwargs = json.loads(policy_kwargs) if policy_kwargs is not None else {}
-    except json.JSONDecodeError as exc:
-        raise OptionError(
-            f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}' ({exc})"
-        ) from None
-    if not isinstance(kwargs, dict):
-        raise OptionError(
-            f"--policy-kwargs must be a JSON object, e.g. '{{\"hidden\": 64}}'; got {policy_kwargs}"
-        )
-    return {"policy": import_policy_class(policy), "policy_kwargs": kwargs}
+    return {"policy": import_policy_class(policy), "policy_kwargs": policy_kwargs or {}}
 
 
 @app.command()
 def train(
     env_id: Annotated[
         str | None,
-        typer.Argument(
-            help="Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 "
-            "(not needed with --resume)."
+        argument(
+            "ENV_ID",
+            field_rule("env_id"),
+            "Gymnasium environment id, e.g. CartPole-v1 or Pixelcopter-PLE-v0 "
+            "(not needed with --resume).",
         ),
     ] = None,
     preset: Annotated[
-        PresetName | None,
-        typer.Option(
-            help="Named hyperparameters (see `reinforcelab presets`). "
-            "Default: the course preset for the env."
+        str | None,
+        option(
+            "--preset",
+            Choice(tuple(PRESETS)),
+            f"Named hyperparameters: {', '.join(PRESETS)} (see `reinforcelab presets`). "
+            "Default: the course preset for the env.",
+            metavar="NAME",
         ),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Seed for torch, numpy and the envs (bit-identical reruns on CPU)."),
+        option(
+            "--seed",
+            field_rule("seed"),
+            "Seed for torch, numpy and the envs (bit-identical reruns on CPU).",
+            int,
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Run folder to create. Default: runs/<env>-<mode>-s<seed>."),
+        option(
+            "--out",
+            WRITABLE_FOLDER,
+            "Run folder to create. Default: runs/<env>-<mode>-s<seed>.",
+            to_path,
+        ),
     ] = None,
     overwrite: Annotated[
         bool,
@@ -221,45 +341,89 @@ def train(
         ),
     ] = False,
     episodes: Annotated[
-        int | None, typer.Option(help="Course mode: training episodes (one update each).")
+        int | None,
+        option(
+            "--episodes",
+            field_rule("n_episodes"),
+            "Course mode: training episodes (one update each).",
+            int,
+        ),
     ] = None,
     total_steps: Annotated[
-        int | None, typer.Option(help="Fast mode: training budget in env steps.")
+        int | None,
+        option(
+            "--total-steps",
+            field_rule("total_env_steps"),
+            "Fast mode: training budget in env steps.",
+            int,
+        ),
     ] = None,
     stop_reward: Annotated[
         float | None,
-        typer.Option(
-            help="Stop once the score reaches this: the 100-episode training average (course mode) "
-            "or the mean of --eval-episodes evaluation episodes (fast mode)."
+        option(
+            "--stop-reward",
+            FINITE,
+            "Stop once the score reaches this: the 100-episode training average (course mode) "
+            "or the mean of --eval-episodes evaluation episodes (fast mode).",
+            float,
         ),
     ] = None,
     eval_episodes: Annotated[
         int | None,
-        typer.Option(
-            help="Episodes of the early-stopping evaluation (with --stop-reward; default 100)."
+        option(
+            "--eval-episodes",
+            COUNT,
+            "Episodes of the early-stopping evaluation (with --stop-reward; default 100).",
+            int,
         ),
     ] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
-    gamma: Annotated[float | None, typer.Option(help="Discount factor.")] = None,
-    hidden: Annotated[
-        str | None, typer.Option(help="Hidden layer widths, comma-separated, e.g. 64,128.")
+    lr: Annotated[
+        float | None, option("--lr", field_rule("lr"), "Adam learning rate.", float)
     ] = None,
-    max_t: Annotated[int | None, typer.Option(help="Step cap per episode.")] = None,
+    gamma: Annotated[
+        float | None, option("--gamma", field_rule("gamma"), "Discount factor.", float)
+    ] = None,
+    hidden: Annotated[
+        Any,  # (typer reads a tuple annotation as several values; this is one, 64,128)
+        option(
+            "--hidden",
+            field_rule("hidden_sizes"),
+            "Hidden layer widths, comma-separated, e.g. 64,128.",
+            to_widths,
+            "W1,W2,...",
+        ),
+    ] = None,
+    max_t: Annotated[
+        int | None, option("--max-t", field_rule("max_t"), "Step cap per episode.", int)
+    ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set", help="Override any config field: --set entropy_coef=0.01 (repeatable)."
+        option(
+            "--set",
+            Text("KEY=VALUE", pattern=r"[^=]+=.*"),
+            "Override any config field: --set entropy_coef=0.01 (repeatable).",
+            metavar="KEY=VALUE",
         ),
     ] = None,
     policy: Annotated[
         str | None,
-        typer.Option(
-            help="Your own torch policy class, module:Class "
-            "(importable, or a module in the current folder)."
+        option(
+            "--policy",
+            Text("module:Class", pattern=r"[\w.]+:[\w.]+"),
+            "Your own torch policy class, module:Class "
+            "(importable, or a module in the current folder).",
+            metavar="MODULE:CLASS",
         ),
     ] = None,
     policy_kwargs: Annotated[
-        str | None, typer.Option(help="Its constructor arguments as a JSON object.")
+        Any,  # a dict (typer has no dict type)
+        option(
+            "--policy-kwargs",
+            Mapping(),
+            "Its constructor arguments as a JSON object, e.g. '{\"hidden\": 64}'.",
+            json.loads,
+            "JSON",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     plot: Annotated[
@@ -270,38 +434,39 @@ def train(
     ] = False,
     resume: Annotated[
         Path | None,
-        typer.Option(
-            help="Continue this run folder from its last checkpoint (optimizer and RNG state); "
-            "--episodes / --total-steps may raise its budget."
+        option(
+            "--resume",
+            EXISTING_FOLDER,
+            "Continue this run folder from its last checkpoint (optimizer and RNG state); "
+            "--episodes / --total-steps may raise its budget.",
+            to_path,
         ),
     ] = None,
     checkpoint_every: Annotated[
         int | None,
-        typer.Option(
-            help="Save model and resume state every N updates (default 100 course, 10 fast); "
-            "also at the end and on Ctrl-C."
+        option(
+            "--checkpoint-every",
+            COUNT,
+            "Save model and resume state every N updates (default 100 course, 10 fast); "
+            "also at the end and on Ctrl-C.",
+            int,
         ),
     ] = None,
     tensorboard: Annotated[
         Path | None,
-        typer.Option(
-            help="Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) "
-            "to this folder; needs reinforcelab[tensorboard]."
+        option(
+            "--tensorboard",
+            WRITABLE_FOLDER,
+            "Write TensorBoard scalars (episode return, 100-episode mean, env steps/s) "
+            "to this folder; needs reinforcelab[tensorboard].",
+            to_path,
         ),
     ] = None,
 ) -> None:
     """Train an agent into a run folder: config.json, model.safetensors, metrics.csv, results.json,
-    curve.png (and replay.mp4 with --record)."""
+    curve.png (and replay.mp4 with --record). After Ctrl-C the run is saved, resumable, and the
+    exit code is 130."""
     try:
-        for option, value in (
-            ("--eval-episodes", eval_episodes),
-            ("--checkpoint-every", checkpoint_every),
-            ("--episodes", episodes),
-            ("--total-steps", total_steps),
-        ):
-            check_option(option, value)
-        if stop_reward is not None and not math.isfinite(stop_reward):
-            raise OptionError(f"--stop-reward must be a finite number; got {stop_reward}")
         budget: dict[str, Any] = {"n_episodes": episodes, "total_env_steps": total_steps}
         if resume is not None:
             if tensorboard is not None:
@@ -310,9 +475,7 @@ def train(
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
-            config = get_preset(
-                preset.value if preset else ENV_PRESETS.get(env_id, "course-cartpole")
-            )
+            config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
             # The config fields that have an option of their own; --set may override any field.
             fields = {
                 "env_id": env_id,
@@ -352,11 +515,12 @@ def train(
         f"evaluation ({len(ev.returns)} episodes, sampled actions): "
         f"{ev.mean_reward:.2f} +/- {ev.std_reward:.2f}"
     )
-    console.print(
-        f"run folder: {result.out}  ({', '.join(sorted(p.name for p in result.out.iterdir()))})"
-    )
+    files = ", ".join(sorted(p.name for p in result.out.iterdir()))
+    console.print(f"run folder: {result.out}  ({files})", markup=False)
     if s["interrupted"]:
-        console.print(f"continue with: reinforcelab train --resume {result.out}")
+        again = f"reinforcelab train --resume {shlex.quote(str(result.out))}"
+        console.print(f"continue with: {again}", markup=False)
+        raise typer.Exit(130)  # the user stopped it: the shell's code for Ctrl-C
 
 
 def tensorboard_callbacks(logdir: Path | None) -> list:
@@ -373,7 +537,7 @@ def evaluate(
     episodes: Episodes = 10,
     deterministic: Deterministic = False,
     seed: Seed = None,
-    max_t: StepCap = None,
+    max_t: Annotated[int | None, step_cap("--max-t")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of text.")
     ] = False,
@@ -383,8 +547,6 @@ def evaluate(
     """Evaluate a trained agent with the course protocol (mean and population std of returns) and
     say whether it passes the course's bar (mean - std)."""
     try:
-        check_option("--episodes", episodes)
-        check_option("--max-t", max_t)
         agent = load_agent(run, endpoint=endpoint, token=token)
         result = agent.evaluate(episodes, deterministic=deterministic, seed=seed, max_t=max_t)
     except UserError as exc:
@@ -428,12 +590,14 @@ def evaluate(
 @app.command("record")
 def record_cmd(
     run: Run,
-    out: Annotated[Path, typer.Option(help="Video file: .mp4 (H.264) or .gif.")] = Path(
-        "replay.mp4"
-    ),
-    episodes: Annotated[int, typer.Option(help="Episodes to record, back to back.")] = 1,
-    max_steps: StepCap = None,
-    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+    out: Annotated[
+        Path, option("--out", WRITABLE_FILE, "Video file: .mp4 (H.264) or .gif.", to_path)
+    ] = Path("replay.mp4"),
+    episodes: Annotated[
+        int, option("--episodes", COUNT, "Episodes to record, back to back.", int)
+    ] = 1,
+    max_steps: Annotated[int | None, step_cap("--max-steps")] = None,
+    fps: Annotated[int, option("--fps", COUNT, "Frames per second.", int)] = 30,
     seed: Seed = None,
     deterministic: Deterministic = False,
     endpoint: HubEndpoint = None,
@@ -443,9 +607,6 @@ def record_cmd(
     from .artifacts.video import check_video_support
 
     try:
-        check_option("--episodes", episodes)
-        check_option("--max-steps", max_steps)
-        check_option("--fps", fps)
         check_video_support(out)
         agent = load_agent(run, endpoint=endpoint, token=token)
         info = record_replay(agent, out, episodes, max_steps, fps, seed, deterministic)
@@ -453,7 +614,8 @@ def record_cmd(
         fail(exc)
     console.print(
         f"wrote {info['path']}: {info['frames']} frames, {info['size'][0]}x{info['size'][1]}, "
-        f"episode returns {info['episode_returns']}"
+        f"episode returns {info['episode_returns']}",
+        markup=False,
     )
 
 
@@ -461,52 +623,82 @@ def record_cmd(
 def plot_cmd(
     runs: Annotated[
         list[Path],
-        typer.Argument(help="One or more run folders (several seeds: each run and their mean)."),
+        argument(
+            "RUNS",
+            Existing(),
+            "One or more run folders (several seeds: each run and their mean).",
+            to_path,
+        ),
     ],
-    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curve.png"),
-    window: Annotated[int, typer.Option(help="Rolling-mean window in episodes.")] = 100,
+    out: Annotated[Path, option("--out", WRITABLE_FILE, "PNG file to write.", to_path)] = Path(
+        "curve.png"
+    ),
+    window: Annotated[
+        int, option("--window", COUNT, "Rolling-mean window in episodes.", int)
+    ] = 100,
     x: Annotated[
-        XAxis | None, typer.Option(help="x axis (default: env_steps for fast mode).")
+        str | None,
+        option(
+            "--x",
+            Choice(X_AXES),
+            f"x axis: {' or '.join(X_AXES)} (default: env_steps for fast mode).",
+            metavar="AXIS",
+        ),
     ] = None,
 ) -> None:
     """Plot learning curves: episode returns, the rolling mean and the env's reward threshold."""
     try:
-        check_option("--window", window)
-        path = plot_run(runs, out, window, x.value if x else None)
+        path = plot_run(runs, out, window, x)
     except UserError as exc:
         fail(exc)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", markup=False)
 
 
 @app.command()
 def push(
-    run: Annotated[Path, typer.Argument(help="The run folder to publish.")],
-    repo_id: Annotated[str, typer.Option(help="Hub repo USER/NAME (created if missing).")],
-    token: Annotated[
-        str | None,
-        typer.Option(help="Hub token with write access (default: saved login or HF_TOKEN)."),
-    ] = None,
+    run: Annotated[Path, argument("RUN", EXISTING_FOLDER, "The run folder to publish.", to_path)],
+    repo_id: Annotated[
+        str,
+        option(
+            "--repo-id",
+            Text("a Hub repo id USER/NAME (letters, digits, -, _, .)", REPO_ID_PATTERN.pattern),
+            "Hub repo USER/NAME (created if missing).",
+            metavar="USER/NAME",
+        ),
+    ],
+    token: HubToken = None,
     endpoint: HubEndpoint = None,
     private: Annotated[bool, typer.Option(help="Create the repo as private.")] = False,
     eval_episodes: Annotated[
-        int, typer.Option(help="Evaluation episodes for the model card (course protocol).")
+        int,
+        option(
+            "--eval-episodes",
+            COUNT,
+            "Evaluation episodes for the model card (course protocol).",
+            int,
+        ),
     ] = 10,
-    seed: Annotated[int | None, typer.Option(help="Seed of the evaluation and the replay.")] = None,
+    seed: Annotated[
+        int | None, option("--seed", SEED, "Seed of the evaluation and the replay.", int)
+    ] = None,
     dry_run: Annotated[
         Path | None,
-        typer.Option(
-            help="Write the folder that would be uploaded here (plus DIR-manifest.json beside it); "
-            "contact nothing."
+        option(
+            "--dry-run",
+            WRITABLE_FOLDER,
+            "Write the folder that would be uploaded here (plus DIR-manifest.json beside it); "
+            "contact nothing.",
+            to_path,
         ),
     ] = None,
     video: Annotated[bool, typer.Option(help="Record replay.mp4 for the card.")] = True,
 ) -> None:
-    """Evaluate, record and publish a run to the Hugging Face Hub with a model card."""
+    """Evaluate, record and publish a run to the Hugging Face Hub with a model card (the token
+    needs write access)."""
     from .artifacts.hub import HubUploadError
     from .publish import publish_run
 
     try:
-        check_option("--eval-episodes", eval_episodes)
         result = publish_run(
             run,
             repo_id,
@@ -538,19 +730,27 @@ def push(
     )
     if result.dry_run:
         console.print(
-            f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}"
+            f"dry run: nothing uploaded; Hub folder {result.folder}, manifest {result.manifest}",
+            markup=False,
         )
     else:
-        console.print(f"pushed to {result.url}")
+        console.print(f"pushed to {result.url}", markup=False)
 
 
 @app.command()
 def enjoy(
-    source: Annotated[str, typer.Argument(help="A run folder or a Hub repo USER/NAME.")],
-    episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 3,
+    source: Annotated[
+        str, argument("SOURCE", RUN_OR_REPO, "A run folder or a Hub repo USER/NAME.")
+    ],
+    episodes: Annotated[int, option("--episodes", COUNT, "Episodes to play.", int)] = 3,
     record: Annotated[
         Path | None,
-        typer.Option(help="Record them to this .mp4/.gif file instead of showing them."),
+        option(
+            "--record",
+            WRITABLE_FILE,
+            "Record them to this .mp4/.gif file instead of showing them.",
+            to_path,
+        ),
     ] = None,
     deterministic: Deterministic = False,
     seed: Seed = None,
@@ -570,7 +770,6 @@ def enjoy(
     from .artifacts.video import check_video_support
 
     try:
-        check_option("--episodes", episodes)
         if record is not None:
             check_video_support(record)
         agent = load_agent(source, endpoint=endpoint, token=token, allow_pickle=allow_pickle)
@@ -583,7 +782,8 @@ def enjoy(
             except NoWindowError as exc:
                 console.print(
                     f"{exc}: printing the episodes instead of showing them "
-                    "(--record FILE.mp4 films them)"
+                    "(--record FILE.mp4 films them)",
+                    markup=False,
                 )
                 result = agent.evaluate(episodes, deterministic=deterministic, seed=seed)
                 returns, lengths = result.returns, result.lengths
@@ -593,42 +793,70 @@ def enjoy(
         console.print(f"episode {i}: return {ret:g} in {length} steps")
     console.print(f"{agent.config.env_id}: {np.mean(returns):.2f} +/- {np.std(returns):.2f}")
     if record is not None:
-        console.print(f"wrote {info['path']} ({info['frames']} frames: these {episodes} episodes)")
+        console.print(
+            f"wrote {info['path']} ({info['frames']} frames: these {episodes} episodes)",
+            markup=False,
+        )
 
 
 @app.command()
 def presets() -> None:
-    """List the named presets: one table per mode, with the fields that mode uses."""
-    from rich.table import Table
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, tuple):
-            return ",".join(map(str, value))
-        return (
-            f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-        )
-
-    for mode, mode_class in MODES.items():
+    """List the named presets: one table per mode, with the fields that mode uses. Names and
+    values are never cut: a table holds as many presets side by side as the terminal (or
+    $COLUMNS) has room for, and a narrow one lists each preset's fields under its name."""
+    width = shutil.get_terminal_size().columns
+    for i, (mode, mode_class) in enumerate(MODES.items()):
         names = [name for name, cfg in PRESETS.items() if isinstance(cfg.mode, mode_class)]
-        # At most 3 presets side by side: more would not fit 80 columns, and rich would cut their
-        # names.
-        for start in range(0, len(names), 3):
-            shown = names[start : start + 3]
-            table = Table(title=f"{mode} mode" if start == 0 else None, title_justify="left")
-            table.add_column("field")
-            for name in shown:
-                table.add_column(name)
-            for field in TrainConfig.field_names(mode_class):
-                if field not in ("seed", "env_kwargs"):
-                    table.add_row(field, *(cell(preset_value(name, field)) for name in shown))
-            console.print(table)
+        fields = [f for f in TrainConfig.field_names(mode_class) if f not in ("seed", "env_kwargs")]
+        if i:
+            console.print()
+        console.print(f"{mode} mode", style="bold", markup=False, highlight=False)
+        for line in preset_lines(names, fields, width):
+            console.print(line, markup=False, highlight=False)
 
 
-def preset_value(name: str, field: str) -> Any:
-    """A preset's field by its flat name (``lr``, or its mode's ``num_envs``)."""
-    return PRESETS[name].to_dict()[field]
+def preset_lines(names: list[str], fields: list[str], width: int) -> list[str]:
+    """The presets ``names`` as text tables (a column per preset) no wider than ``width``: as many
+    presets side by side as fit; where not even one does, ``field: value`` lines per preset."""
+    cells = {name: [preset_cell(name, field) for field in fields] for name in names}
+    field_width = max(map(len, fields))
+
+    def column_width(name: str) -> int:
+        return max(len(name), *map(len, cells[name]))
+
+    chunks: list[list[str]] = []
+    for name in names:
+        if chunks and field_width + sum(2 + column_width(n) for n in [*chunks[-1], name]) < width:
+            chunks[-1].append(name)
+        else:
+            chunks.append([name])
+    if any(field_width + 2 + column_width(chunk[0]) >= width for chunk in chunks):
+        lines = []
+        for name in names:
+            lines.append(f"{name}:")
+            lines += [f"  {field}: {value}" for field, value in zip(fields, cells[name])]
+        return lines
+    lines = []
+    for chunk in chunks:
+        widths = [field_width, *map(column_width, chunk)]
+        rows = [
+            ["field", *chunk],
+            *([f, *(cells[n][i] for n in chunk)] for i, f in enumerate(fields)),
+        ]
+        if lines:
+            lines.append("")
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return lines
+
+
+def preset_cell(name: str, field: str) -> str:
+    """A preset's field, by its flat name (``lr``, or its mode's ``num_envs``), as table text."""
+    value = PRESETS[name].to_dict()[field]
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def main() -> None:
@@ -638,6 +866,8 @@ def main() -> None:
 from .sweep.cli import register as register_sweep  # noqa: E402  (after the app's own commands)
 
 register_sweep(app, fail)
+for _command in app.registered_commands:  # every command's help is ReadableHelp's
+    _command.cls = ReadableHelpCommand
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from .checks import COUNT
+from .checks import COUNT, FLAG, SEED, WRITABLE_FILE, OrNone, arguments
 from .config import TrainConfig
 from .envs.make import make_env
 from .errors import UserError
@@ -134,6 +134,14 @@ def evaluate(
         envs.close()
 
 
+@arguments(
+    out=WRITABLE_FILE,
+    episodes=COUNT,
+    max_steps=OrNone(COUNT),
+    fps=COUNT,
+    seed=OrNone(SEED),
+    deterministic=FLAG,
+)
 def record_replay(
     agent: Playable,
     out: Path,
@@ -148,8 +156,7 @@ def record_replay(
     from .artifacts.video import check_video_support, record_video
 
     check_video_support(out)
-    COUNT.check("episodes", episodes)
-    max_steps = COUNT.check("max_steps", agent.config.max_t if max_steps is None else max_steps)
+    max_steps = agent.config.max_t if max_steps is None else max_steps
     actor, rng = agent.actor(), np.random.default_rng(seed)
     env = make_env(agent.config.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
     try:

@@ -17,7 +17,7 @@ from .artifacts.hub.client import upload
 from .artifacts.hub.errors import HubUploadError
 from .artifacts.hub.folder import write_hub_folder, write_manifest
 from .artifacts.hub.repo import check_repo_id
-from .checks import COUNT
+from .checks import COUNT, FLAG, SEED, WRITABLE_FILE, WRITABLE_FOLDER, OrNone, arguments
 from .playback import EvalResult, record_replay
 
 
@@ -51,6 +51,13 @@ def manifest_path_for(folder: Path) -> Path:
     return folder.parent / f"{folder.name}-manifest.json"
 
 
+@arguments(
+    private=FLAG,
+    eval_episodes=COUNT,
+    seed=OrNone(SEED),
+    video=FLAG,
+    dry_run=OrNone(WRITABLE_FOLDER),
+)
 def publish_run(
     run: str | Path,
     repo_id: str,
@@ -80,7 +87,8 @@ def publish_run(
         seed: seed of the evaluation and of the replay; ``None`` leaves them unseeded.
         video: record one episode as replay.mp4 and show it on the card.
         dry_run: write the upload folder here, and its manifest beside it as
-            ``DIR-manifest.json``, and contact nothing.
+            ``DIR-manifest.json``, and contact nothing. Both paths are checked first: one that
+            cannot be written is refused before the run is evaluated.
         policy: the torch module to load the run's weights into, when its class cannot be
             imported here (see ``reinforcelab.load``).
 
@@ -89,7 +97,8 @@ def publish_run(
         HubUploadError: the upload failed (see above).
     """
     check_repo_id(repo_id)
-    COUNT.check("eval_episodes", eval_episodes)
+    if dry_run is not None:
+        WRITABLE_FILE.check("dry_run", manifest_path_for(Path(dry_run)))
     run = Path(run)
     agent = Reinforce.load(run, policy=policy)
     card = {}

@@ -15,7 +15,18 @@ from .agent import Reinforce
 from .artifacts.checkpoint import FORMAT, write_json
 from .artifacts.files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILES
 from .callbacks import Callback, Checkpoint, MetricsCSV, ProgressBar, StopOnEvaluation
-from .checks import check_counts
+from .checks import (
+    COUNT,
+    DEVICE,
+    FINITE,
+    FLAG,
+    WRITABLE_FOLDER,
+    Instance,
+    Items,
+    Mapping,
+    OrNone,
+    arguments,
+)
 from .config import TrainConfig
 from .errors import UserError
 from .loops import TrainingDiverged
@@ -77,6 +88,18 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+@arguments(
+    config=Instance(TrainConfig, "a TrainConfig, e.g. preset(name).replace(lr=...)"),
+    out=WRITABLE_FOLDER,
+    overwrite=FLAG,
+    stop_reward=OrNone(FINITE),
+    stop_eval_episodes=OrNone(COUNT),
+    progress=FLAG,
+    checkpoint_every=OrNone(COUNT),
+    extra_callbacks=OrNone(Items(Instance(Callback, "a reinforcelab.callbacks.Callback"))),
+    device=DEVICE,
+    policy=OrNone(Mapping()),
+)
 def train_run(
     config: TrainConfig,
     out: Path,
@@ -100,8 +123,6 @@ def train_run(
         checkpoint_every: save model and resume state every this many updates (default: the
             mode's, 100 in course mode and 10 in fast mode); also at the end and on Ctrl-C.
     """
-    out = Path(out)
-    check_counts(stop_eval_episodes=stop_eval_episodes, checkpoint_every=checkpoint_every)
     options = {
         "stop_reward": stop_reward,
         "stop_eval_episodes": stop_eval_episodes,

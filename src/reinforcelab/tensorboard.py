@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .callbacks import Callback
+from .checks import WRITABLE_FOLDER
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def check_tensorboard() -> None:
 class TensorBoardScalars(Callback):
     def __init__(self, logdir: str | Path) -> None:
         check_tensorboard()
-        self.logdir = Path(logdir)
+        self.logdir = WRITABLE_FOLDER.check("logdir", logdir)
         self.writer = None
 
     def on_training_start(self, trainer: Trainer) -> None:

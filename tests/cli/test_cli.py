@@ -131,7 +131,7 @@ def test_stop_reward_stops_early(tmp_path):
     [
         (["train", "CartPol-v1"], "Did you mean: CartPole-v1"),
         (["train", "FrozenLake-v1", "--episodes", "1"], "need a flat Box"),
-        (["train", "CartPole-v1", "--preset", "nope"], "'nope' is not one of 'course-cartpole'"),
+        (["train", "CartPole-v1", "--preset", "nope"], "--preset must be one of course-cartpole"),
         (["train", "CartPole-v1", "--set", "bogus=1"], "unknown config field 'bogus'"),
         (["train", "CartPole-v1", "--set", "mode=slow"], "mode must be one of"),
     ],
@@ -266,10 +266,10 @@ def test_console_script_runs():
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["evaluate"], "Missing argument 'run'"),
+        (["evaluate"], "Missing argument 'RUN'"),
         (["bogus"], "No such command 'bogus'"),
-        (["evaluate", "x", "--episodes", "abc"], "Invalid value for '--episodes'"),
-        (["plot", "x", "--x", "steps"], "'steps' is not one of 'episode', 'env_steps'"),
+        (["evaluate", "x", "--episodes", "abc"], "--episodes must be an integer >= 1; got 'abc'"),
+        (["plot", "x", "--x", "steps"], "--x must be one of episode, env_steps; got 'steps'"),
     ],
 )
 def test_usage_errors_are_one_line_too(args, message):

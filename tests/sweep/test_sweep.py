@@ -168,7 +168,7 @@ def test_param_flags():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["missing.toml"], "sweep file missing.toml not found"),
+        (["missing.toml"], "FILE missing.toml does not exist"),
         (["--preset", "fast-cartpole", "--param", "lrr=1,2"], "unknown parameter 'lrr'"),
         (["--preset", "fast-cartpole", "--param", "lr=0.5..0.1"], "low < high"),
         (
@@ -176,6 +176,7 @@ def test_param_flags():
             "install reinforcelab[ray]",
         ),
         (["--resume", "not-a-sweep"], "not a sweep folder"),
+        (["--resume", "missing"], "--resume missing does not exist"),
         (["--resume", "not-a-sweep", "--seeds", "3"], "give no sweep file, --param or --seeds"),
         (
             ["--preset", "fast-cartpole", "--env", "CartPol-v1", "--param", "lr=0.1"],
@@ -189,6 +190,7 @@ def test_param_flags():
 )
 def test_cli_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-a-sweep").mkdir()
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
     result = CliRunner().invoke(
         app,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..checks import WRITABLE_FILE, arguments, cannot_write
 from ..errors import UserError
 from .files import CONFIG_FILE, METRICS_FILE, atomic_write
 
@@ -184,6 +185,7 @@ def _seeds_text(runs: list[RunMetrics]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {shown}"
 
 
+@arguments(out_path=WRITABLE_FILE)
 def plot_learning_curves(
     run_dirs: str | Path | Sequence[str | Path],
     out_path: str | Path,
@@ -203,7 +205,8 @@ def plot_learning_curves(
 
     Args:
         run_dirs: run folders (each with ``metrics.csv``, ideally ``config.json``), or one folder.
-        out_path: image file to write; parent folders are created; replaced atomically.
+        out_path: image file to write; parent folders are created; replaced atomically. A path
+            that cannot be written is refused before anything is read.
         window: rolling-mean window in episodes (the course uses 100).
         title: plot title; default names the env, mode(s) and seeds.
         x: ``"episode"`` (training episode index) or ``"env_steps"`` (cumulative environment
@@ -223,7 +226,10 @@ def plot_learning_curves(
         raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
     # Light PNG compression: the default level spends a tenth of a second for a few kB.
     options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
-    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
+    try:
+        return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
+    except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
+        raise cannot_write(out_path, exc) from exc
 
 
 def learning_curve_figure(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import WRITABLE_FILE, cannot_write
 from ..errors import OptionError, UserError
 from ..rollout import collect_episode
 from .files import atomic_write
@@ -176,7 +177,8 @@ def record_video(
             reset and stepped here, never closed.
         path: output file; ``.mp4`` writes H.264 (yuv420p, needs imageio-ffmpeg), ``.gif`` an
             endlessly looping GIF (needs Pillow; it is held in memory until written, so keep it
-            short). Missing parent folders are created. The file appears only when complete:
+            short). Missing parent folders are created; a path that cannot be written is refused
+            before the env is touched. The file appears only when complete:
             frames go to a hidden temporary file in the same folder, renamed on success and deleted
             on error.
         episodes: number of episodes to record.
@@ -199,7 +201,7 @@ def record_video(
         VideoError: video support missing (with the ``pip install`` to fix it), the env does not
             render RGB arrays, an unsupported file type, or the encoder failed.
     """
-    path = Path(path)
+    path = WRITABLE_FILE.check("path", path)
     fmt = video_format(path)
     if episodes < 1 or max_steps < 1:
         raise OptionError(
@@ -275,7 +277,10 @@ def record_video(
         finally:
             writer = None
 
-    atomic_write(path, play)  # also on Ctrl-C: never a partial video under the final name
+    try:
+        atomic_write(path, play)  # also on Ctrl-C: never a partial video under the final name
+    except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
+        raise cannot_write(path, exc) from exc
     return {
         "path": str(path),
         "format": fmt,

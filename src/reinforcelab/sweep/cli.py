@@ -1,6 +1,6 @@
 """``reinforcelab sweep``: the command, registered on the main app by ``register``.
 
-Only typer is imported here; Optuna, scipy and Ray load when a sweep actually runs.
+Only typer and the config are imported here; Optuna, scipy and Ray load when a sweep actually runs.
 """
 
 from __future__ import annotations
@@ -12,56 +12,132 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ..checks import (
+    COUNT,
+    EXISTING_FILE,
+    EXISTING_FOLDER,
+    FINITE,
+    WRITABLE_FOLDER,
+    Choice,
+    Number,
+    Seeds,
+    Text,
+)
+from ..cli_options import argument, option, to_path
+from ..config import PRESETS, all_fields
 from ..errors import UserError
 from .results import describe
-from .spec import SweepSpecError
+from .spec import METHODS, OBJECTIVES, SweepSpecError
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# no markup: a folder named runs/[x] is printed as it is
+console = Console(soft_wrap=True, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
 # The main app's one-line error reporting, handed over by ``register`` (this module must not import
 # reinforcelab.cli: that imports this module).
 app_fail: Callable[[UserError], None] | None = None
+SEEDS = Seeds()
+#: a Ray cluster: HOST:PORT (an IPv6 host in brackets), ray://HOST:PORT, or auto / local
+RAY_ADDRESS = Text(
+    "HOST:PORT, ray://HOST:PORT or auto",
+    pattern=r"auto|local|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}",
+)
+
+
+def to_seeds(text: str) -> int | list[int]:
+    """``10`` (a count) or ``0,1,2`` (a list)."""
+    values = [int(s) for s in text.split(",") if s.strip()]
+    return values[0] if len(values) == 1 and "," not in text else values
 
 
 def sweep(
     file: Annotated[
         Path | None,
-        typer.Argument(help="Sweep file (.toml, .yaml); flags below override its keys."),
+        argument(
+            "FILE",
+            EXISTING_FILE,
+            "Sweep file (.toml, .yaml); flags below override its keys.",
+            to_path,
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Sweep folder to create. Default: runs/sweep-<file name or preset>."),
+        option(
+            "--out",
+            WRITABLE_FOLDER,
+            "Sweep folder to create. Default: runs/sweep-<file name or preset>.",
+            to_path,
+        ),
     ] = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue this sweep folder after Ctrl-C or a crash.")
+        Path | None,
+        option(
+            "--resume",
+            EXISTING_FOLDER,
+            "Continue this sweep folder after Ctrl-C or a crash.",
+            to_path,
+        ),
     ] = None,
     preset: Annotated[
-        str | None, typer.Option(help="Base preset the parameters modify, e.g. fast-cartpole.")
+        str | None,
+        option(
+            "--preset",
+            Choice(tuple(PRESETS)),
+            "Base preset the parameters modify, e.g. fast-cartpole.",
+            metavar="NAME",
+        ),
     ] = None,
-    env: Annotated[str | None, typer.Option(help="Environment id (default: the preset's).")] = None,
+    env: Annotated[
+        str | None,
+        option(
+            "--env",
+            all_fields()["env_id"].metadata["rule"],
+            "Environment id (default: the preset's).",
+            metavar="ENV_ID",
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--param",
-            help="A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] "
+            Text("NAME=VALUES", pattern=r"[^=]+=.+"),
+            "A parameter to vary: NAME=V1,V2 (grid values) or NAME=LOW..HIGH[:log] "
             "(a TPE range). Repeatable.",
+            metavar="NAME=VALUES",
         ),
     ] = None,
     seeds: Annotated[
-        str | None, typer.Option(help="Training seeds: a count (10 -> 0..9) or a list 0,1,2.")
+        Any,  # a count or a list (typer has no union type)
+        option(
+            "--seeds",
+            SEEDS,
+            "Training seeds: a count (10 -> 0..9) or a list 0,1,2.",
+            to_seeds,
+            "SEEDS",
+        ),
     ] = None,
     confirm_seeds: Annotated[
-        str | None,
-        typer.Option(
-            help="Fresh seeds the best configuration and the preset are retrained on "
-            "(default: as many as --seeds, from 1000)."
+        Any,
+        option(
+            "--confirm-seeds",
+            SEEDS,
+            "Fresh seeds the best configuration and the preset are retrained on "
+            "(default: as many as --seeds, from 1000).",
+            to_seeds,
+            "SEEDS",
         ),
     ] = None,
     method: Annotated[
-        str | None, typer.Option(help="grid (every combination) or tpe (Optuna's TPE sampler).")
+        str | None,
+        option(
+            "--method",
+            Choice(METHODS),
+            "grid (every combination) or tpe (Optuna's TPE sampler).",
+            metavar="METHOD",
+        ),
     ] = None,
     trials: Annotated[
-        int | None, typer.Option(help="TPE: configurations to try (each on every seed).")
+        int | None,
+        option("--trials", COUNT, "TPE: configurations to try (each on every seed).", int),
     ] = None,
     pruning: Annotated[
         bool | None,
@@ -69,35 +145,69 @@ def sweep(
     ] = None,
     objective: Annotated[
         str | None,
-        typer.Option(help="mean, or mean-std (the course's score), of the held-out episodes."),
+        option(
+            "--objective",
+            Choice(OBJECTIVES),
+            "mean, or mean-std (the course's score), of the held-out episodes.",
+            metavar="OBJECTIVE",
+        ),
     ] = None,
     eval_episodes: Annotated[
         int | None,
-        typer.Option(help="Held-out evaluation episodes per trained agent (default 100)."),
+        option(
+            "--eval-episodes",
+            COUNT,
+            "Held-out evaluation episodes per trained agent (default 100).",
+            int,
+        ),
     ] = None,
     total_steps: Annotated[
-        int | None, typer.Option(help="Per-trial budget: env steps (fast mode).")
+        int | None,
+        option("--total-steps", COUNT, "Per-trial budget: env steps (fast mode).", int),
     ] = None,
     episodes: Annotated[
-        int | None, typer.Option(help="Per-trial budget: episodes (course mode).")
+        int | None,
+        option("--episodes", COUNT, "Per-trial budget: episodes (course mode).", int),
     ] = None,
     seconds: Annotated[
-        float | None, typer.Option(help="Per-trial budget: training wall-clock seconds.")
+        float | None,
+        option(
+            "--seconds",
+            Number(0, open_low=True),
+            "Per-trial budget: training wall-clock seconds.",
+            float,
+        ),
     ] = None,
     stop_reward: Annotated[
-        float | None, typer.Option(help="Per-trial early stop at this evaluation score.")
+        float | None,
+        option("--stop-reward", FINITE, "Per-trial early stop at this evaluation score.", float),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Embedded backend: worker processes (default: one per core).")
+        int | None,
+        option(
+            "--workers",
+            COUNT,
+            "Embedded backend: worker processes (default: one per core).",
+            int,
+        ),
     ] = None,
     ray_address: Annotated[
         str | None,
-        typer.Option(
-            help="Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray]."
+        option(
+            "--ray-address",
+            RAY_ADDRESS,
+            "Run the trials on this Ray cluster (HOST:PORT, or auto); needs reinforcelab[ray].",
+            metavar="ADDRESS",
         ),
     ] = None,
     tensorboard: Annotated[
-        Path | None, typer.Option(help="Write each trial's training scalars under this folder.")
+        Path | None,
+        option(
+            "--tensorboard",
+            WRITABLE_FOLDER,
+            "Write each trial's training scalars under this folder.",
+            to_path,
+        ),
     ] = None,
     progress: Annotated[
         bool, typer.Option(help="Show trials done / running / failed and the best so far.")
@@ -113,8 +223,8 @@ def sweep(
         flags = {
             "preset": preset,
             "env": env,
-            "seeds": _seeds(seeds),
-            "confirm_seeds": _seeds(confirm_seeds),
+            "seeds": seeds,
+            "confirm_seeds": confirm_seeds,
             "method": method,
             "trials": trials,
             "pruning": pruning,
@@ -157,18 +267,6 @@ def sweep(
         app_fail(exc)  # exits
         return
     print_summary(console, summary, folder)
-
-
-def _seeds(text: str | None) -> int | list[int] | None:
-    if text is None:
-        return None
-    try:
-        values = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise SweepSpecError(
-            f"--seeds must be a count or a comma-separated list of integers; got {text!r}"
-        ) from exc
-    return values[0] if len(values) == 1 and "," not in text else values
 
 
 def print_summary(console: Console, summary: dict[str, Any], folder: Path) -> None:

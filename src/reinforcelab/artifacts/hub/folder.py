@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ...checks import FLAG, WRITABLE_FILE, WRITABLE_FOLDER, arguments, cannot_write
 from ..checkpoint import CONFIG_FILE, MODEL_FILE, read_config, write_json
 from .card import check_results, course_hyperparameters, json_default, model_card
 from .errors import HubExportError
@@ -26,6 +27,7 @@ from .layout import (
 from .repo import check_repo_id, hf_upload_command, resolve_endpoint
 
 
+@arguments(out_dir=WRITABLE_FOLDER, overwrite=FLAG)
 def write_hub_folder(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -93,20 +95,23 @@ def write_hub_folder(
     if out_dir.exists() and not out_dir.is_dir():
         raise HubExportError(f"{out_dir} exists and is not a folder")
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _new_folder_beside(out_dir, "new")
     try:
-        shutil.copyfile(weights, staging / MODEL_FILE)
-        shutil.copyfile(run_dir / CONFIG_FILE, staging / CONFIG_FILE)
-        (staging / HYPERPARAMETERS_FILE).write_text(_dumps(hyperparameters))
-        (staging / RESULTS_FILE).write_text(_dumps(dict(results)))
-        (staging / README_FILE).write_text(card, encoding="utf-8")
-        if video is not None:
-            shutil.copyfile(video, staging / VIDEO_FILE)
-        assert not find_pickles(staging)  # by construction; the Hub folder never carries a pickle
-        _install(staging, out_dir, overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = _new_folder_beside(out_dir, "new")
+        try:
+            shutil.copyfile(weights, staging / MODEL_FILE)
+            shutil.copyfile(run_dir / CONFIG_FILE, staging / CONFIG_FILE)
+            (staging / HYPERPARAMETERS_FILE).write_text(_dumps(hyperparameters))
+            (staging / RESULTS_FILE).write_text(_dumps(dict(results)))
+            (staging / README_FILE).write_text(card, encoding="utf-8")
+            if video is not None:
+                shutil.copyfile(video, staging / VIDEO_FILE)
+            assert not find_pickles(staging)  # by construction: a Hub folder carries no pickle
+            _install(staging, out_dir, overwrite)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
+        raise cannot_write(out_dir, exc) from exc
     return sorted(out_dir / p.name for p in out_dir.iterdir())
 
 
@@ -182,6 +187,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@arguments(manifest_path=WRITABLE_FILE)
 def write_manifest(
     folder: str | Path,
     manifest_path: str | Path,
