@@ -240,7 +240,10 @@ class StopOnEvaluation(Callback):
         from .envs.make import make_vector_env
 
         cfg = trainer.config
-        self.envs = make_vector_env(cfg.env_id, self.n_episodes, **cfg.env_kwargs)
+        # Gymnasium's own env, as the final evaluation (EnvPool's ports start other episodes)
+        self.envs = make_vector_env(
+            cfg.env_id, self.n_episodes, allow_envpool=False, **cfg.env_kwargs
+        )
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
 

@@ -120,7 +120,8 @@ def evaluate(
 
     config, actor = agent.config, agent.actor()
     rng = np.random.default_rng(seed)
-    envs = make_vector_env(config.env_id, n_episodes, **config.env_kwargs)
+    # Gymnasium's own env, whatever the agent trained on (EnvPool's ports start other episodes)
+    envs = make_vector_env(config.env_id, n_episodes, allow_envpool=False, **config.env_kwargs)
     try:
         return evaluate_policy(
             lambda obs: actor.act_batch(obs, rng, deterministic),

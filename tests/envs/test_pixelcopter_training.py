@@ -43,7 +43,7 @@ def test_pixelcopter_replay_is_scaled_up(tmp_path):
 
 
 def test_sync_vector_fallback_for_envs_without_a_batched_twin():
-    envs = make_vector_env("Acrobot-v1", 3)
+    envs = make_vector_env("Acrobot-v1", 3, allow_envpool=False)  # auto: EnvPool when installed
     assert type(envs).__name__ == "SyncVectorEnv"
     rng = np.random.default_rng(0)
     batch = collect_batch(envs, lambda obs: rng.integers(0, 3, len(obs)), 50, 2, seed=0)

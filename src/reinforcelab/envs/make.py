@@ -96,30 +96,37 @@ ENVPOOL_FASTER: frozenset[str] = frozenset(
 )
 
 
-def vectorization_mode(env_id: str, vectorization: str = "auto", kwargs: bool = False) -> str:
+def vectorization_mode(
+    env_id: str, vectorization: str = "auto", kwargs: bool = False, allow_envpool: bool = True
+) -> str:
     """How ``make_vector_env`` steps ``env_id``: ``auto`` takes the env's numpy-batched entry point
     when it has one (CartPole, Pixelcopter), else EnvPool where it was measured faster and is
-    installed (and no env keyword arguments are given: EnvPool takes its own), else whichever of
-    sync and async was measured faster; ``sync``, ``async`` and ``envpool`` force theirs."""
+    installed (unless ``allow_envpool`` is false, or env keyword arguments are given: EnvPool takes
+    its own), else whichever of sync and async was measured faster; ``sync``, ``async`` and
+    ``envpool`` force theirs."""
     from .envpool_env import envpool_installed
 
     if vectorization != "auto":
         return vectorization
     if gym.spec(env_id).vector_entry_point is not None:
         return "vector_entry_point"
-    if env_id in ENVPOOL_FASTER and not kwargs and envpool_installed():
+    if env_id in ENVPOOL_FASTER and allow_envpool and not kwargs and envpool_installed():
         return "envpool"
     return "async" if env_id in ASYNC_FASTER else "sync"
 
 
 def make_vector_env(
-    env_id: str, num_envs: int, vectorization: str = "auto", **kwargs: Any
+    env_id: str,
+    num_envs: int,
+    vectorization: str = "auto",
+    allow_envpool: bool = True,
+    **kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env stepped as ``vectorization`` says (see :func:`vectorization_mode`). An async
     one runs a worker process per sub-env until ``close()``. Continuous actions are clipped to the
     action space on their way into the env (the policy's samples themselves are not)."""
     check_env_id(env_id)
-    mode = vectorization_mode(env_id, vectorization, bool(kwargs))
+    mode = vectorization_mode(env_id, vectorization, bool(kwargs), allow_envpool)
     with optional_dependencies(env_id):
         envs = (
             make_envpool(env_id, num_envs, **kwargs)
