@@ -8,11 +8,16 @@ ask of the loop is ``stop(reason)``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .artifacts.files import write_all, write_error
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -68,33 +73,50 @@ class Callback:
 
 
 class MetricsCSV(Callback):
-    """Appends one row per finished training episode to ``metrics.csv`` (flushed every update)."""
+    """Appends one row per finished training episode to ``metrics.csv``.
+
+    Each update's rows go to the file in one ``write`` call, so a killed process leaves whole rows
+    only. A write that fails (disk full, I/O error) is undone, training stops after this update,
+    and ``error`` holds a ``WriteError`` naming the file and the reason.
+    """
 
     HEADER: ClassVar[list[str]] = ["episode", "return", "length", "env_steps", "wall_seconds"]
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.file: TextIO | None = None
+        self.fd: int | None = None
+        self.error: OSError | None = None
 
     def on_training_start(self, trainer: Trainer) -> None:
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self.file = self.path.open("a", newline="")
-        if new:
-            csv.writer(self.file).writerow(self.HEADER)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        if os.fstat(self.fd).st_size == 0:
+            self.append(trainer, [self.HEADER])
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
-        assert self.file is not None
-        writer = csv.writer(self.file)
-        for r in records:
-            writer.writerow(
-                [r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"]
-            )
-        self.file.flush()
+        rows = [
+            [r.episode, f"{r.ret:.6g}", r.length, r.env_steps, f"{r.wall_seconds:.4f}"]
+            for r in records
+        ]
+        self.append(trainer, rows)
+
+    def append(self, trainer: Trainer, rows: list[list[Any]]) -> None:
+        if self.fd is None or self.error is not None or not rows:
+            return
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        size = os.fstat(self.fd).st_size
+        try:
+            write_all(self.fd, text.getvalue().encode())
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # no half row left behind, if the disk allows
+                os.ftruncate(self.fd, size)
+            self.error = write_error(self.path, exc)
+            trainer.stop(f"cannot write {self.path.name}")
 
     def on_training_end(self, trainer: Trainer) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class StopOnTrainingAverage(Callback):
@@ -230,15 +252,26 @@ class Checkpoint(Callback):
     """Saves the model (safetensors, loadable at any time) and the resume state every ``every``
     updates and when training ends, Ctrl-C included.
 
-    Put it after MetricsCSV so metrics.csv never lags behind the saved state.
+    Put it after MetricsCSV, and pass that as ``metrics``, so the saved state never runs ahead of
+    metrics.csv: once metrics.csv could not be written, nothing more is saved. A save that fails
+    (disk full, I/O error) keeps the previous checkpoint (each file is replaced atomically),
+    stops training after this update, and ``error`` holds a ``WriteError`` naming the file.
+    ``saved_updates`` is the update of the last checkpoint written.
     """
 
     def __init__(
-        self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None
+        self,
+        folder: str | Path,
+        every: int,
+        run_options: dict[str, Any] | None = None,
+        metrics: MetricsCSV | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.every = every
         self.run_options = run_options or {}
+        self.metrics = metrics
+        self.error: OSError | None = None
+        self.saved_updates: int | None = None
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         if self.every and trainer.updates % self.every == 0:
@@ -249,8 +282,22 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def save(self, trainer: Trainer) -> None:
-        from .artifacts.checkpoint import save_checkpoint, save_resume_state
+        from .artifacts.checkpoint import save_config, save_resume_state, save_weights
+        from .artifacts.files import CONFIG_FILE
 
+        if self.error is not None or (self.metrics is not None and self.metrics.error is not None):
+            return
         parts = trainer.parts
-        save_checkpoint(self.folder, parts.model_config(trainer.config), parts.weights())
-        save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})
+        try:
+            # config.json once: checkpoints never rewrite how the run was configured
+            if not (self.folder / CONFIG_FILE).exists():
+                save_config(self.folder, parts.model_config(trainer.config))
+            save_weights(self.folder, parts.weights())
+            save_resume_state(
+                self.folder, {**trainer.state_dict(), "run_options": self.run_options}
+            )
+        except OSError as exc:  # a WriteError: the file and the reason
+            self.error = exc
+            trainer.stop("cannot write a checkpoint")
+            return
+        self.saved_updates = trainer.updates
