@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .artifacts.files import write_all, write_error
+from .artifacts.files import WriteError, write_all, write_error
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -254,8 +254,9 @@ class Checkpoint(Callback):
 
     Put it after MetricsCSV, and pass that as ``metrics``, so the saved state never runs ahead of
     metrics.csv: once metrics.csv could not be written, nothing more is saved. A save that fails
-    (disk full, I/O error) keeps the previous checkpoint (each file is replaced atomically),
-    stops training after this update, and ``error`` holds a ``WriteError`` naming the file.
+    (disk full, I/O error) keeps the previous checkpoint (each file is replaced atomically, and
+    the weights go back to the previous ones if the resume state cannot follow them), stops
+    training after this update, and ``error`` holds a ``WriteError`` naming the file.
     ``saved_updates`` is the update of the last checkpoint written.
     """
 
@@ -272,6 +273,11 @@ class Checkpoint(Callback):
         self.metrics = metrics
         self.error: OSError | None = None
         self.saved_updates: int | None = None
+        self.saved_weights: dict[str, Any] | None = None
+
+    def on_training_start(self, trainer: Trainer) -> None:
+        # The folder's checkpoint is the state training starts from.
+        self.saved_weights = {k: v.copy() for k, v in trainer.parts.weights().items()}
 
     def on_update(self, trainer: Trainer, records: list[EpisodeRecord]) -> None:
         if self.every and trainer.updates % self.every == 0:
@@ -288,16 +294,23 @@ class Checkpoint(Callback):
         if self.error is not None or (self.metrics is not None and self.metrics.error is not None):
             return
         parts = trainer.parts
+        weights = {k: v.copy() for k, v in parts.weights().items()}
         try:
             # config.json once: checkpoints never rewrite how the run was configured
             if not (self.folder / CONFIG_FILE).exists():
                 save_config(self.folder, parts.model_config(trainer.config))
-            save_weights(self.folder, parts.weights())
-            save_resume_state(
-                self.folder, {**trainer.state_dict(), "run_options": self.run_options}
-            )
-        except OSError as exc:  # a WriteError: the file and the reason
-            self.error = exc
+            save_weights(self.folder, weights)
+            try:
+                save_resume_state(
+                    self.folder, {**trainer.state_dict(), "run_options": self.run_options}
+                )
+            except OSError:
+                if self.saved_weights is not None:  # the previous checkpoint, whole
+                    with contextlib.suppress(OSError):
+                        save_weights(self.folder, self.saved_weights)
+                raise
+        except OSError as exc:  # a WriteError names the file; any other, the folder
+            self.error = exc if isinstance(exc, WriteError) else write_error(self.folder, exc)
             trainer.stop("cannot write a checkpoint")
             return
-        self.saved_updates = trainer.updates
+        self.saved_updates, self.saved_weights = trainer.updates, weights
