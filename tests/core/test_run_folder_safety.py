@@ -322,17 +322,20 @@ DAMAGE = {
     ),
 }
 #: Which readers read each file (plot reads metrics.csv, config.json and results.json; resume
-#: reads them all; load reads config.json and model.safetensors).
+#: reads them all; evaluate (load) reads config.json and model.safetensors, and push those and
+#: results.json).
 READERS = {
     "metrics": ("plot", "resume"),
     "config.json": ("plot", "resume", "evaluate", "push"),
-    "results.json": ("plot", "resume"),
+    "results.json": ("plot", "resume", "push"),
     "resume.pkl": ("resume",),
     "model.safetensors": ("resume", "evaluate", "push"),
 }
 
 
 def readers_of(case: str) -> tuple[str, ...]:
+    if case == "results.json without the training":  # a Hub folder's results.json is like it
+        return ("plot", "resume")
     for file, readers in READERS.items():
         if case.startswith(file):
             return readers
