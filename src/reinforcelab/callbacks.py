@@ -88,7 +88,10 @@ class MetricsCSV(Callback):
         self.error: OSError | None = None
 
     def on_training_start(self, trainer: Trainer) -> None:
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
         if os.fstat(self.fd).st_size == 0:
             self.append(trainer, [self.HEADER])
 

@@ -23,6 +23,7 @@ import errno
 import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,10 +59,8 @@ from .errors import UserError
 from .loops import TrainingDiverged
 from .playback import EvalResult, record_replay
 
-try:
+if sys.platform != "win32":  # Windows has no flock: run folders are not locked there
     import fcntl
-except ImportError:  # Windows: no flock, so run folders are not locked there
-    fcntl = None  # type: ignore[assignment]
 
 
 class RunFolderError(UserError, ValueError):
@@ -115,14 +114,20 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock, or raise ``RunFolderBusy`` naming the pid of the process that holds it."""
+        if sys.platform == "win32":
+            return self
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             except OSError as exc:
                 raise write_error(self.path, exc) from exc
             try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if same_file(fd, self.path):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
+                    self.fd = fd
+                    return self
             except BlockingIOError:
                 os.close(fd)
                 raise RunFolderBusy(
@@ -130,16 +135,13 @@ class RunLock:
                     f"{holder_pid(self.path)}); a run folder has one writer at a time: wait for "
                     "it to finish, or choose another --out"
                 ) from None
+            except OSError as exc:
+                os.close(fd)
+                raise write_error(self.path, exc) from exc
             except BaseException:
                 os.close(fd)
                 raise
-            if same_file(fd, self.path):
-                break
             os.close(fd)  # its holder removed the file as we opened it: lock the new one
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-        return self
 
     def release(self) -> None:
         if self.fd is None:
@@ -193,7 +195,7 @@ def create_run_folder(out: Path, overwrite: bool, write: Callable[[Path], None])
     another writer); its files that are not a run's (your notes) go to the new folder.
     """
     out = Path(out)
-    if out.is_symlink():
+    if out.is_symlink() or not out.name:  # a link is replaced by a folder; "." has no name
         out = out.resolve()
     for _ in range(3):
         try:
@@ -208,8 +210,9 @@ def _create_run_folder(out: Path, overwrite: bool, write: Callable[[Path], None]
     try:
         remove_leftovers(out)
         staging = hidden_folder_beside(out, "new")
-        lock = RunLock(staging).acquire()
+        lock = RunLock(staging)
         try:
+            lock.acquire()
             write(staging)
             if previous is not None:
                 move_user_files(out, staging)

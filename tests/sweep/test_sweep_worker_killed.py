@@ -14,7 +14,8 @@ from pathlib import Path
 
 from reinforcelab.sweep import resume_sweep, run_sweep, spec_from_dict
 
-# trial-0001 trains 300k env steps (about a second per seed), the others 5k.
+# trial-0001 trains 300k env steps (about a second per seed, its two seeds side by side on the
+# two workers), the others 5k.
 SPEC = {
     "preset": "fast-cartpole",
     "seeds": 2,
@@ -40,18 +41,19 @@ def process_writing(path: Path) -> int | None:
 
 
 class KillWorker(threading.Thread):
-    """Kills, once, the worker process training ``folder`` (found by its open metrics.csv)."""
+    """Kills, once, the worker process training ``folder`` (found by its open metrics.csv), as
+    soon as another worker trains ``beside`` at the same time."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, beside: Path) -> None:
         super().__init__(daemon=True)
-        self.folder = folder
+        self.folder, self.beside = folder, beside
         self.killed: int | None = None
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             pid = process_writing(self.folder / "metrics.csv")
-            if pid is not None:
+            if pid is not None and process_writing(self.beside / "metrics.csv") is not None:
                 os.kill(pid, signal.SIGKILL)  # a worker of the sweep this test started
                 self.killed = pid
                 return
@@ -66,7 +68,7 @@ def read_trials(folder: Path) -> list[dict[str, str]]:
 
 def test_a_killed_worker_fails_its_trial_only_and_the_sweep_resumes_cleanly(tmp_path):
     out = tmp_path / "sw"
-    killer = KillWorker(out / TARGET)
+    killer = KillWorker(out / TARGET, out / TARGET.with_name("seed-1"))
     killer.start()
     try:
         summary = run_sweep(spec_from_dict(SPEC), out, workers=2, progress=False)
