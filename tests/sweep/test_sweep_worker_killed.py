@@ -1,6 +1,6 @@
 """A sweep whose worker process is killed (SIGKILL, as the OOM killer does) records that trial as
 failed, with its stage and parameters, finishes every other trial (the one running beside it
-included) and resumes cleanly."""
+included) and resumes cleanly; and a sweep folder has one sweep at a time."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from reinforcelab.artifacts.files import LOCK_FILE
+from reinforcelab.run import RunFolderBusy, RunLock
 from reinforcelab.sweep import resume_sweep, run_sweep, spec_from_dict
 
 # trial-0001 trains 300k env steps (about a second per seed, its two seeds side by side on the
@@ -104,3 +108,13 @@ def test_a_killed_worker_fails_its_trial_only_and_the_sweep_resumes_cleanly(tmp_
         return [{k: c[k] for k in ("config_id", "params", "state", "scores")} for c in configs]
 
     assert essentials(resumed["configurations"]) == essentials(summary["configurations"])
+
+
+def test_a_sweep_folder_has_one_sweep_at_a_time(tmp_path):
+    out = tmp_path / "sw"
+    out.mkdir()
+    (out / "spec.json").write_text(json.dumps(spec_from_dict(SPEC).to_dict()))
+    with RunLock(out).acquire():  # as a running sweep holds it
+        with pytest.raises(RunFolderBusy, match=rf"pid {os.getpid()}\b"):
+            resume_sweep(out, workers=1, progress=False)
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "spec.json"]
