@@ -482,22 +482,24 @@ def check_metrics(
     out: Path, counters: dict[str, int], results: dict[str, Any] | None
 ) -> bytes | None:
     """metrics.csv of a run to resume, cut back to the checkpoint's episodes (None: nothing to
-    cut). Refuses a damaged one: rows missing before the checkpoint, rows that do not
-    match it, or a finished run's rows beyond it."""
-    path = out / METRICS_FILE
-    if not path.is_file() or (path.stat().st_size == 0 and counters["episodes"] == 0):
-        return None
-    table = read_metrics(path, partial_tail=True)  # a killed writer's unfinished row goes
-    episodes, rows = counters["episodes"], len(table.episodes)
+    cut). Refuses a damaged one: rows missing before the checkpoint, rows that do not match it,
+    or, for a finished run (results.json), any other number of rows than its episodes."""
+    path, episodes = out / METRICS_FILE, counters["episodes"]
+    if not path.is_file() or path.stat().st_size == 0:
+        if episodes == 0:
+            return None  # MetricsCSV starts it
+        raise PlotError(
+            f"{path} is damaged: it is missing or empty, but the checkpoint is at episode "
+            f"{episodes}"
+        )
+    # A killed writer's unfinished row goes; a finished run has one row per episode it trained.
+    trained = None if results is None else episodes
+    table = read_metrics(path, partial_tail=trained is None, trained=trained)
+    rows = len(table.episodes)
     if rows < episodes:
         raise PlotError(
             f"{path} is damaged: it has {rows} episodes, but the checkpoint is at episode "
             f"{episodes}"
-        )
-    if results is not None and rows != episodes:
-        raise PlotError(
-            f"{path} is damaged: it has {rows} episodes, but the run finished at episode "
-            f"{episodes} ({RESULTS_FILE})"
         )
     if episodes and table.env_steps[episodes - 1] != counters["env_steps"]:
         raise PlotError(

@@ -299,6 +299,8 @@ DAMAGE = {
     "rows appended twice": damage_metrics(lambda ls: ls + ls[1:]),
     "more rows than the run trained": damage_metrics(lambda ls: ls + more_rows(ls, 5)),
     "fewer rows than the run trained": damage_metrics(lambda ls: ls[:-3]),
+    "only the header": damage_metrics(lambda ls: ls[:1]),
+    "an empty file": damage_metrics(lambda ls: []),
     "episodes out of order": damage_metrics(lambda ls: swap(ls, 3, 4)),
     "a malformed row": damage_metrics(lambda ls: ls[:5] + ["5,x,12,40,0.1\n"] + ls[6:]),
     "a short row": damage_metrics(lambda ls: ls[:5] + ["5,12,12\n"] + ls[6:]),
@@ -377,6 +379,12 @@ def test_rows_after_the_last_checkpoint_of_a_killed_run_are_plotted_and_then_cut
         resume_run(bad, progress=False)
     resumed = resume_run(run, progress=False, total_env_steps=4000)
     assert len(rows_of(run)) == 1 + resumed.summary["train_episodes"]
+
+
+def test_resume_refuses_a_missing_metrics_file(run):
+    (run / "metrics.csv").unlink()
+    with pytest.raises(PlotError, match="missing or empty, but the checkpoint is at episode"):
+        resume_run(run, progress=False, total_env_steps=6000)
 
 
 def test_resume_refuses_metrics_of_another_run(run, tmp_path):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UserError
-from .files import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, atomic_write
+from .files import CONFIG_FILE, METRICS_FILE, atomic_write
 
 REQUIRED_COLUMNS = ("episode", "return", "length", "env_steps")
 XAxis = Literal["episode", "env_steps"]
@@ -74,14 +74,18 @@ class MetricsTable:
     line_ends: list[int]
 
 
-def read_metrics(csv_path: Path, partial_tail: bool = False) -> MetricsTable:
+def read_metrics(
+    csv_path: Path, partial_tail: bool = False, trained: int | None = None
+) -> MetricsTable:
     """Read and check a metrics.csv as ``MetricsCSV`` writes it: a header, then one complete row
-    per episode, episodes numbered 1, 2, ... and env steps never decreasing. Anything else (two
-    headers, a malformed or unfinished row, episodes out of order or repeated) is a damaged file:
-    a PlotError says which line. ``partial_tail``: an unfinished last line (its writer was killed)
-    is left out instead."""
+    per episode, episodes numbered 1, 2, ... and env steps never decreasing; ``trained`` rows
+    exactly, when given. Anything else (two headers, a malformed or unfinished row, episodes out
+    of order or repeated, rows missing or too many) is a damaged file: a PlotError says where.
+    ``partial_tail``: an unfinished last line (its writer was killed) is left out instead."""
     damaged = f"{csv_path} is damaged:"
     raw = csv_path.read_bytes()
+    if not raw and trained:
+        raise PlotError(f"{damaged} it is empty, but the run finished at episode {trained}")
     lines = raw.splitlines(keepends=True)
     if lines and not lines[-1].endswith((b"\n", b"\r")):
         if not partial_tail:
@@ -123,6 +127,10 @@ def read_metrics(csv_path: Path, partial_tail: bool = False) -> MetricsTable:
         if table and values[3] < table[-1][3]:
             raise PlotError(f"{damaged} line {number}: env_steps go down ({row[columns[3]]})")
         table.append(values)
+    if trained is not None and len(table) != trained:
+        raise PlotError(
+            f"{damaged} it has {len(table)} episodes, but the run finished at episode {trained}"
+        )
     array = np.array(table, dtype=np.float64).reshape(-1, len(REQUIRED_COLUMNS))
     episodes, lengths, env_steps = (array[:, i].astype(np.int64) for i in (0, 2, 3))
     line_ends = np.cumsum([len(line) for line in lines]).tolist()
@@ -145,11 +153,10 @@ def read_run_metrics(run_dir: str | Path) -> RunMetrics:
         raise PlotError(
             f"{folder} has no {METRICS_FILE}; is it a run folder written by `reinforcelab train`?"
         )
-    table = read_metrics(csv_path)
+    trained = trained_episodes(folder) if csv_path.name == METRICS_FILE else None
+    table = read_metrics(csv_path, trained=trained)
     if len(table.episodes) == 0:
         raise PlotError(f"{csv_path} has no episodes yet (only a header)")
-    if csv_path.name == METRICS_FILE:
-        check_against_results(table, folder)
 
     env_id = mode = seed = None
     config_path = folder / CONFIG_FILE
@@ -166,21 +173,13 @@ def read_run_metrics(run_dir: str | Path) -> RunMetrics:
     )
 
 
-def check_against_results(table: MetricsTable, folder: Path) -> None:
-    """A run that finished (results.json) wrote one row per episode it trained, no more, no less;
-    while training, or after a crash, there is no results.json and rows may run ahead of the
-    last checkpoint."""
+def trained_episodes(folder: Path) -> int | None:
+    """The episodes a finished run trained (its results.json), or None while it has none: while
+    it trains, or after a crash, when its rows may run ahead of its last checkpoint."""
     from .checkpoint import read_results
 
     results = read_results(folder)
-    if results is None:
-        return
-    trained = results["training"]["train_episodes"]
-    if len(table.episodes) != trained:
-        raise PlotError(
-            f"{table.path} is damaged: it has {len(table.episodes)} episodes, but the run "
-            f"trained {trained} ({RESULTS_FILE})"
-        )
+    return None if results is None else int(results["training"]["train_episodes"])
 
 
 def reward_threshold(env_id: str | None) -> float | None:
