@@ -8,14 +8,19 @@ ask of the loop is ``stop(reason)``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
 import numpy as np
+
+from .artifacts.files import WriteError, write_all, write_error
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -114,39 +119,60 @@ class Callback:
 
 
 class MetricsCSV(Callback):
-    """Appends one row per finished training episode to ``metrics.csv`` (flushed every update)."""
+    """Appends one row per finished training episode to ``metrics.csv``.
+
+    Each update's rows go to the file in one ``write`` call, so a killed process leaves whole rows
+    only. A write that fails (disk full, I/O error) is undone, training stops after this update,
+    and ``error`` holds a ``WriteError`` naming the file and the reason.
+    """
 
     HEADER: ClassVar[list[str]] = ["episode", "return", "length", "env_steps", "wall_seconds"]
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.file: TextIO | None = None
+        self.fd: int | None = None
+        self.error: OSError | None = None
 
     def on_training_start(self, trainer: Trainer) -> None:
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self.file = self.path.open("a", newline="")
-        if new:
-            csv.writer(self.file).writerow(self.HEADER)
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        if os.fstat(self.fd).st_size == 0:
+            self.append(trainer, [self.HEADER])
 
     def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
-        assert self.file is not None
         wall = f"{records.wall_seconds:.4f}"
         episodes = range(records.first_episode, records.first_episode + len(records))
-        csv.writer(self.file).writerows(
-            (e, f"{ret:.6g}", length, steps, wall)
+        rows = [
+            [e, f"{ret:.6g}", length, steps, wall]
             for e, ret, length, steps in zip(
                 episodes,
                 records.returns.tolist(),
                 records.lengths.tolist(),
                 records.env_steps.tolist(),
             )
-        )
-        self.file.flush()
+        ]
+        self.append(trainer, rows)
+
+    def append(self, trainer: Trainer, rows: list[list[Any]]) -> None:
+        if self.fd is None or self.error is not None or not rows:
+            return
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        size = os.fstat(self.fd).st_size
+        try:
+            write_all(self.fd, text.getvalue().encode())
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # no half row left behind, if the disk allows
+                os.ftruncate(self.fd, size)
+            self.error = write_error(self.path, exc)
+            trainer.stop(f"cannot write {self.path.name}")
 
     def on_training_end(self, trainer: Trainer) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class StopOnTrainingAverage(Callback):
@@ -285,15 +311,32 @@ class Checkpoint(Callback):
     """Saves the model (safetensors, loadable at any time) and the resume state every ``every``
     updates and when training ends, Ctrl-C included.
 
-    Put it after MetricsCSV so metrics.csv never lags behind the saved state.
+    Put it after MetricsCSV, and pass that as ``metrics``, so the saved state never runs ahead of
+    metrics.csv: once metrics.csv could not be written, nothing more is saved. A save that fails
+    (disk full, I/O error) keeps the previous checkpoint (each file is replaced atomically, and
+    the weights go back to the previous ones if the resume state cannot follow them), stops
+    training after this update, and ``error`` holds a ``WriteError`` naming the file.
+    ``saved_updates`` is the update of the last checkpoint written.
     """
 
     def __init__(
-        self, folder: str | Path, every: int, run_options: dict[str, Any] | None = None
+        self,
+        folder: str | Path,
+        every: int,
+        run_options: dict[str, Any] | None = None,
+        metrics: MetricsCSV | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.every = every
         self.run_options = run_options or {}
+        self.metrics = metrics
+        self.error: OSError | None = None
+        self.saved_updates: int | None = None
+        self.saved_weights: dict[str, Any] | None = None
+
+    def on_training_start(self, trainer: Trainer) -> None:
+        # The folder's checkpoint is the state training starts from.
+        self.saved_weights = {k: v.copy() for k, v in trainer.parts.weights().items()}
 
     def on_update(self, trainer: Trainer, records: EpisodeRecords) -> None:
         if self.every and trainer.updates % self.every == 0:
@@ -304,8 +347,29 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def save(self, trainer: Trainer) -> None:
-        from .artifacts.checkpoint import save_checkpoint, save_resume_state
+        from .artifacts.checkpoint import save_config, save_resume_state, save_weights
+        from .artifacts.files import CONFIG_FILE
 
+        if self.error is not None or (self.metrics is not None and self.metrics.error is not None):
+            return
         parts = trainer.parts
-        save_checkpoint(self.folder, parts.model_config(trainer.config), parts.weights())
-        save_resume_state(self.folder, {**trainer.state_dict(), "run_options": self.run_options})
+        weights = {k: v.copy() for k, v in parts.weights().items()}
+        try:
+            # config.json once: checkpoints never rewrite how the run was configured
+            if not (self.folder / CONFIG_FILE).exists():
+                save_config(self.folder, parts.model_config(trainer.config))
+            save_weights(self.folder, weights)
+            try:
+                save_resume_state(
+                    self.folder, {**trainer.state_dict(), "run_options": self.run_options}
+                )
+            except OSError:
+                if self.saved_weights is not None:  # the previous checkpoint, whole
+                    with contextlib.suppress(OSError):
+                        save_weights(self.folder, self.saved_weights)
+                raise
+        except OSError as exc:  # a WriteError names the file; any other, the folder
+            self.error = exc if isinstance(exc, WriteError) else write_error(self.folder, exc)
+            trainer.stop("cannot write a checkpoint")
+            return
+        self.saved_updates, self.saved_weights = trainer.updates, weights

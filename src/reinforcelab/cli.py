@@ -53,7 +53,7 @@ from .config import (
 )
 from .errors import OptionError, UserError
 from .playback import NoWindowError, record_replay, watch
-from .run import default_out, resume_run, train_run
+from .run import ResumeRefused, default_out, resume_run, train_run
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -195,6 +195,7 @@ FIELD_OPTIONS = {
     "hidden_sizes": "--hidden",
     "max_t": "--max-t",
     "out": "--out",
+    "env_id": "the env id",
     "stop_reward": "--stop-reward",
     "stop_eval_episodes": "--eval-episodes",
     "checkpoint_every": "--checkpoint-every",
@@ -245,13 +246,23 @@ HubToken = Annotated[
 
 def fail(exc: UserError) -> None:
     """Report a user error in one line and exit with code 2."""
-    print_error(option_error(exc) if isinstance(exc, ConfigError) else str(exc))
+    if isinstance(exc, ConfigError):
+        print_error(option_error(exc))
+    elif isinstance(exc, ResumeRefused):
+        print_error(exc.render(option_name))
+    else:
+        print_error(str(exc))
     raise typer.Exit(2)
 
 
 def option_error(exc: ConfigError) -> str:
     """A config error named by the option the user typed."""
     return f"{FIELD_OPTIONS.get(exc.field, exc.field)} {exc.problem}"
+
+
+def option_name(field: str) -> str:
+    """The option that sets a config field or run option (``--set FIELD`` when none does)."""
+    return FIELD_OPTIONS.get(field) or f"--set {field}"
 
 
 def parse_value(text: str) -> Any:
@@ -264,7 +275,9 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -> TrainConfig:
+def parse_overrides(assignments: list[str], **flags: Any) -> dict[str, Any]:
+    """The config changes the options ask for, by field name: ``flags`` (``None``: not given),
+    then the ``--set KEY=VALUE`` assignments."""
     changes = {k: v for k, v in flags.items() if v is not None}
     fields = {"mode", *(f for mode in MODES.values() for f in TrainConfig.field_names(mode))}
     for item in assignments:
@@ -279,7 +292,11 @@ def apply_overrides(config: TrainConfig, assignments: list[str], **flags: Any) -
         changes["hidden_sizes"] = Checked("--hidden", field_rule("hidden_sizes"), to_widths)(
             changes["hidden_sizes"]
         )
-    return config.replace(**changes)
+    return changes
+
+
+def same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
 
 
 def policy_options(
@@ -468,25 +485,45 @@ def train(
     exit code is 130."""
     try:
         budget: dict[str, Any] = {"n_episodes": episodes, "total_env_steps": total_steps}
+        # The config fields that have an option of their own; --set may override any field.
+        fields = {
+            "env_id": env_id,
+            "seed": seed,
+            "lr": lr,
+            "gamma": gamma,
+            "hidden_sizes": hidden,
+            "max_t": max_t,
+        }
         if resume is not None:
-            if tensorboard is not None:
-                raise OptionError("--tensorboard applies to new runs, not to --resume")
-            result = resume_run(resume, progress=progress, **budget)
+            # A resumed run continues as it was trained: options that set up a new run are
+            # refused, and resume_run refuses any other change than a larger budget.
+            new_run_only = {
+                "--preset": preset,
+                "--out": None if out is None or same_path(out, resume) else out,
+                "--overwrite": overwrite or None,
+                "--policy": policy,
+                "--policy-kwargs": policy_kwargs,
+                "--tensorboard": tensorboard,
+            }
+            given = [option for option, value in new_run_only.items() if value is not None]
+            if given:
+                raise OptionError(
+                    f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to new runs "
+                    f"only: --resume continues {resume} as it was trained"
+                )
+            changes = {
+                **budget,
+                **parse_overrides(set_ or [], **fields),
+                "stop_reward": stop_reward,
+                "stop_eval_episodes": eval_episodes,
+                "checkpoint_every": checkpoint_every,
+            }
+            result = resume_run(resume, progress=progress, plot=plot, record=record, **changes)
         elif env_id is None:
             raise OptionError("give an environment id (e.g. CartPole-v1) or --resume RUN")
         else:
             config = get_preset(preset or ENV_PRESETS.get(env_id, "course-cartpole"))
-            # The config fields that have an option of their own; --set may override any field.
-            fields = {
-                "env_id": env_id,
-                "seed": seed,
-                **budget,
-                "lr": lr,
-                "gamma": gamma,
-                "hidden_sizes": hidden,
-                "max_t": max_t,
-            }
-            config = apply_overrides(config, set_ or [], **fields)
+            config = config.replace(**parse_overrides(set_ or [], **fields, **budget))
             result = train_run(
                 config,
                 out or default_out(config),
@@ -497,12 +534,10 @@ def train(
                 checkpoint_every=checkpoint_every,
                 policy=policy_options(policy, policy_kwargs),
                 extra_callbacks=tensorboard_callbacks(tensorboard),
+                plot=plot,
+                record=record,
             )
         config = result.agent.config
-        if plot and result.summary["train_episodes"] > 0:
-            plot_run([result.out], result.out / "curve.png")
-        if record:
-            record_replay(result.agent, result.out / "replay.mp4", seed=config.seed)
     except UserError as exc:
         fail(exc)
     s, ev = result.summary, result.evaluation

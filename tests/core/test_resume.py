@@ -92,8 +92,10 @@ def test_resume_after_a_crash_between_checkpoints_drops_unsaved_rows(tmp_path):
         device="cpu",
         extra_callbacks=[SnapshotResumeStateAt(part, 5)],
     )
-    # As if the process died after episode 7: metrics.csv has 7 rows, the last checkpoint is at 5.
+    # As if the process died after episode 7: metrics.csv has 7 rows, the last checkpoint is at 5,
+    # and there is no results.json (written once training ends).
     shutil.move(part / "resume-at-n.pkl", part / "resume.pkl")
+    (part / "results.json").unlink()
     assert len(rows(part)) == 7
     resumed = resume_run(part, progress=False, device="cpu", n_episodes=40)
     assert rows(part) == rows(tmp_path / "full")

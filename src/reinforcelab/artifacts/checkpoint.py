@@ -12,7 +12,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
 from ..errors import UserError
-from .files import CONFIG_FILE, MODEL_FILE, RESUME_FILE, atomic_write
+from .files import CONFIG_FILE, MODEL_FILE, RESULTS_FILE, RESUME_FILE, atomic_write_bytes
 
 FORMAT = "reinforcelab-run"
 FORMAT_VERSION = 1
@@ -31,8 +31,12 @@ class HasState(Protocol):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
 
+def json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
 def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+    atomic_write_bytes(path, json_bytes(data))
 
 
 def save_checkpoint(
@@ -41,14 +45,28 @@ def save_checkpoint(
     """Write config.json and model.safetensors into ``folder`` (each replaced atomically)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(
-        folder / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config_json}
-    )
+    save_config(folder, config_json)
+    save_weights(folder, weights)
+
+
+def save_weights(folder: Path, weights: dict[str, np.ndarray]) -> None:
+    """Write model.safetensors into ``folder`` (replaced atomically)."""
     contiguous = {
         k: v.copy(order="C") for k, v in weights.items()
     }  # ascontiguousarray would make 0-d 1-d
-    data = save(contiguous, metadata=WEIGHTS_METADATA)
-    atomic_write(folder / MODEL_FILE, lambda p: p.write_bytes(data))
+    atomic_write_bytes(Path(folder) / MODEL_FILE, save(contiguous, metadata=WEIGHTS_METADATA))
+
+
+def save_config(folder: Path, config_json: dict[str, Any]) -> None:
+    """Write config.json into ``folder``, unless it already holds exactly this."""
+    path = Path(folder) / CONFIG_FILE
+    data = json_bytes({"format": FORMAT, "format_version": FORMAT_VERSION, **config_json})
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    atomic_write_bytes(path, data)
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -127,12 +145,7 @@ def load_state(
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
     """Training state for ``train --resume`` (optimizer and RNG state). A local pickle: it is
     never part of what is shared."""
-
-    def write(path: Path) -> None:
-        with open(path, "wb") as f:
-            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-    atomic_write(Path(folder) / RESUME_FILE, write)
+    atomic_write_bytes(Path(folder) / RESUME_FILE, pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:
@@ -142,8 +155,43 @@ def load_resume_state(folder: Path) -> dict[str, Any]:
             f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)"
         )
     try:
-        # Our own run folder's file (it holds a pickled env); never one downloaded or shared.
+        # Our own run folder's file; never one downloaded or shared.
         with open(path, "rb") as f:
-            return pickle.load(f)
+            state = pickle.load(f)
     except Exception as exc:  # a truncated or foreign file
         raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
+    counters = state.get("counters") if isinstance(state, dict) else None
+    if not (
+        isinstance(counters, dict)
+        and all(isinstance(counters.get(k), int) for k in RESUME_COUNTERS)
+        and isinstance(state.get("run_options"), dict)
+    ):
+        raise CheckpointError(f"{path} is damaged: it does not hold a reinforcelab resume state")
+    return state
+
+
+#: The counters a resume state must hold (the loop's progress at its checkpoint).
+RESUME_COUNTERS = ("episodes", "env_steps", "updates")
+
+
+def read_results(folder: Path) -> dict[str, Any] | None:
+    """results.json of a run folder (its final evaluation and training summary), or None when the
+    run has none (it is being trained, or its training stopped before the end)."""
+    path = Path(folder) / RESULTS_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(text)
+        episodes = data["training"]["train_episodes"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"{path} is damaged: not the results of a training run ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(episodes, int) or episodes < 0:
+        raise CheckpointError(f"{path} is damaged: training.train_episodes is {episodes!r}")
+    result: dict[str, Any] = data
+    return result

@@ -62,10 +62,88 @@ def rolling_mean(values: Sequence[float] | np.ndarray, window: int) -> np.ndarra
     return (csum[idx] - csum[start]) / (idx - start)
 
 
+@dataclass
+class MetricsTable:
+    """The rows of a metrics.csv, checked: one header, then episodes 1..N in order."""
+
+    path: Path
+    episodes: np.ndarray
+    returns: np.ndarray
+    lengths: np.ndarray
+    env_steps: np.ndarray
+    #: bytes of the header and each row, as written (to cut the file after a row)
+    line_ends: list[int]
+
+
+def read_metrics(
+    csv_path: Path, partial_tail: bool = False, trained: int | None = None
+) -> MetricsTable:
+    """Read and check a metrics.csv as ``MetricsCSV`` writes it: a header, then one complete row
+    per episode, episodes numbered 1, 2, ... and env steps never decreasing; ``trained`` rows
+    exactly, when given. Anything else (two headers, a malformed or unfinished row, episodes out
+    of order or repeated, rows missing or too many) is a damaged file: a PlotError says where.
+    ``partial_tail``: an unfinished last line (its writer was killed) is left out instead."""
+    damaged = f"{csv_path} is damaged:"
+    raw = csv_path.read_bytes()
+    if not raw and trained:
+        raise PlotError(f"{damaged} it is empty, but the run finished at episode {trained}")
+    lines = raw.splitlines(keepends=True)
+    if lines and not lines[-1].endswith((b"\n", b"\r")):
+        if not partial_tail:
+            raise PlotError(f"{damaged} its last line ({len(lines)}) is unfinished")
+        lines.pop()
+    try:
+        text = [line.decode() for line in lines]
+    except UnicodeDecodeError as exc:
+        raise PlotError(f"{damaged} it is not text ({exc})") from exc
+    rows = csv.reader(text)
+    header = next(rows, None)
+    if header is None:
+        raise PlotError(f"{csv_path} is empty; the run recorded no episodes")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise PlotError(
+            f"{csv_path} lacks the column(s) {', '.join(missing)}; expected a header "
+            f"{','.join(REQUIRED_COLUMNS)},wall_seconds"
+        )
+    columns = [header.index(c) for c in REQUIRED_COLUMNS]
+    table = []
+    for number, row in enumerate(rows, start=2):
+        if row == header:
+            raise PlotError(f"{damaged} line {number} repeats the header (two writers?)")
+        if len(row) != len(header):
+            raise PlotError(
+                f"{damaged} line {number} has {len(row)} fields instead of {len(header)}"
+            )
+        try:
+            values = [float(row[i]) for i in columns]
+        except ValueError as exc:
+            raise PlotError(f"{damaged} line {number} is malformed ({exc})") from exc
+        expected = len(table) + 1
+        if values[0] != expected:
+            raise PlotError(
+                f"{damaged} line {number} is episode {row[columns[0]]}, expected {expected} "
+                "(episodes repeated or out of order)"
+            )
+        if table and values[3] < table[-1][3]:
+            raise PlotError(f"{damaged} line {number}: env_steps go down ({row[columns[3]]})")
+        table.append(values)
+    if trained is not None and len(table) != trained:
+        raise PlotError(
+            f"{damaged} it has {len(table)} episodes, but the run finished at episode {trained}"
+        )
+    array = np.array(table, dtype=np.float64).reshape(-1, len(REQUIRED_COLUMNS))
+    episodes, lengths, env_steps = (array[:, i].astype(np.int64) for i in (0, 2, 3))
+    line_ends = np.cumsum([len(line) for line in lines]).tolist()
+    return MetricsTable(csv_path, episodes, array[:, 1], lengths, env_steps, line_ends)
+
+
 def read_run_metrics(run_dir: str | Path) -> RunMetrics:
     """Read ``metrics.csv`` (and ``config.json`` when present) of a run folder.
 
-    ``run_dir`` may also be the path of a metrics CSV file itself.
+    ``run_dir`` may also be the path of a metrics CSV file itself. A damaged file is a PlotError
+    (see ``read_metrics``), as is a finished run (one with results.json) whose metrics.csv does not
+    hold exactly the episodes it trained.
     """
     run_dir = Path(run_dir)
     csv_path = run_dir if run_dir.suffix == ".csv" and run_dir.is_file() else run_dir / METRICS_FILE
@@ -76,37 +154,33 @@ def read_run_metrics(run_dir: str | Path) -> RunMetrics:
         raise PlotError(
             f"{folder} has no {METRICS_FILE}; is it a run folder written by `reinforcelab train`?"
         )
-    with csv_path.open(newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise PlotError(f"{csv_path} is empty; the run recorded no episodes")
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise PlotError(
-                f"{csv_path} lacks the column(s) {', '.join(missing)}; expected a header "
-                f"{','.join(REQUIRED_COLUMNS)},wall_seconds"
-            )
-        columns = [header.index(c) for c in REQUIRED_COLUMNS]
-        try:
-            rows = [[row[i] for i in columns] for row in reader if row]
-            table = np.array(rows, dtype=np.float64).reshape(-1, len(columns))
-        except (IndexError, ValueError) as exc:
-            raise PlotError(f"{csv_path} has a malformed row ({exc})") from exc
-    if len(table) == 0:
+    trained = trained_episodes(folder) if csv_path.name == METRICS_FILE else None
+    table = read_metrics(csv_path, trained=trained)
+    if len(table.episodes) == 0:
         raise PlotError(f"{csv_path} has no episodes yet (only a header)")
-    episodes, lengths, env_steps = (table[:, i].astype(np.int64) for i in (0, 2, 3))
-    returns = table[:, 1]
 
     env_id = mode = seed = None
-    try:  # config.json is optional here: metrics alone still make a curve
-        data = json.loads((folder / CONFIG_FILE).read_text())
-        config = data.get("config") or {}
-        env_id = data.get("env_id") or config.get("env_id")
-        mode, seed = config.get("mode"), config.get("seed")
-    except (OSError, ValueError, AttributeError):
-        pass
-    return RunMetrics(folder, episodes, returns, lengths, env_steps, env_id, mode, seed)
+    config_path = folder / CONFIG_FILE
+    if config_path.is_file():  # optional here: metrics alone still make a curve
+        try:
+            data = json.loads(config_path.read_text())
+            config = data.get("config") or {}
+            env_id = data.get("env_id") or config.get("env_id")
+            mode, seed = config.get("mode"), config.get("seed")
+        except (ValueError, AttributeError) as exc:
+            raise PlotError(f"{config_path} is damaged: not a run's config ({exc})") from exc
+    return RunMetrics(
+        folder, table.episodes, table.returns, table.lengths, table.env_steps, env_id, mode, seed
+    )
+
+
+def trained_episodes(folder: Path) -> int | None:
+    """The episodes a finished run trained (its results.json), or None while it has none: while
+    it trains, or after a crash, when its rows may run ahead of its last checkpoint."""
+    from .checkpoint import read_results
+
+    results = read_results(folder)
+    return None if results is None else int(results["training"]["train_episodes"])
 
 
 def reward_threshold(env_id: str | None) -> float | None:

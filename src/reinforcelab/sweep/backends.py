@@ -6,13 +6,15 @@ folder inside the sweep folder once the future is done, so the driver cannot tel
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import threading
+from concurrent.futures import Future
 from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Protocol
@@ -37,47 +39,127 @@ class Backend(Protocol):
 
 
 def _ignore_ctrl_c() -> None:
-    # Ctrl-C reaches the whole process group: an idle worker must not die of it (the pool would
-    # break). A training worker still gets it: the training loop stops and the trial reports
-    # "interrupted", so the driver keeps nothing half-trained.
+    # Ctrl-C reaches the whole process group: an idle worker must not die of it. A training
+    # worker still gets it: the training loop stops and the trial reports "interrupted", so the
+    # driver keeps nothing half-trained.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class WorkerLost(RuntimeError):
+    """A trial's worker process died (killed, out of memory) before it reported."""
+
+
+def _serve(conn: Connection) -> None:
+    """A worker process: run the trials it is sent, one at a time, until told to stop."""
+    _ignore_ctrl_c()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        conn.send(run_trial(*message))
+
+
+class Worker:
+    """One worker process and the pipe to it."""
+
+    def __init__(self, context: BaseContext) -> None:
+        self.conn, child = context.Pipe()
+        # Not a daemon: a trial may start processes of its own (async vector envs).
+        self.process = context.Process(target=_serve, args=(child,))  # type: ignore[attr-defined]
+        self.process.start()
+        child.close()
+
+    def run(self, task: TrialTask, sweep_dir: str) -> TrialRecord:
+        """The trial's record; ``WorkerLost`` if the process dies first."""
+        self.conn.send((task, sweep_dir))
+        wait([self.conn, self.process.sentinel])
+        if self.conn.poll():
+            try:
+                record: TrialRecord = self.conn.recv()
+                return record
+            except Exception:  # EOF, or a reply cut short by the death of its sender
+                pass
+        self.process.join()
+        code = self.process.exitcode
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code is not None and code < 0
+            else f"exited with code {code}"
+        )
+        raise WorkerLost(f"its worker process (pid {self.process.pid}) {how}")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+        self.conn.close()
 
 
 class EmbeddedBackend:
     """One worker process per core; each trial is ``run_trial`` in one of them.
 
     Workers start with forkserver (a clean interpreter, no inherited threads or open files) and are
-    reused from trial to trial, so the ~0.4 s import of reinforcelab is paid once per worker.
+    reused from trial to trial, so the ~0.4 s import of reinforcelab is paid once per worker. Each
+    worker is on its own: one that dies (killed, out of memory) fails its trial only (a process
+    pool would fail every trial running), and a fresh one takes its place.
     """
 
     name = "embedded"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or usable_cores()
-        self._start()
-
-    def _start(self) -> None:
-        context: BaseContext
         if "forkserver" in get_all_start_methods():
             forkserver = get_context("forkserver")
             forkserver.set_forkserver_preload(["reinforcelab.sweep.trial"])
-            context = forkserver
+            self.context: BaseContext = forkserver
         else:  # Windows
-            context = get_context("spawn")
-        self.pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_ignore_ctrl_c
-        )
+            self.context = get_context("spawn")
+        self.idle: list[Worker] = []
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
 
     def submit(self, task: TrialTask, sweep_dir: Path) -> Future[TrialRecord]:
+        with self.lock:
+            worker = self.idle.pop() if self.idle else Worker(self.context)
+        future: Future[TrialRecord] = Future()
+        future.set_running_or_notify_cancel()
+        # A thread per running trial waits for its worker and settles the future.
+        thread = threading.Thread(
+            target=self._run, args=(worker, task, str(sweep_dir), future), daemon=True
+        )
+        self.threads.append(thread)
+        thread.start()
+        return future
+
+    def _run(
+        self, worker: Worker, task: TrialTask, sweep_dir: str, future: Future[TrialRecord]
+    ) -> None:
         try:
-            return self.pool.submit(run_trial, task, str(sweep_dir))
-        except BrokenProcessPool:  # a worker died (killed, out of memory): start a fresh pool
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self._start()
-            return self.pool.submit(run_trial, task, str(sweep_dir))
+            record = worker.run(task, sweep_dir)
+        except BaseException as exc:
+            worker.stop()
+            future.set_exception(exc)
+            return
+        with self.lock:  # idle again before the driver hears of it and hands out the next trial
+            self.idle.append(worker)
+        future.set_result(record)
 
     def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        """Wait for the running trials (after a Ctrl-C they stop at their next update), then stop
+        the workers."""
+        for thread in self.threads:
+            thread.join()
+        self.threads.clear()
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for worker in idle:
+            worker.stop()
 
 
 class RayBackend:

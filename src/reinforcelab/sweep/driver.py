@@ -27,6 +27,7 @@ from typing import Any
 
 from ..artifacts.checkpoint import write_json
 from ..loops import StopOnSignal
+from ..run import RunLock
 from .backends import Backend
 from .ledger import SweepLedger
 from .progress import ProgressView
@@ -227,8 +228,9 @@ def run_sweep(
     backend = make_backend(ray_address, workers)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / SPEC_FILE, spec.to_dict())
-        return SweepRunner(spec, out, backend, True, progress, tensorboard_dir).run()
+        with RunLock(out).acquire():  # one sweep at a time in a folder
+            write_json(out / SPEC_FILE, spec.to_dict())
+            return SweepRunner(spec, out, backend, True, progress, tensorboard_dir).run()
     finally:
         backend.close()
 
@@ -251,6 +253,7 @@ def resume_sweep(
         raise SweepSpecError(f"{out} is not a sweep folder (no {SPEC_FILE})") from exc
     backend = make_backend(ray_address, workers)
     try:
-        return SweepRunner(spec, out, backend, False, progress, tensorboard_dir).run()
+        with RunLock(out).acquire():  # one sweep at a time in a folder
+            return SweepRunner(spec, out, backend, False, progress, tensorboard_dir).run()
     finally:
         backend.close()

@@ -73,19 +73,25 @@ def read_record(run_folder: Path) -> TrialRecord | None:
 
 def record_lost_trial(task: TrialTask, sweep_dir: Path, error: BaseException) -> TrialRecord:
     """The record of a trial whose worker died (killed, out of memory) or that Ray lost: failed,
-    with the error, written to its trial.json as a worker would have."""
+    with the error, written to its trial.json as a worker would have (the half-built folder a
+    killed worker may leave beside it is removed)."""
     from ..artifacts.checkpoint import write_json
+    from ..run import remove_leftovers
 
     record: TrialRecord = {
+        "stage": task.stage,
         "config_id": task.config_id,
         "seed": task.seed,
+        "params": task.params,
+        "eval_episodes": task.eval_episodes,
+        "eval_seed": task.eval_seed,
+        "objective_kind": task.objective,
         "status": "failed",
         "error": f"{type(error).__name__}: {error}".splitlines()[0],
     }
-    write_json(
-        Path(sweep_dir) / task.folder / TRIAL_FILE,
-        {**record, "stage": task.stage, "params": task.params},
-    )
+    out = Path(sweep_dir) / task.folder
+    remove_leftovers(out)
+    write_json(out / TRIAL_FILE, record)
     return record
 
 

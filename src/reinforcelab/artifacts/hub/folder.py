@@ -116,10 +116,18 @@ def write_hub_folder(
 
 
 def trained_episodes(run_dir: Path) -> int | None:
-    """The number of episodes the run trained, from its results.json (None if it has none)."""
+    """The number of episodes the run trained, from its results.json (None if it has none, or
+    one without a training summary); a results.json that is not JSON is damaged, and said so."""
+    path = run_dir / RESULTS_FILE
     try:
-        return int(json.loads((run_dir / RESULTS_FILE).read_text())["training"]["train_episodes"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads(path.read_text())
+    except OSError:
+        return None
+    except ValueError as exc:
+        raise HubExportError(f"{path} is damaged: not valid JSON ({exc})") from exc
+    try:
+        return int(data["training"]["train_episodes"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
