@@ -286,12 +286,6 @@ class Writable(Rule):
         return path
 
 
-def cannot_write(path: str | Path, exc: OSError) -> OptionError:
-    """The one-line error for a write that failed although its path was checked (something changed
-    since, or a deeper folder cannot be made)."""
-    return OptionError(f"cannot write {path}: {describe_os_error(exc)}")
-
-
 def choices(literal: Any) -> tuple[str, ...]:
     """The words of a ``Literal[...]`` type, so allowed values are written once."""
     from typing import get_args
@@ -339,13 +333,6 @@ def arguments(**rules: Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-def check_counts(**values: int | None) -> None:
-    """Check several optional counts at once (``None`` means "not given")."""
-    for name, value in values.items():
-        if value is not None:
-            COUNT.check(name, value)
-
-
 __all__: Sequence[str] = [
     "COUNT",
     "DEVICE",
@@ -372,7 +359,5 @@ __all__: Sequence[str] = [
     "Widths",
     "Writable",
     "arguments",
-    "cannot_write",
-    "check_counts",
     "choices",
 ]

@@ -162,9 +162,9 @@ def test_a_write_that_fails_after_the_check_is_one_line_too(in_tmp, cartpole_run
 
     monkeypatch.setattr(os, "replace", replace)
     line = one_line_error(invoke("plot", cartpole_run, "--out", "curve.png"))
-    assert line == "error: cannot write curve.png: Permission denied"
+    assert line == "error: cannot write curve.png: Permission denied (EACCES)"
     line = one_line_error(invoke("record", cartpole_run, "--out", "replay.mp4", "--max-steps", 5))
-    assert line == "error: cannot write replay.mp4: Permission denied"
+    assert line == "error: cannot write replay.mp4: Permission denied (EACCES)"
     assert sorted(p.name for p in in_tmp.iterdir()) == []  # no partial files left behind
 
 

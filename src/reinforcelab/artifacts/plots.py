@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..checks import WRITABLE_FILE, arguments, cannot_write
+from ..checks import WRITABLE_FILE, arguments
 from ..errors import UserError
 from .files import CONFIG_FILE, METRICS_FILE, atomic_write
 
@@ -300,10 +300,8 @@ def plot_learning_curves(
         raise PlotError(f"cannot save a plot as {out_path.name!r}; use .png (or .svg, .pdf)")
     # Light PNG compression: the default level spends a tenth of a second for a few kB.
     options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
-    try:
-        return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
-    except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
-        raise cannot_write(out_path, exc) from exc
+    # atomic_write: one line naming out_path if it fails (writable when checked, not now)
+    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt, **options))
 
 
 def learning_curve_figure(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import WRITABLE_FILE, cannot_write
+from ..checks import WRITABLE_FILE
 from ..errors import OptionError, UserError
 from ..rollout import collect_episode
 from .files import atomic_write
@@ -277,10 +277,8 @@ def record_video(
         finally:
             writer = None
 
-    try:
-        atomic_write(path, play)  # also on Ctrl-C: never a partial video under the final name
-    except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
-        raise cannot_write(path, exc) from exc
+    # Never a partial video under the final name (also on Ctrl-C); a failed write is one line.
+    atomic_write(path, play)
     return {
         "path": str(path),
         "format": fmt,

@@ -11,8 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ...checks import FLAG, WRITABLE_FILE, WRITABLE_FOLDER, arguments, cannot_write
+from ...checks import FLAG, WRITABLE_FILE, WRITABLE_FOLDER, arguments
 from ..checkpoint import CONFIG_FILE, MODEL_FILE, read_config, write_json
+from ..files import write_error
 from .card import check_results, course_hyperparameters, json_default, model_card
 from .errors import HubExportError
 from .layout import (
@@ -111,7 +112,7 @@ def write_hub_folder(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:  # writable when checked, not now (a full disk, a folder gone)
-        raise cannot_write(out_dir, exc) from exc
+        raise write_error(out_dir, exc) from exc
     return sorted(out_dir / p.name for p in out_dir.iterdir())
 
 
