@@ -134,6 +134,13 @@ class FastMode(LoopFacts):
     """``value`` subtracts a learned state-value baseline V(s) from the returns."""
     value_lr: float = option(1e-2, POSITIVE)
     """Learning rate of the value baseline."""
+    value_steps: int = option(1, COUNT)
+    """Adam steps of the value baseline per batch (each on the whole batch): a baseline that fits
+    the returns is what makes REINFORCE learn on envs such as Pendulum. The advantages use the
+    values from before the first step."""
+    reward_scale: float = option(1.0, POSITIVE)
+    """Rewards are multiplied by this in the returns, and so in what V learns: returns of order 1
+    suit the value baseline's learning rate. The policy's advantages are standardised anyway."""
     entropy_coef: float = option(0.0, Number(0))
     """Weight of the entropy bonus."""
     max_grad_norm: float | None = option(None, OrNone(POSITIVE))
@@ -213,6 +220,9 @@ class TrainConfig:
     """Step cap per episode, in course-mode training and in evaluation."""
     eval_episodes: int = option(10, COUNT)
     """Episodes of the final evaluation (the course protocol)."""
+    log_std_init: float = option(-0.5, Number(-20, 2))
+    """Continuous actions: the built-in Gaussian policy's initial log standard deviation, in units
+    of the action range's half-width (-0.5: a std of 0.61 half-ranges)."""
     seed: int | None = option(None, OrNone(Count(0)))
     """Seeds the weights, the action sampling and every env reset; ``None``: fresh entropy."""
     env_kwargs: dict[str, Any] = option({}, Mapping())  # noqa: RUF009 option() returns a field

@@ -372,7 +372,7 @@ class FastLoop(TrainingLoop):
         value_at = None
         if fast.truncation == "bootstrap":
             value_at = lambda o: engine.values(normalize(o))  # noqa: E731
-        returns = batch_returns(batch, self.config.gamma, value_at)
+        returns = batch_returns(batch, self.config.gamma, value_at, fast.reward_scale)
         stats: dict[str, float] = {}
         value_grads, values = (
             engine.value_gradients(obs, returns) if engine.has_value else ([], None)
@@ -386,6 +386,9 @@ class FastLoop(TrainingLoop):
         grads = [policy_grads, value_grads] if values is not None else [policy_grads]
         lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
         apply_gradients(engine, grads, fast.max_grad_norm, lr_factor)
+        for _ in range(fast.value_steps - 1):  # more steps of the baseline on the same returns
+            value_grads, _ = engine.value_gradients(obs, returns)
+            apply_gradients(engine, [None, value_grads], fast.max_grad_norm, lr_factor)
         stats["lr"] = engine.optimizers[0].lr
         if self.parts.obs_norm is not None:
             self.parts.obs_norm.update(batch.counted_obs)

@@ -85,19 +85,25 @@ def per_episode_standardize(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def batch_returns(
-    batch: Batch, gamma: float, value_at: Callable[[np.ndarray], np.ndarray] | None
+    batch: Batch,
+    gamma: float,
+    value_at: Callable[[np.ndarray], np.ndarray] | None,
+    reward_scale: float = 1.0,
 ) -> np.ndarray:
-    """Discounted returns [S] of the counted steps, in ``batch.counted_obs`` order.
+    """Discounted returns [S] of the counted steps, in ``batch.counted_obs`` order, of the rewards
+    times ``reward_scale``.
 
-    ``value_at`` (raw observations [m, obs_dim] -> values [m]) bootstraps truncated episodes:
-    G_T = r_T + gamma * V(s_T). Without it a truncation ends the return like a termination.
+    ``value_at`` (raw observations [m, obs_dim] -> values [m], in the scaled units) bootstraps
+    truncated episodes: G_T = r_T + gamma * V(s_T). Without it a truncation ends the return like a
+    termination.
     """
     bootstrap = None
     if value_at is not None and batch.truncated.any():
         t, n = np.nonzero(batch.truncated)
         bootstrap = np.zeros(batch.rewards.shape)
         bootstrap[t, n] = gamma * np.asarray(value_at(batch.obs[t + 1, n]), dtype=np.float64)
-    returns = discounted_returns(batch.rewards, batch.episode_end, gamma, bootstrap)
+    rewards = batch.rewards if reward_scale == 1.0 else batch.rewards * reward_scale
+    returns = discounted_returns(rewards, batch.episode_end, gamma, bootstrap)
     return batch.counted(returns)
 
 

@@ -36,11 +36,12 @@ __all__ = [
 
 
 def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> Engine:
-    """The numpy engine for the built-in MLP (and MLP baseline) on the CPU, torch otherwise."""
-    from ..policies.mlp import MLP, MLPPolicy
+    """The numpy engine for the built-in numpy policies (and MLP baseline) on the CPU, torch
+    otherwise."""
+    from ..policies.mlp import MLP, GaussianPolicy, MLPPolicy
 
     if (
-        isinstance(parts.policy, MLPPolicy)
+        isinstance(parts.policy, (MLPPolicy, GaussianPolicy))
         and device == "cpu"
         and (parts.value is None or isinstance(parts.value, MLP))
     ):

@@ -119,13 +119,16 @@ def clip_by_global_norm(grads: Gradients, max_norm: float) -> None:
 
 def apply_gradients(
     engine: Engine,
-    grads: Sequence[Gradients],
+    grads: Sequence[Gradients | None],
     max_grad_norm: float | None = None,
     lr_factor: float = 1.0,
 ) -> None:
-    """One optimizer step per network: ``grads[i]`` for ``engine.optimizers[i]``, each clipped to
-    ``max_grad_norm`` (if set) on its own, at ``lr_factor`` times its base learning rate."""
+    """One optimizer step per network: ``grads[i]`` for ``engine.optimizers[i]`` (None: no step of
+    that one), each clipped to ``max_grad_norm`` (if set) on its own, at ``lr_factor`` times its
+    base learning rate."""
     for optimizer, group in zip(engine.optimizers, grads):
+        if group is None:
+            continue
         if max_grad_norm is not None:
             clip_by_global_norm(group, max_grad_norm)
         optimizer.lr = optimizer.base_lr * lr_factor

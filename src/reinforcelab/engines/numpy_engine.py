@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..policies.mlp import MLP, MLPPolicy
+from ..policies.mlp import MLP, GaussianPolicy, MLPPolicy
 from ..returns import standardize
 from .base import PolicyTargets
 from .chunks import chunks
@@ -22,7 +22,9 @@ class NumpyEngine:
 
     uses_torch = False
 
-    def __init__(self, policy: MLPPolicy, value: MLP | None, lr: float, value_lr: float) -> None:
+    def __init__(
+        self, policy: MLPPolicy | GaussianPolicy, value: MLP | None, lr: float, value_lr: float
+    ) -> None:
         self.policy, self.value = policy, value
         self.optimizers = [NumpyAdam(policy.parameters(), lr=lr)]
         if value is not None:
@@ -66,22 +68,11 @@ class NumpyEngine:
         stats.setdefault("entropy", 0.0)
         for c in chunks(n):
             activations = self.policy.forward_keep(x[:, c])
-            logits = activations[-1]
-            shifted = logits - logits.max(0)
-            log_pi = shifted - np.log(np.exp(shifted).sum(0))
-            pi = np.exp(log_pi)
-            a, adv = actions[c], weights[c]
-            columns = np.arange(len(a))
-            # d(-log pi_a)/d logits = pi - onehot(a); dH/d logits = -pi * (log pi + H).
-            d_logits = pi * adv
-            d_logits[a, columns] -= adv
-            if entropy_coef:
-                entropy = -(pi * log_pi).sum(0)
-                d_logits += entropy_coef * pi * (log_pi + entropy)
-            d_logits /= n
-            stats["policy_loss"] -= float(adv @ log_pi[a, columns]) / n
-            stats["entropy"] -= float((pi * log_pi).sum()) / n
-            grads = add_into(grads, self.policy.backward(activations, d_logits))
+            # the distribution's own part: d loss / d outputs, and its other parameters' gradients
+            d_out, extra = self.policy.output_gradient(
+                activations[-1], actions[c], weights[c], entropy_coef, n, stats
+            )
+            grads = add_into(grads, [*self.policy.backward(activations, d_out), *extra])
         assert grads is not None
         return grads
 

@@ -169,6 +169,9 @@ class Spaces:
     #: the number of discrete actions, or the size of the action vector
     n_actions: int
     continuous: bool
+    #: continuous actions: their bounds (a Gaussian policy scales its samples to them)
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
 
     @property
     def obs_dim(self) -> int:
@@ -187,6 +190,7 @@ def spaces_of(env: gym.Env) -> Spaces:
     )
     shape = tuple(int(d) for d in env.observation_space.shape or ())
     if isinstance(space, gym.spaces.Box):
-        return Spaces(shape, int(space.shape[0]), True)
+        low, high = (tuple(float(v) for v in bound) for bound in (space.low, space.high))
+        return Spaces(shape, int(space.shape[0]), True, low, high)
     assert isinstance(space, gym.spaces.Discrete)  # check_spaces let nothing else through
     return Spaces(shape, int(space.n), False)

@@ -21,7 +21,7 @@ from ..config import TrainConfig
 from ..envs.make import Spaces
 from ..errors import OptionError
 from .base import Actor, Normalizer, Policy
-from .mlp import MLP, MLPPolicy
+from .mlp import MLP, GaussianPolicy, MLPPolicy
 from .obs_norm import ObsNorm
 
 if TYPE_CHECKING:
@@ -86,16 +86,6 @@ def build_parts(
     # The weights' own stream (training and predict() have theirs).
     init_rng = np.random.default_rng(None if seed is None else [seed, 2])
     distribution = "normal" if spaces.continuous else "categorical"
-    if policy is None and spaces.continuous:
-        from .gaussian import GaussianMLP
-
-        policy_kwargs = {
-            "obs_dim": spaces.obs_dim,
-            "action_dim": spaces.n_actions,
-            "hidden_sizes": list(config.hidden_sizes),
-            **(policy_kwargs or {}),
-        }
-        policy = GaussianMLP
     if policy is None and spaces.images:
         from .cnn import CNNPolicy
 
@@ -110,18 +100,30 @@ def build_parts(
     if policy is None:
         if policy_kwargs:
             raise OptionError("policy_kwargs needs a policy class (policy=MyPolicy)")
-        built = MLPPolicy.random(spaces.obs_dim, config.hidden_sizes, spaces.n_actions, init_rng)
+        if spaces.continuous:
+            built = GaussianPolicy.random(
+                spaces.obs_dim,
+                config.hidden_sizes,
+                np.array(spaces.action_low),
+                np.array(spaces.action_high),
+                config.log_std_init,
+                init_rng,
+            )
+        else:
+            built = MLPPolicy.random(
+                spaces.obs_dim, config.hidden_sizes, spaces.n_actions, init_rng
+            )
     else:
         built = torch_policy(
             policy, policy_kwargs, policy_output, spaces.n_actions, example_obs, seed, distribution
         )
     value: MLP | TorchValue | None = None
-    if config.mode.baseline == "value":
-        value = (
-            cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed)
-            if spaces.images
-            else MLP.random(spaces.obs_dim, config.hidden_sizes, 1, init_rng)
-        )
+    if config.mode.baseline == "value" and spaces.images:
+        value = cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed)
+    elif config.mode.baseline == "value" and isinstance(built, GaussianPolicy):  # its Tanh kind
+        value = MLP.orthogonal(spaces.obs_dim, config.hidden_sizes, 1, init_rng, out_gain=1.0)
+    elif config.mode.baseline == "value":
+        value = MLP.random(spaces.obs_dim, config.hidden_sizes, 1, init_rng)
     normalize = config.mode.normalize_obs
     if normalize and spaces.images:
         raise OptionError(

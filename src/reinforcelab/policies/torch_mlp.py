@@ -38,9 +38,11 @@ class CategoricalPolicy(nn.Module):
 class ValueBaseline(nn.Module):
     """State-value network V(s) used as a REINFORCE baseline (fast mode)."""
 
-    def __init__(self, obs_dim: int, hidden_sizes: Sequence[int]) -> None:
+    def __init__(
+        self, obs_dim: int, hidden_sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU
+    ) -> None:
         super().__init__()
-        self.net = mlp(obs_dim, hidden_sizes, 1)
+        self.net = mlp(obs_dim, hidden_sizes, 1, activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs).squeeze(-1)

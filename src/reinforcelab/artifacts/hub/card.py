@@ -90,6 +90,7 @@ def course_hyperparameters(
             "mode": mode.name,
             "hidden_sizes": list(config.hidden_sizes),
             "seed": config.seed,
+            "log_std_init": config.log_std_init,
             "library_version": config_json.get("library_version"),
         }
     except (KeyError, TypeError, IndexError, ValueError) as exc:
@@ -208,9 +209,16 @@ def model_card(
     params = course_hyperparameters(config_json, trained_episodes)
     n_eval = int(results["n_evaluation_episodes"])
     deterministic = bool(results.get("deterministic", False))
-    if architecture is None:
-        shape = "x".join(str(d) for d in config_json["observation_shape"])
-        widths = " -> ".join(str(h) for h in params["hidden_sizes"])
+    shape = "x".join(str(d) for d in config_json["observation_shape"])
+    widths = " -> ".join(str(h) for h in params["hidden_sizes"])
+    if architecture is None and (config_json.get("policy") or {}).get("kind") == "gaussian":
+        policy = (
+            f"a Gaussian over the continuous actions: mean MLP {shape} -> {widths} -> "
+            f"{params['action_space']} (Tanh), a learned log standard deviation per action "
+            "dimension, both in units of the action range's half-width; samples are clipped to "
+            "the bounds by the env."
+        )
+    elif architecture is None:
         policy = (
             f"MLP {shape} -> {widths} -> {params['action_space']}, ReLU after each hidden layer, "
             "a softmax over the discrete actions (a categorical distribution)."
