@@ -160,6 +160,12 @@ class FastMode(LoopFacts):
     after this many steps of the batch (default: none; each plays ``episodes_per_env`` episodes,
     then waits for the batch's longest). Whether an episode counts is decided when it starts, so
     the batch stays an unbiased sample of the policy's whole episodes."""
+    segment_steps: int | None = option(None, OrNone(COUNT))
+    """Continuing episodes instead of whole ones: each update takes the next this-many steps of
+    every sub-env, episodes going on across updates, a segment's end cut and bootstrapped with V
+    (needs ``truncation="bootstrap"``). Every step counts and no sub-env waits, but an episode may
+    span several policy updates, so the sampling is not exactly on-policy (the default and
+    ``rollout_steps`` are); and a resumed run restarts its episodes from resets."""
     lr_schedule: LrSchedule = option("constant", Choice(choices(LrSchedule)))  # noqa: RUF009 option() returns a field
     """``constant``, or ``linear``: both learning rates fall in proportion to the env steps left
     of ``total_env_steps`` (zero at the end), so the policy settles instead of jittering around a
@@ -175,6 +181,16 @@ class FastMode(LoopFacts):
         if self.truncation == "bootstrap" and self.baseline != "value":
             raise ConfigError(
                 "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
+            )
+        if self.segment_steps is not None and self.truncation != "bootstrap":
+            raise ConfigError(
+                "segment_steps",
+                "needs truncation='bootstrap' (a segment's end is bootstrapped "
+                "with V, so baseline='value' too)",
+            )
+        if self.segment_steps is not None and (self.rollout_steps or self.episodes_per_env != 1):
+            raise ConfigError(
+                "segment_steps", "replaces rollout_steps and episodes_per_env; leave them unset"
             )
         if self.rollout_steps is not None and self.episodes_per_env != 1:
             raise ConfigError(
@@ -360,8 +376,23 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # Wall-clock time to a 100-episode sampled evaluation mean of 200.
     "fast-lunarlander": _LUNARLANDER,
-    "fast-lunarlander-continuous": _LUNARLANDER.replace(env_id="LunarLanderContinuous-v3",
-                                                        num_envs=32),
+    # The built-in numpy Gaussian; a value baseline that fits (8 steps per batch, rewards scaled
+    # to returns of order 1) and a low starting std; 256-step segments of continuing episodes.
+    "fast-lunarlander-continuous": TrainConfig(
+        env_id="LunarLanderContinuous-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
+        log_std_init=-1.0,
+        mode=FastMode(num_envs=32, total_env_steps=3_000_000, baseline="value", value_lr=1e-2,
+                      value_steps=8, reward_scale=0.01, normalize_obs=True,
+                      truncation="bootstrap", segment_steps=256),
+    ),
+    # Pendulum: the same, with gamma 0.9 (a short horizon), 25-step segments from 32 envs.
+    "fast-pendulum": TrainConfig(
+        env_id="Pendulum-v1", hidden_sizes=(64, 64), lr=5e-3, gamma=0.9, max_t=200,
+        log_std_init=0.0,
+        mode=FastMode(num_envs=32, total_env_steps=1_500_000, baseline="value", value_lr=1e-2,
+                      value_steps=8, reward_scale=0.1, normalize_obs=True,
+                      truncation="bootstrap", segment_steps=25),
+    ),
 }
 # fmt: on
 

@@ -45,7 +45,14 @@ from .envs.make import make_env, make_vector_env
 from .errors import UserError
 from .policies.factory import AgentParts
 from .returns import advantages, batch_returns, reward_to_go
-from .rollout import Batch, Episode, RolloutStorage, collect_batch, collect_episode
+from .rollout import (
+    Batch,
+    Episode,
+    RolloutStorage,
+    SegmentCollector,
+    collect_batch,
+    collect_episode,
+)
 from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
 
 
@@ -104,8 +111,9 @@ class TrainingLoop:
         self.rng = np.random.default_rng(config.seed)  # samples the actions
 
     # ------------------------------------------------------------------ what each loop defines
-    def step(self) -> tuple[np.ndarray, np.ndarray]:
-        """Collect, update; return the finished episodes' returns and lengths (in start order)."""
+    def step(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Collect, update; return the finished episodes' returns and lengths (in start order),
+        and the env steps trained on."""
         raise NotImplementedError
 
     def progress(self) -> tuple[int, int]:
@@ -156,14 +164,14 @@ class TrainingLoop:
                 np.errstate(over="ignore", invalid="ignore"),
             ):
                 while self.stop_reason is None and self.progress()[0] < self.progress()[1]:
-                    returns, lengths = self.step()
+                    returns, lengths, steps = self.step()
                     self.updates += 1
                     if not self.weights_finite():  # nothing of this update is recorded or saved
                         self.diverged = True
                         self.stop(f"diverged: update {self.updates} left non-finite weights")
                         break
                     self.wall_seconds = offset + time.perf_counter() - start
-                    records = self.record(returns, lengths)
+                    records = self.record(returns, lengths, steps)
                     for cb in callbacks:
                         cb.on_update(self, records)
                     if ctrl_c.requested:
@@ -182,12 +190,15 @@ class TrainingLoop:
                 "smaller learning rate, or max_grad_norm); the agent's weights are unusable"
             )
 
-    def record(self, returns: np.ndarray, lengths: np.ndarray) -> EpisodeRecords:
-        """Count the episodes an update finished (returns and lengths [n], in start order)."""
-        env_steps = self.env_steps + np.cumsum(lengths, dtype=np.int64)
+    def record(self, returns: np.ndarray, lengths: np.ndarray, steps: int) -> EpisodeRecords:
+        """Count an update's ``steps`` trained on and the episodes it finished (returns and
+        lengths [n], in start order). Whole episodes: the steps are their lengths, and each
+        episode's ``env_steps`` is the run's count after it; continuing episodes (segments) may
+        have started in earlier updates, so their counts stop at the update's."""
+        env_steps = self.env_steps + np.minimum(np.cumsum(lengths, dtype=np.int64), steps)
         records = EpisodeRecords(self.episodes + 1, returns, lengths, env_steps, self.wall_seconds)
         self.episodes += len(lengths)
-        self.env_steps = int(env_steps[-1]) if len(lengths) else self.env_steps
+        self.env_steps += steps
         self.recent_returns.extend(returns[-100:].tolist())  # the deque keeps the last 100
         return records
 
@@ -265,7 +276,7 @@ class CourseLoop(TrainingLoop):
     def progress(self) -> tuple[int, int]:
         return self.episodes, self.config.mode.budget
 
-    def step(self) -> tuple[np.ndarray, np.ndarray]:
+    def step(self) -> tuple[np.ndarray, np.ndarray, int]:
         actor = self.parts.actor()
         episode = collect_episode(
             self.env,
@@ -275,7 +286,7 @@ class CourseLoop(TrainingLoop):
         )
         self.simulated_env_steps += episode.length
         self.update_stats = self.update(episode)
-        return np.array([episode.total_reward]), np.array([episode.length])
+        return np.array([episode.total_reward]), np.array([episode.length]), episode.length
 
     def update(self, episode: Episode) -> dict[str, float]:
         """The course's update: the reward-to-go standardised within the episode (float32, in the
@@ -317,6 +328,7 @@ class FastLoop(TrainingLoop):
         self.envs: Any = None
         self.open_envs()  # now: an env that cannot be made fails before anything else happens
         self.storage = RolloutStorage()
+        self.segments: SegmentCollector | None = None  # segment_steps: episodes that go on
 
     @property
     def fast(self) -> FastMode:
@@ -341,25 +353,33 @@ class FastLoop(TrainingLoop):
             yield
         finally:
             self.envs.close()
-            self.envs = None
+            self.envs, self.segments = None, None
 
     def progress(self) -> tuple[int, int]:
         return self.env_steps, self.fast.budget
 
-    def step(self) -> tuple[np.ndarray, np.ndarray]:
+    def step(self) -> tuple[np.ndarray, np.ndarray, int]:
         fast, actor = self.fast, self.parts.actor()
-        batch = collect_batch(
-            self.envs,
-            lambda obs: actor.act_batch(obs, self.rng),
-            fast.rollout_max_t or self.config.max_t,
-            fast.episodes_per_env,
-            seed=vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs)),
-            storage=self.storage,
-            rollout_steps=fast.rollout_steps,
-        )
+        act = lambda obs: actor.act_batch(obs, self.rng)  # noqa: E731
+        seeds = vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs))
+        if fast.segment_steps is not None:
+            if self.segments is None:  # the episodes start (again) from resets
+                self.segments = SegmentCollector(self.envs, seeds)
+            batch = self.segments.collect(act, fast.segment_steps)
+        else:
+            batch = collect_batch(
+                self.envs,
+                act,
+                fast.rollout_max_t or self.config.max_t,
+                fast.episodes_per_env,
+                seed=seeds,
+                storage=self.storage,
+                rollout_steps=fast.rollout_steps,
+            )
         self.simulated_env_steps += batch.valid.size
         self.update_stats = self.update(batch)
-        return np.asarray(batch.episode_returns), np.asarray(batch.episode_lengths)
+        returns, lengths = np.asarray(batch.episode_returns), np.asarray(batch.episode_lengths)
+        return returns, lengths, batch.env_steps
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One update on a batch of whole episodes: returns (bootstrapped at cuts), the value

@@ -244,6 +244,77 @@ def collect_batch(
     )
 
 
+class SegmentCollector:
+    """Continuing episodes, for ``segment_steps``: each call takes the next ``T`` steps of every
+    sub-env, and episodes go on from one call to the next (no reset between batches, so no sub-env
+    ever waits). A segment's last step is a cut (bootstrapped with V by the update) when its
+    episode goes on. Every step counts, but an episode may span several policy updates: unlike
+    ``collect_batch``, this is not exact on-policy sampling of whole episodes.
+
+    The envs' NEXT_STEP autoreset makes the step after an episode's end a dead step (masked).
+    Episode returns and lengths are reported when episodes end, over all their segments.
+    """
+
+    def __init__(self, envs: gym.vector.VectorEnv, seed: int | list[int] | None) -> None:
+        if envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
+            raise ValueError("segments need NEXT_STEP autoreset")
+        self.envs = envs
+        self.obs, _ = envs.reset(seed=seed)  # type: ignore[arg-type]  # one seed per sub-env too
+        n = envs.num_envs
+        self.dead = np.zeros(n, dtype=bool)  # the next step only resets this sub-env
+        self.episode_return = np.zeros(n)
+        self.episode_length = np.zeros(n, dtype=np.int64)
+        self.storage = RolloutStorage()
+
+    def collect(self, act: Callable[[np.ndarray], np.ndarray], T: int) -> Batch:
+        n = self.envs.num_envs
+        space = self.envs.single_action_space
+        action_row = (
+            ((n, *space.shape), np.float32)
+            if isinstance(space, gym.spaces.Box)
+            else ((n,), np.int64)
+        )
+        layout = {
+            "obs": (self.obs.shape, np.uint8 if self.obs.dtype == np.uint8 else np.float32),
+            "actions": action_row,
+            "rewards": ((n,), np.float64),
+            **{name: ((n,), bool) for name in ("valid", "terminated", "truncated")},
+        }
+        a = self.storage.reserve(T + 1, layout)
+        a["obs"][0] = self.obs
+        returns: list[float] = []
+        lengths: list[int] = []
+        for t in range(T):
+            actions = act(self.obs)
+            self.obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+            live = np.logical_not(self.dead, out=a["valid"][t])
+            a["obs"][t + 1], a["actions"][t] = self.obs, actions
+            a["rewards"][t] = np.where(live, rewards, 0.0)
+            a["terminated"][t], a["truncated"][t] = terminated & live, truncated & live
+            self.episode_return += a["rewards"][t]
+            self.episode_length += live
+            done = a["terminated"][t] | a["truncated"][t]
+            for i in np.flatnonzero(done):
+                returns.append(float(self.episode_return[i]))
+                lengths.append(int(self.episode_length[i]))
+            self.episode_return[done], self.episode_length[done] = 0.0, 0
+            self.dead = done
+        valid, terminated = a["valid"][:T], a["terminated"][:T]
+        cut = np.zeros((T, n), dtype=bool)
+        cut[-1] = valid[-1] & ~(terminated[-1] | a["truncated"][T - 1])
+        episode_end = terminated | a["truncated"][:T] | cut
+        return Batch(
+            obs=a["obs"][: T + 1],
+            actions=a["actions"][:T],
+            rewards=a["rewards"][:T],
+            valid=valid,
+            episode_end=episode_end,
+            truncated=episode_end & ~terminated,
+            episode_returns=returns,
+            episode_lengths=lengths,
+        )
+
+
 def episode_totals(
     rewards: np.ndarray, valid: np.ndarray, episode_end: np.ndarray
 ) -> tuple[list[float], list[int]]:
