@@ -250,7 +250,7 @@ def check_episodes_fit(
         from .artifacts.video import auto_scale
 
         env.reset(seed=0)  # to render a frame (recording resets every episode with its own seed)
-        height, width = np.shape(env.render())[:2]
+        height, width = np.asarray(env.render()).shape[:2]
         needed += episodes * (cap + 1) * height * width * 4 * auto_scale(height, width) ** 2
     check_fits(
         needed,

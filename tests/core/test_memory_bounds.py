@@ -18,7 +18,7 @@ from reinforcelab import memory, playback
 from reinforcelab.callbacks import StopOnEvaluation
 from reinforcelab.envs.make import make_vector_env
 from reinforcelab.memory import TooBigError, available_bytes, check_fits
-from reinforcelab.rollout import RolloutStorage, batch_nbytes, collect_batch
+from reinforcelab.rollout import RolloutStorage, batch_nbytes, batch_rows, collect_batch
 
 GB = 10**9
 
@@ -199,12 +199,37 @@ def test_the_batch_estimate_bounds_what_a_batch_really_takes():
         ),
         # course mode: one episode of up to 10**10 steps (Pixelcopter has no time limit)
         (["Pixelcopter-PLE-v0", "--max-t", "10000000000"], "lower max_t"),
+        # fixed-length segments of 10**9 steps
+        (
+            ["Pendulum-v1", "--preset", "fast-pendulum", "--set", "segment_steps=1000000000"],
+            "segment_steps",
+        ),
+        # sub-envs that play on until 10**10 steps
+        (
+            ["CartPole-v1", "--preset", "fast-cartpole", "--set", "rollout_steps=10000000000"],
+            "rollout_steps",
+        ),
     ],
 )
 def test_a_training_batch_that_cannot_fit_is_refused_up_front(args, fix, tmp_path):
     line = refused(run_cli("train", *args, "--out", tmp_path / "run", "--no-progress"))
     assert fix in line and line.startswith("error: training on ")
     assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+@pytest.mark.parametrize("rollout_steps", [None, 300])
+def test_the_storage_grows_to_the_longest_batch_and_no_further(rollout_steps):
+    # Random CartPole episodes last some 20 steps, never 100 (seeded): with rollout_steps a sub-env
+    # plays about 15 of them back to back, more rows than one episode of max_t steps needs.
+    envs = make_vector_env("CartPole-v1", 4)
+    storage, rng = RolloutStorage(), np.random.default_rng(0)
+    act = lambda obs: rng.integers(0, 2, len(obs))  # noqa: E731
+    batch = collect_batch(envs, act, 100, 1, 0, storage, rollout_steps=rollout_steps)
+    envs.close()
+    rows = len(storage.arrays["obs"])
+    assert len(batch.obs) <= rows <= batch_rows(100, 1, rollout_steps)
+    if rollout_steps:
+        assert sum(batch.episode_lengths) >= 4 * 300 and len(batch.obs) > batch_rows(100, 1)
 
 
 def test_a_time_limit_bounds_the_estimate(tmp_path):

@@ -97,6 +97,7 @@ def test_a_refused_ray_address_is_one_line_at_once(address, tmp_path):
     [
         ("127.0.0.1:70000", "a port is between 1 and 65535"),
         ("127.0.0.1:0", "a port is between 1 and 65535"),
+        ("no-such-host.invalid:6379", "cannot connect to the Ray cluster at no-such-host"),
     ],
 )
 def test_an_impossible_ray_address_is_one_line(address, message, tmp_path):

@@ -12,6 +12,7 @@ import difflib
 import importlib
 import importlib.util
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
         )
 
 
-def channels_first(space: gym.spaces.Box) -> tuple[gym.spaces.Box, Any] | None:
+def channels_first(space: gym.Space) -> tuple[gym.spaces.Box, Any] | None:
     """For (H, W, C) or (H, W) images: their (C, H, W) space and the function that turns frames
     (one, or a batch [n, ...]) into it; None for observations the policies take as they are."""
     layout = image_layout(space)
@@ -143,6 +144,7 @@ def channels_first(space: gym.spaces.Box) -> tuple[gym.spaces.Box, Any] | None:
         to_chw = lambda frames: np.expand_dims(frames, -3)  # noqa: E731
     else:
         return None
+    assert isinstance(space, gym.spaces.Box)  # image_layout said so
     return gym.spaces.Box(to_chw(space.low), to_chw(space.high), dtype=np.uint8), to_chw
 
 
@@ -153,22 +155,33 @@ class ChannelsFirst(gym.wrappers.TransformObservation):
 def to_channels_first(obs: np.ndarray, spaces: Spaces) -> np.ndarray:
     """Observations (one, or a batch) as the env gives them, in the layout the policies take:
     what :class:`ChannelsFirst` does to frames; other observations are returned unchanged."""
-    env_shape = spaces.env_obs_shape
-    if env_shape is None or obs.shape[obs.ndim - len(env_shape) :] != env_shape:
+    env_shape, shape = spaces.env_obs_shape, spaces.obs_shape
+    if env_shape is None or shape in (obs.shape, obs.shape[1:]):  # as the policies take them
         return obs
+    if obs.shape[obs.ndim - len(env_shape) :] != env_shape:
+        return obs  # neither: predict() says what it expects
     return np.moveaxis(obs, -1, -3) if len(env_shape) == 3 else np.expand_dims(obs, -3)
 
 
 @contextlib.contextmanager
-def optional_dependencies(env_id: str) -> Iterator[None]:
+def optional_dependencies(env_id: str, kwargs: Mapping[str, Any] = {}) -> Iterator[None]:
     """Turn Gymnasium's missing-dependency error (e.g. Box2D for LunarLander) into an EnvError that
-    says what to install."""
+    says what to install, and an env keyword argument the env does not take (e.g. a preset's
+    ``obs_type`` given to another env) into one naming it."""
     try:
         yield
     except gym.error.DependencyNotInstalled as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvError(
             f"{env_id} needs an optional package that is not installed: {detail}"
+        ) from exc
+    except TypeError as exc:
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if unexpected is None or unexpected[1] not in kwargs:  # not one the user gave: a bug
+            raise
+        raise EnvError(
+            f"{env_id} does not take the env keyword argument {unexpected[1]!r} (env_kwargs, "
+            "which a preset for another env may set)"
         ) from exc
 
 
@@ -180,7 +193,7 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
         # Off-screen frames need no display; without this SDL (pygame) complains on headless
         # machines.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    with optional_dependencies(env_id):
+    with optional_dependencies(env_id, kwargs):
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
     try:
         check_spaces(env_id, env.observation_space, env.action_space)
@@ -239,7 +252,7 @@ def make_vector_env(
     action space on their way into the env (the policy's samples themselves are not)."""
     check_env_id(env_id)
     mode = vectorization_mode(env_id, vectorization, bool(kwargs), allow_envpool)
-    with optional_dependencies(env_id):
+    with optional_dependencies(env_id, kwargs):
         envs = (
             make_envpool(env_id, num_envs, **kwargs)
             if mode == "envpool"

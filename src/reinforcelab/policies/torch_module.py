@@ -130,8 +130,8 @@ class TorchPolicy:
             x = np.asarray(obs if normalize is None else normalize(obs), dtype=np.float32)
             with torch.inference_mode():
                 out = module(torch.from_numpy(np.ascontiguousarray(x)).to(device))
-                if as_logits:
-                    out = self.log_probs(out)
+                if as_logits:  # a non-finite probability stays so (the log would clamp -inf)
+                    out = torch.where(out.isfinite(), self.log_probs(out), out)
                 return out.cpu().numpy()
 
         if self.distribution == "normal":
@@ -189,7 +189,8 @@ def module_name(module: nn.Module) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    # a message's own text (str() of a KeyError is its repr, with the line breaks escaped)
+    text = (exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)).strip()
     return text.splitlines()[0] if text else "(no message)"
 
 
