@@ -19,9 +19,9 @@ from .checks import COUNT, DEVICE, FLAG, SEED, Choice, Instance, Mapping, OrNone
 from .config import PRESETS, TrainConfig
 from .config import preset as get_preset
 from .engines import resolve_device
-from .envs.make import make_env, spaces_of
+from .envs.make import make_env, spaces_of, to_channels_first
 from .errors import OptionError
-from .playback import EvalResult, evaluate
+from .playback import EvalResult, check_results_fit, evaluate
 from .policies.base import Actor, Policy
 from .policies.factory import build_parts, policy_class_from_spec
 from .policies.mlp import MLP
@@ -86,6 +86,7 @@ class Reinforce:
         if env_id is not None:
             overrides["env_id"] = env_id
         self.config = base.replace(**overrides) if overrides else base
+        check_results_fit(self.config.eval_episodes)  # now, not after training
         env = make_env(self.config.env_id, **self.config.env_kwargs)
         try:
             spaces = spaces_of(env)
@@ -133,8 +134,8 @@ class Reinforce:
     def predict(self, obs: np.ndarray, deterministic: bool = False) -> int | np.ndarray:
         """The action for one observation (an int; a float32 vector for continuous actions) or for
         a batch of them (an array). With ``deterministic``: the most probable action, or the
-        mean."""
-        obs = np.asarray(obs, dtype=np.float32)
+        mean. Image observations may also come as the env gives them, e.g. (H, W, C)."""
+        obs = to_channels_first(np.asarray(obs, dtype=np.float32), self.parts.spaces)
         single = obs.shape == self.obs_shape
         if not single and obs.shape[1:] != self.obs_shape:
             shape = ", ".join(map(str, self.obs_shape))

@@ -252,6 +252,9 @@ class StopOnEvaluation(Callback):
     def __init__(
         self, reward: float, n_episodes: int = 100, seed: int | None = None, precheck: float = 0.9
     ) -> None:
+        from .playback import check_results_fit
+
+        check_results_fit(n_episodes)  # before training starts
         self.reward = reward
         self.n_episodes = n_episodes
         self.seed = seed
@@ -263,13 +266,9 @@ class StopOnEvaluation(Callback):
     def on_training_start(self, trainer: Trainer) -> None:
         import numpy as np
 
-        from .envs.make import make_vector_env
+        from .playback import evaluation_envs
 
-        cfg = trainer.config
-        # Gymnasium's own env, as the final evaluation (EnvPool's ports start other episodes)
-        self.envs = make_vector_env(
-            cfg.env_id, self.n_episodes, allow_envpool=False, **cfg.env_kwargs
-        )
+        self.envs = evaluation_envs(trainer.config, self.n_episodes)
         # Its own stream, so evaluating does not change what training samples.
         self.rng = np.random.default_rng(None if self.seed is None else [self.seed, 1])
 
@@ -294,6 +293,7 @@ class StopOnEvaluation(Callback):
             trainer.config.max_t,
             seed=self.seed,
             reset_seeds=reset_seeds,
+            n_episodes=self.n_episodes,
         )
         self.eval_seconds += time.perf_counter() - start
         mean = result.mean_reward

@@ -41,8 +41,10 @@ from .engines import (
     global_norm,
     make_engine,
 )
-from .envs.make import make_env, make_vector_env
+from .envs.make import episode_step_cap, make_env, make_vector_env
 from .errors import UserError
+from .memory import check_fits
+from .policies.base import NonFiniteOutputs
 from .policies.factory import AgentParts
 from .returns import advantages, batch_returns, reward_to_go
 from .rollout import (
@@ -50,8 +52,10 @@ from .rollout import (
     Episode,
     RolloutStorage,
     SegmentCollector,
+    batch_nbytes,
     collect_batch,
     collect_episode,
+    episode_nbytes,
 )
 from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
 
@@ -164,7 +168,14 @@ class TrainingLoop:
                 np.errstate(over="ignore", invalid="ignore"),
             ):
                 while self.stop_reason is None and self.progress()[0] < self.progress()[1]:
-                    returns, lengths, steps = self.step()
+                    try:
+                        returns, lengths, steps = self.step()
+                    except NonFiniteOutputs:
+                        if self.updates == 0:  # the policy as it was given
+                            raise
+                        self.diverged = True  # finite weights, but too large to compute with
+                        self.stop(f"diverged: update {self.updates} left non-finite outputs")
+                        break
                     self.updates += 1
                     if not self.weights_finite():  # nothing of this update is recorded or saved
                         self.diverged = True
@@ -186,8 +197,9 @@ class TrainingLoop:
             cb.on_training_end(self)
         if self.diverged:
             raise TrainingDiverged(
-                f"training diverged: update {self.updates} produced NaN or infinite weights (try a "
-                "smaller learning rate, or max_grad_norm); the agent's weights are unusable"
+                f"training diverged: update {self.updates} produced NaN or infinite weights, or "
+                "outputs (try a smaller learning rate, or max_grad_norm); the agent's weights are "
+                "unusable"
             )
 
     def record(self, returns: np.ndarray, lengths: np.ndarray, steps: int) -> EpisodeRecords:
@@ -269,6 +281,13 @@ class CourseLoop(TrainingLoop):
         from .engines.torch_engine import TorchEngine
 
         assert isinstance(config.mode, CourseMode)
+        cap = episode_step_cap(config.env_id, config.max_t, config.env_kwargs)
+        check_fits(
+            episode_nbytes(parts.spaces, cap),
+            f"training on episodes of up to {cap} steps of {parts.spaces.obs_shape} "
+            f"{parts.spaces.obs_dtype} observations",
+            "lower max_t",
+        )
         # The built-in MLP's torch view shares its arrays on the CPU, so updates land in them.
         super().__init__(config, parts, TorchEngine(parts.policy, None, config.lr, 0.0, "cpu"))
         self.env = make_env(config.env_id, **config.env_kwargs)
@@ -323,12 +342,45 @@ class FastLoop(TrainingLoop):
 
     def __init__(self, config: TrainConfig, parts: AgentParts, device: str = "cpu") -> None:
         assert isinstance(config.mode, FastMode)
+        self.check_batch_fits(config, parts)
         engine = make_engine(parts, config.lr, config.mode.value_lr, device)
         super().__init__(config, parts, engine)
         self.envs: Any = None
         self.open_envs()  # now: an env that cannot be made fails before anything else happens
         self.storage = RolloutStorage()
         self.segments: SegmentCollector | None = None  # segment_steps: episodes that go on
+
+    @staticmethod
+    def check_batch_fits(config: TrainConfig, parts: AgentParts) -> None:
+        """Refuse, before any env is made, a batch bigger than this machine's memory."""
+        fast = config.mode
+        assert isinstance(fast, FastMode)
+        max_t = fast.rollout_max_t or config.max_t
+        cap = episode_step_cap(config.env_id, max_t, config.env_kwargs)
+        if fast.segment_steps is not None:
+            batch = f"{fast.segment_steps} steps of {fast.num_envs} sub-envs"
+            sizes = "num_envs or segment_steps"
+        elif fast.rollout_steps is not None:
+            batch = f"{fast.rollout_steps} steps or more of {fast.num_envs} sub-envs"
+            sizes = "num_envs, rollout_steps or rollout_max_t"
+        else:
+            episodes = fast.num_envs * fast.episodes_per_env
+            batch = f"{episodes} episodes of up to {cap} steps"
+            sizes = "num_envs, episodes_per_env or rollout_max_t"
+        check_fits(
+            batch_nbytes(
+                parts.spaces,
+                fast.num_envs,
+                max_t,
+                fast.episodes_per_env,
+                cap,
+                fast.rollout_steps,
+                fast.segment_steps,
+            ),
+            f"training on batches of {batch} ({parts.spaces.obs_shape} "
+            f"{parts.spaces.obs_dtype} observations)",
+            f"lower {sizes}",
+        )
 
     @property
     def fast(self) -> FastMode:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
+
+if TYPE_CHECKING:
+    from .envs.make import Spaces
 
 
 @dataclass
@@ -75,6 +78,20 @@ def collect_episode(
     )
 
 
+def step_nbytes(spaces: Spaces) -> tuple[int, int]:
+    """Bytes of one stored observation (uint8 frames, float32 vectors) and of one action."""
+    obs = int(np.prod(spaces.obs_shape)) * (1 if spaces.obs_dtype == "uint8" else 4)
+    return obs, 4 * spaces.n_actions if spaces.continuous else 8
+
+
+def episode_nbytes(spaces: Spaces, step_cap: int) -> int:
+    """About the most memory :func:`collect_episode` takes for an episode of up to ``step_cap``
+    steps: every step's observation (as the env gave it, then in the Episode's array), action and
+    reward, with the Python objects around them."""
+    obs, action = step_nbytes(spaces)
+    return step_cap * (2 * obs + action + 256)
+
+
 @dataclass
 class Batch:
     """Transitions of a vector env over [time, env], with masks saying which ones count.
@@ -137,9 +154,49 @@ class RolloutStorage:
             if old is None or old.shape[1:] != row_shape or old.dtype != dtype:
                 self.arrays[name] = np.empty((rows, *row_shape), dtype)
             elif len(old) < rows:
-                self.arrays[name] = np.empty((max(rows, 2 * len(old)), *row_shape), dtype)
+                self.arrays[name] = np.empty((rows, *row_shape), dtype)
                 self.arrays[name][: len(old)] = old
         return self.arrays
+
+
+def batch_rows(max_t: int, episodes_per_env: int, rollout_steps: int | None = None) -> int:
+    """Rows of the longest possible batch: a sub-env's share is at most ``episodes_per_env``
+    episodes of ``max_t`` steps, each followed by a dead step, or, with ``rollout_steps``, fewer
+    than ``rollout_steps`` counted steps and then one more episode (each counted step followed by
+    at most one dead step); then the last observation."""
+    if rollout_steps is None:
+        return episodes_per_env * (max_t + 1) + 1
+    return 2 * (rollout_steps - 1 + max_t) + 1
+
+
+def batch_nbytes(
+    spaces: Spaces,
+    num_envs: int,
+    max_t: int,
+    episodes_per_env: int,
+    step_cap: int,
+    rollout_steps: int | None = None,
+    segment_steps: int | None = None,
+) -> int:
+    """About the most memory one batch of :func:`collect_batch` (or of ``segment_steps`` steps of
+    :class:`SegmentCollector`) takes, with the update's copies of its counted steps (observations,
+    normalised observations, returns, advantages, values): for episodes of up to ``step_cap`` steps
+    (``max_t``, or the env's own time limit when shorter)."""
+    obs, action = step_nbytes(spaces)
+    row = obs + action + 8 + 4  # and a float64 reward and four flags per sub-env
+    if segment_steps is not None:
+        rows = counted_steps = segment_steps + 1
+    else:
+        needed = batch_rows(step_cap, episodes_per_env, rollout_steps)
+        longest = batch_rows(max_t, episodes_per_env, rollout_steps)
+        rows = min(257, longest)
+        while rows < needed:  # as collect_batch grows its storage
+            rows = min(2 * rows, longest)
+        counted_steps = (
+            episodes_per_env * step_cap if rollout_steps is None else rollout_steps - 1 + step_cap
+        )
+    counted = counted_steps * (obs + (0 if spaces.obs_dtype == "uint8" else obs) + 64)
+    return num_envs * (rows * row + counted)
 
 
 def collect_batch(
@@ -185,9 +242,10 @@ def collect_batch(
         "rewards": ((n,), np.float64),
         **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")},
     }
-    # Room for the longest possible batch (a sub-env's share is at most episodes_per_env episodes of
-    # max_t steps, each followed by a dead step) or for 256 steps if less; more when needed.
-    a = storage.reserve(min(episodes_per_env * (max_t + 1), 256) + 1, layout)
+    # Room for 256 steps, or for the longest possible batch if less (batch_rows); more when
+    # needed, never more than that (batch_nbytes counts on it).
+    longest = batch_rows(max_t, episodes_per_env, rollout_steps)
+    a = storage.reserve(min(longest, 257), layout)
     a["obs"][0] = obs
     live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
     episodes_done = np.zeros(n, dtype=np.int64)
@@ -198,7 +256,7 @@ def collect_batch(
     T = 0
     while live.any():
         if len(a["obs"]) == T + 1:
-            a = storage.reserve(2 * (T + 1), layout)
+            a = storage.reserve(min(2 * (T + 1), longest), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
         # a real step (not a dead one) of a sub-env whose share is not over

@@ -93,9 +93,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def test_ctrl_c_while_evaluating_exits_130(cartpole_run):
-    process = start("evaluate", cartpole_run, "--episodes", 20_000)
-    # Starting up and loading the agent take about a second of CPU, evaluating 20,000 episodes
-    # over 20: at 3 seconds it is evaluating, however busy the machine.
+    process = start("evaluate", cartpole_run, "--episodes", 1_000_000)
+    # Starting up and loading the agent take about a second of CPU, evaluating 1,000,000 episodes
+    # (in rounds of 256) over 20: at 3 seconds it is evaluating, however busy the machine.
     while cpu_seconds(process.pid) < 3:
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)

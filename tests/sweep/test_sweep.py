@@ -318,7 +318,7 @@ def test_resume_after_an_interrupt_reuses_finished_trials_and_matches_an_uninter
 
     # The preset's 2 seeds, then trial-0000's 2 seeds (a configuration complete in Optuna), then
     # one seed of trial-0001 (left running in Optuna).
-    monkeypatch.setattr(backends, "make_backend", lambda address, workers: InterruptAfter(5))
+    monkeypatch.setattr(backends, "make_backend", lambda *_: InterruptAfter(5))
     with pytest.raises(SweepInterrupted, match="--resume"):
         run_sweep(spec, tmp_path / "sw", progress=False)
     finished = {p.parent: p.read_text() for p in (tmp_path / "sw" / "runs").glob("*/*/trial.json")}
@@ -503,7 +503,7 @@ def test_pruning_stops_configurations_below_the_median_before_their_last_seed(
     monkeypatch.setattr(
         backends,
         "make_backend",
-        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
+        lambda *_: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
     )
     spec = spec_from_dict(
         {
@@ -584,7 +584,7 @@ def test_progress_ends_at_n_of_n_and_names_the_summarys_best(
     score, delay, workers, tmp_path, monkeypatch, progress_output
 ):
     backend = ScriptedBackend(score, workers, delay)
-    monkeypatch.setattr(backends, "make_backend", lambda address, w: backend)
+    monkeypatch.setattr(backends, "make_backend", lambda *_: backend)
     summary = run_sweep(spec_from_dict(TINY), tmp_path / "sw", progress=True)
     assert_progress_agrees_with_the_result(progress_output, tmp_path / "sw", summary)
 
@@ -596,7 +596,7 @@ def test_progress_of_a_resumed_sweep_counts_only_trials_that_run(
     monkeypatch.setattr(
         backends,
         "make_backend",
-        lambda address, workers: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
+        lambda *_: ScriptedBackend(lambda p, s: 1000 * p.get("lr", 0.1) + s),
     )
     spec = spec_from_dict(
         {
@@ -616,9 +616,7 @@ def test_progress_of_a_resumed_sweep_counts_only_trials_that_run(
 def test_one_ranking_rule_picks_the_best_and_orders_the_summary(tmp_path, monkeypatch):
     """Highest mean first; on a tie the preset (nothing to gain), then the lowest config id."""
     # base, trial-0000 (lr 0.05) and trial-0001 (lr 0.1) all score 5: the preset wins.
-    monkeypatch.setattr(
-        backends, "make_backend", lambda address, workers: ScriptedBackend(lambda p, s: 5.0)
-    )
+    monkeypatch.setattr(backends, "make_backend", lambda *_: ScriptedBackend(lambda p, s: 5.0))
     summary = run_sweep(spec_from_dict(TINY), tmp_path / "a", progress=False)
     assert summary["best"]["config_id"] == "base"
     assert [c["config_id"] for c in summary["configurations"]] == [
@@ -630,7 +628,7 @@ def test_one_ranking_rule_picks_the_best_and_orders_the_summary(tmp_path, monkey
     backend = ScriptedBackend(
         lambda p, s: 1.0 if not p else 5.0, 4, lambda p: 1.0 if p.get("lr") == 0.05 else 0.0
     )
-    monkeypatch.setattr(backends, "make_backend", lambda address, workers: backend)
+    monkeypatch.setattr(backends, "make_backend", lambda *_: backend)
     summary = run_sweep(spec_from_dict(TINY), tmp_path / "b", progress=False)
     assert summary["best"]["config_id"] == "trial-0000"
     assert [c["config_id"] for c in summary["configurations"]] == [
@@ -645,9 +643,7 @@ def test_optuna_ranks_by_the_same_mean_as_the_summary(tmp_path, monkeypatch):
     monkeypatch.setattr(
         backends,
         "make_backend",
-        lambda address, workers: ScriptedBackend(
-            lambda p, s: (0.1 * s + 50 * p.get("lr", 0.1) / 3) ** 1.7
-        ),
+        lambda *_: ScriptedBackend(lambda p, s: (0.1 * s + 50 * p.get("lr", 0.1) / 3) ** 1.7),
     )
     summary = run_sweep(spec_from_dict({**TINY, "seeds": 10}), tmp_path / "sw", progress=False)
     import optuna

@@ -9,16 +9,48 @@ gradients; ``mlp.py``) and any ``torch.nn.Module`` (``torch_module.py``), which 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from ..errors import UserError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 Normalizer = Callable[[np.ndarray], np.ndarray]
+
+
+class PolicyError(UserError, ValueError):
+    """A policy module that cannot be used, rebuilt or loaded as asked, or whose outputs cannot be
+    acted on."""
+
+
+class NonFiniteOutputs(PolicyError):
+    """A policy's outputs (logits, probabilities, means) that are NaN or infinite."""
+
+
+def check_finite(outputs: np.ndarray, what: str, obs: np.ndarray) -> None:
+    """A NonFiniteOutputs error unless every one of a policy's ``outputs`` is finite: a NaN or
+    infinite logit, probability or mean has no action to sample (numpy would quietly pick action
+    0, Gymnasium fail on a NaN). Acting checks every step, so the common case costs one BLAS call:
+    the squared norm, which any NaN or inf makes NaN or inf (only then are the outputs looked at
+    one by one: a norm may also overflow)."""
+    if math.isfinite(np.vdot(outputs, outputs)) or np.isfinite(outputs).all():
+        return
+    bad = int(np.count_nonzero(~np.isfinite(outputs)))
+    cause = (
+        "the observations have NaN or infinite values too"
+        if not np.isfinite(np.asarray(obs, dtype=np.float64)).all()
+        else "the observations are finite"
+    )
+    raise NonFiniteOutputs(
+        f"the policy returned {bad} NaN or infinite {what} of {outputs.size} for a batch of "
+        f"{len(obs)} observations ({cause}); its forward must give finite values"
+    )
 
 
 class Actor(Protocol):
@@ -87,7 +119,9 @@ class CategoricalActor:
 
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> int:
         """The action for one observation."""
-        logits = self.logits(np.asarray(obs)[None])[:, 0]
+        batch = np.asarray(obs)[None]
+        logits = self.logits(batch)[:, 0]
+        check_finite(logits, "logits", batch)
         if deterministic:
             return int(np.argmax(logits))
         # Inverse-CDF sampling from softmax(logits); shifting by the max keeps exp() finite.
@@ -99,6 +133,7 @@ class CategoricalActor:
     ) -> np.ndarray:
         """Actions [n] for a batch of observations [n, ...]."""
         logits = self.logits(obs)
+        check_finite(logits, "logits", obs)
         if deterministic:
             return logits.argmax(0)
         if len(logits) == 2:  # half the numpy calls: action 1 iff u < 1 / (1 + exp(l0 - l1))
@@ -138,6 +173,7 @@ class GaussianActor:
         self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False
     ) -> np.ndarray:
         mean = self.mean(obs)
+        check_finite(mean, "action means", obs)
         if deterministic:
             return mean
         return (mean + self.std * rng.standard_normal(mean.shape, dtype=np.float32)).astype(

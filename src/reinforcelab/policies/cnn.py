@@ -1,6 +1,8 @@
 """Built-in convolutional networks for image observations (frames [n, C, H, W] uint8), e.g.
-Pixelcopter with ``obs_type="pixels"``: a policy (action logits) and a value baseline of the same
-shape. Pixels are scaled to [0, 1] inside the network, so observations stay uint8 until then."""
+Pixelcopter with ``obs_type="pixels"`` or CarRacing (transposed to channels first by the env
+factory): a policy for discrete actions (logits), one for continuous actions (Gaussian means and a
+``log_std``), and a value baseline of the same shape. Pixels are scaled to [0, 1] inside the
+network, so observations stay uint8 until then."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+#: The smallest image side the convolutions take (an 8-pixel kernel at stride 4, then a 3-pixel one
+#: at stride 2).
+MIN_SIDE = 16
 
 
 def conv_body(obs_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
@@ -39,6 +45,18 @@ class CNNPolicy(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.net(frames.float() / 255.0)
+
+
+class CNNGaussianPolicy(CNNPolicy):
+    """frames -> convolutions -> hidden (ReLU) -> action means, for continuous actions;
+    ``log_std`` [action_dim] is a free parameter, as in ``GaussianMLP``."""
+
+    def __init__(
+        self, obs_shape: Sequence[int], action_dim: int, hidden: int = 128, log_std: float = -0.5
+    ) -> None:
+        super().__init__(obs_shape, action_dim, hidden)
+        self.action_dim = action_dim
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std)))
 
 
 class CNNValue(nn.Module):

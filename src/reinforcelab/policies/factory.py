@@ -3,9 +3,11 @@ used), and the factories that pick each for an env's spaces, as Stable-Baselines
 a distribution for an action space:
 
 - discrete actions, vector observations: the built-in numpy MLP (categorical);
-- continuous actions (a 1-D Box): the Gaussian MLP (``GaussianMLP``, torch);
-- image observations (C, H, W): the CNN (``CNNPolicy``, torch);
-- or the user's own ``torch.nn.Module`` (``TorchPolicy`` wraps it).
+- continuous actions (a 1-D Box), vector observations: the built-in numpy Gaussian MLP
+  (``GaussianPolicy``);
+- image observations (uint8 (C, H, W); the env factory transposes (H, W, C) ones): the CNN
+  (``CNNPolicy``, torch), with a Gaussian head for continuous actions (``CNNGaussianPolicy``);
+- or the user's own ``torch.nn.Module`` (``TorchPolicy`` wraps it), for any of these spaces.
 """
 
 from __future__ import annotations
@@ -87,15 +89,17 @@ def build_parts(
     init_rng = np.random.default_rng(None if seed is None else [seed, 2])
     distribution = "normal" if spaces.continuous else "categorical"
     if policy is None and spaces.images:
-        from .cnn import CNNPolicy
+        from .cnn import CNNGaussianPolicy, CNNPolicy
 
+        check_cnn_input(spaces)
+        actions = "action_dim" if spaces.continuous else "n_actions"
         policy_kwargs = {
             "obs_shape": list(spaces.obs_shape),
-            "n_actions": spaces.n_actions,
+            actions: spaces.n_actions,
             "hidden": config.hidden_sizes[0],
             **(policy_kwargs or {}),
         }
-        policy = CNNPolicy
+        policy = CNNGaussianPolicy if spaces.continuous else CNNPolicy
     built: Policy
     if policy is None:
         if policy_kwargs:
@@ -130,6 +134,23 @@ def build_parts(
             "normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]"
         )
     return AgentParts(spaces, built, value, ObsNorm(spaces.obs_dim) if normalize else None)
+
+
+def check_cnn_input(spaces: Spaces) -> None:
+    """An OptionError unless the built-in CNN can take the env's images."""
+    from .cnn import MIN_SIDE
+
+    channels, height, width = spaces.obs_shape
+    if spaces.obs_dtype != "uint8":
+        raise OptionError(
+            f"the built-in CNN takes uint8 images; these observations are {spaces.obs_shape} "
+            f"{spaces.obs_dtype}: pass your own policy (a torch module) for them"
+        )
+    if min(height, width) < MIN_SIDE:
+        raise OptionError(
+            f"the built-in CNN takes images of at least {MIN_SIDE}x{MIN_SIDE} pixels; these are "
+            f"{height}x{width} ({channels} channels): pass your own policy (a torch module)"
+        )
 
 
 def torch_policy(

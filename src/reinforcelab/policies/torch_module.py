@@ -21,14 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UserError
-from .base import CategoricalActor, GaussianActor, Normalizer, categorical_terms
+from .base import CategoricalActor, GaussianActor, Normalizer, PolicyError, categorical_terms
 
 OUTPUTS = ("auto", "logits", "probs")
-
-
-class PolicyError(UserError, ValueError):
-    """A policy module that cannot be used, rebuilt or loaded as asked."""
 
 
 class TorchPolicy:
@@ -66,9 +61,16 @@ class TorchPolicy:
         self.module = module
         self.distribution = distribution
         self.init_kwargs = init_kwargs if init_kwargs is not None else known_init_kwargs(module)
-        with torch.no_grad():
-            out = module(torch.as_tensor(example_obs, dtype=torch.float32, device=self.device))
-        name = type(module).__name__
+        name = module_name(module)
+        try:
+            with torch.no_grad():
+                out = module(torch.as_tensor(example_obs, dtype=torch.float32, device=self.device))
+        except Exception as exc:  # whatever the user's forward raises on the env's observations
+            raise PolicyError(
+                f"policy {name} does not fit the env's observations: its forward on a batch of "
+                f"shape {tuple(example_obs.shape)} (observations of shape "
+                f"{tuple(example_obs.shape[1:])}) raised {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
         what = "action means" if distribution == "normal" else "logits or probabilities"
         if not isinstance(out, torch.Tensor) or out.shape != (len(example_obs), n_actions):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -128,8 +130,8 @@ class TorchPolicy:
             x = np.asarray(obs if normalize is None else normalize(obs), dtype=np.float32)
             with torch.inference_mode():
                 out = module(torch.from_numpy(np.ascontiguousarray(x)).to(device))
-                if as_logits:
-                    out = self.log_probs(out)
+                if as_logits:  # a non-finite probability stays so (the log would clamp -inf)
+                    out = torch.where(out.isfinite(), self.log_probs(out), out)
                 return out.cpu().numpy()
 
         if self.distribution == "normal":
@@ -177,6 +179,19 @@ class TorchValue:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         load_numpy_state(self.module, state)
+
+
+def module_name(module: nn.Module) -> str:
+    """The module as torch prints it when that fits on a line (``Linear(in_features=5, ...)``),
+    else its class name."""
+    text = repr(module)
+    return text if "\n" not in text and len(text) <= 80 else type(module).__name__
+
+
+def first_line(exc: BaseException) -> str:
+    # a message's own text (str() of a KeyError is its repr, with the line breaks escaped)
+    text = (exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def numpy_state(module: nn.Module) -> dict[str, np.ndarray]:

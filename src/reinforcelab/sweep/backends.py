@@ -2,6 +2,9 @@
 
 Both take a ``TrialTask`` and give a ``concurrent.futures.Future`` of its record, with the run
 folder inside the sweep folder once the future is done, so the driver cannot tell them apart.
+
+While a backend is open, SIGTERM does what Ctrl-C does (the sweep stops, keeps its finished
+trials and exits with 130), so a sweep stopped by a job scheduler or ``kill`` can be resumed.
 """
 
 from __future__ import annotations
@@ -9,15 +12,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Protocol
+from types import FrameType
+from typing import Any, Protocol
 
 from ..errors import UserError
 from .trial import TRIAL_FILE, TrialRecord, TrialTask, run_trial, run_trial_packed
@@ -101,6 +110,36 @@ class Worker:
         self.conn.close()
 
 
+class SigtermAsCtrlC:
+    """From ``install`` to ``restore``, SIGTERM does what Ctrl-C would do at that moment (whatever
+    SIGINT handler is in force: the sweep's "stop at the next safe point", or Python's
+    KeyboardInterrupt), after ``also`` has passed the stop on (to worker processes, which a
+    terminal's Ctrl-C reaches but a ``kill`` of this process does not). Signals can only be
+    handled in the main thread: elsewhere this does nothing."""
+
+    def __init__(self, also: Callable[[], None] = lambda: None) -> None:
+        self.also = also
+        self.previous: Any = None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, self.handle)
+            if self.previous is None:  # installed again: restore() still brings back the first
+                self.previous = previous
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.also()
+        on_ctrl_c = signal.getsignal(signal.SIGINT)
+        if not callable(on_ctrl_c):  # SIGINT ignored (a background job) or left to the OS
+            raise KeyboardInterrupt
+        on_ctrl_c(signal.SIGINT, frame)
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+            self.previous = None
+
+
 class EmbeddedBackend:
     """One worker process per core; each trial is ``run_trial`` in one of them.
 
@@ -121,12 +160,18 @@ class EmbeddedBackend:
         else:  # Windows
             self.context = get_context("spawn")
         self.idle: list[Worker] = []
+        self.started: list[Worker] = []  # every worker process, for interrupt_workers
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.sigterm = SigtermAsCtrlC(also=self.interrupt_workers)
+        self.sigterm.install()
 
     def submit(self, task: TrialTask, sweep_dir: Path) -> Future[TrialRecord]:
         with self.lock:
-            worker = self.idle.pop() if self.idle else Worker(self.context)
+            if not self.idle:
+                self.started.append(Worker(self.context))
+                self.idle.append(self.started[-1])
+            worker = self.idle.pop()
         future: Future[TrialRecord] = Future()
         future.set_running_or_notify_cancel()
         # A thread per running trial waits for its worker and settles the future.
@@ -144,43 +189,66 @@ class EmbeddedBackend:
             record = worker.run(task, sweep_dir)
         except BaseException as exc:
             worker.stop()
+            with self.lock:
+                self.started.remove(worker)
             future.set_exception(exc)
             return
         with self.lock:  # idle again before the driver hears of it and hands out the next trial
             self.idle.append(worker)
         future.set_result(record)
 
+    def interrupt_workers(self) -> None:
+        """Send the workers the SIGINT a terminal's Ctrl-C sends them: a training worker stops
+        after its current update and reports "interrupted"; an idle one ignores it."""
+        # No lock: this runs in a signal handler, maybe while the main thread holds it.
+        for process in [worker.process for worker in list(self.started)]:
+            if process.pid is not None and process.is_alive():
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    os.kill(process.pid, signal.SIGINT)
+
     def close(self, cancel: bool = False) -> None:
         """Wait for the running trials (after a Ctrl-C they stop at their next update), then stop
         the workers."""
-        for thread in self.threads:
-            thread.join()
-        self.threads.clear()
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for worker in idle:
-            worker.stop()
+        try:
+            for thread in self.threads:
+                thread.join()
+            self.threads.clear()
+            with self.lock:
+                idle, self.idle = self.idle, []
+                self.started.clear()
+            for worker in idle:
+                worker.stop()
+        finally:
+            self.sigterm.restore()
+
+
+#: Seconds a Ray cluster has to answer before the sweep gives up (``sweep --ray-timeout``).
+RAY_CONNECT_TIMEOUT = 30.0
 
 
 class RayBackend:
     """Each trial is a Ray task (one CPU) on the cluster at ``address`` (``auto``: the one this
-    machine belongs to). The cluster's Python must have reinforcelab installed."""
+    machine belongs to). The cluster's Python must have reinforcelab installed. A cluster that
+    does not answer within ``timeout`` seconds is given up on with one line."""
 
     name = "ray"
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage report leaves the machine
         try:
             import ray
         except ImportError as exc:
             raise SweepBackendError("--ray-address needs Ray: install reinforcelab[ray]") from exc
         self.ray = ray
+        self.sigterm = SigtermAsCtrlC()  # Ray's own handler would exit with 15, keeping nothing
+        self.sigterm.install()
         try:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise SweepBackendError(
-                f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0]
-            ) from exc
+            check_listening(address, timeout)
+            connect_ray(ray, address, timeout)
+        except BaseException:
+            self.sigterm.restore()
+            raise
+        self.sigterm.install()  # again: ray.init put in its own
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial_packed)
 
@@ -200,7 +268,81 @@ class RayBackend:
         return outer
 
     def close(self, cancel: bool = False) -> None:
-        self.ray.shutdown()
+        try:
+            self.ray.shutdown()
+        finally:
+            self.sigterm.restore()
+
+
+def check_listening(address: str, timeout: float) -> None:
+    """Fail at once, in one line, when nothing accepts connections at a HOST:PORT address (Ray
+    would retry it for many minutes). Other addresses (``auto``, ``local``) are Ray's to
+    resolve."""
+    match = re.fullmatch(r"(?:[a-z]+://)?\[?([^\[\]]+?)\]?:(\d+)", address)
+    if match is None:
+        return
+    host, port = match[1], int(match[2])
+    if not 0 < port < 65536:
+        raise SweepBackendError(f"--ray-address {address}: a port is between 1 and 65535")
+    try:
+        socket.create_connection((host, port), timeout=min(timeout, 5.0)).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SweepBackendError(
+            f"cannot connect to the Ray cluster at {address}: {reason.lower()} (is a Ray head "
+            "running there? start one with `ray start --head`)"
+        ) from None
+
+
+#: Connects to the Ray cluster at argv[1] in a process of its own; prints why it could not.
+RAY_PROBE = """
+import logging, sys
+import ray
+try:
+    ray.init(address=sys.argv[1], log_to_driver=False, logging_level=logging.ERROR)
+except Exception as exc:
+    print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    sys.exit(1)
+"""
+
+
+def connect_ray(ray: Any, address: str, timeout: float) -> None:
+    """``ray.init(address)``, after a trial connection that is given up on after ``timeout``
+    seconds.
+
+    Ray retries an address that does not answer for many minutes, inside calls that hold off
+    Python's signal handlers and print a warning every few seconds. So the first connection is
+    tried in a child process: the deadline, Ctrl-C and SIGTERM end it at once (the child is
+    killed), and its messages stay out of the terminal. Once it got through, this process
+    connects the same way, which then takes a moment.
+    """
+    probe = subprocess.Popen(
+        [sys.executable, "-c", RAY_PROBE, address],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        reason, _ = probe.communicate(timeout=min(timeout, threading.TIMEOUT_MAX))
+    except subprocess.TimeoutExpired:
+        raise SweepBackendError(
+            f"no Ray cluster answered at {address} within {timeout:g} s (is it a Ray head's "
+            "address? a slow cluster needs a longer --ray-timeout)"
+        ) from None
+    finally:
+        if probe.poll() is None:  # given up on, or Ctrl-C
+            probe.kill()
+            probe.wait()
+    if probe.returncode != 0:
+        reason = reason.strip() or f"the connection attempt failed (exit code {probe.returncode})"
+        raise SweepBackendError(f"cannot connect to the Ray cluster at {address}: {reason}")
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise SweepBackendError(
+            f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0]
+        ) from exc
 
 
 def write_run_folder(folder: Path, files: dict[str, bytes]) -> None:
@@ -220,5 +362,7 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def make_backend(ray_address: str | None, workers: int | None) -> Backend:
-    return RayBackend(ray_address) if ray_address else EmbeddedBackend(workers)
+def make_backend(
+    ray_address: str | None, workers: int | None, ray_timeout: float = RAY_CONNECT_TIMEOUT
+) -> Backend:
+    return RayBackend(ray_address, ray_timeout) if ray_address else EmbeddedBackend(workers)

@@ -26,6 +26,7 @@ from ..checks import (
 from ..cli_options import argument, option, to_path
 from ..config import PRESETS, all_fields
 from ..errors import UserError
+from .backends import RAY_CONNECT_TIMEOUT
 from .results import describe
 from .spec import METHODS, OBJECTIVES, SweepSpecError
 
@@ -200,6 +201,15 @@ def sweep(
             metavar="ADDRESS",
         ),
     ] = None,
+    ray_timeout: Annotated[
+        float,
+        option(
+            "--ray-timeout",
+            Number(0, open_low=True),
+            "Seconds the Ray cluster has to answer; then the sweep stops with one line.",
+            float,
+        ),
+    ] = RAY_CONNECT_TIMEOUT,
     tensorboard: Annotated[
         Path | None,
         option(
@@ -215,7 +225,8 @@ def sweep(
 ) -> None:
     """Run many seeds of many configurations and report statistics over seeds: trials.csv,
     summary.json (mean and IQM with 95% bootstrap CIs, the best re-trained on fresh seeds, its
-    probability of improvement over the preset) and report.png."""
+    probability of improvement over the preset) and report.png. Ctrl-C or SIGTERM stops it
+    (exit code 130) keeping the finished trials; --resume continues."""
     from .driver import SweepInterrupted, resume_sweep, run_sweep
     from .spec import load_spec, parse_param_flag, spec_from_dict
 
@@ -244,7 +255,7 @@ def sweep(
                     "--resume continues a sweep as it was started: give no sweep file, --param or "
                     f"--{(given or ['param'])[0].replace('_', '-')}"
                 )
-            summary = resume_sweep(resume, ray_address, workers, progress, tensorboard)
+            summary = resume_sweep(resume, ray_address, workers, progress, tensorboard, ray_timeout)
             folder = resume
         else:
             data = load_spec(file) if file is not None else {}
@@ -257,7 +268,9 @@ def sweep(
                 data["parameters"] = dict(parse_param_flag(p) for p in param)
             spec = spec_from_dict(data)
             folder = out or Path("runs") / f"sweep-{file.stem if file else spec.preset}"
-            summary = run_sweep(spec, folder, ray_address, workers, progress, tensorboard)
+            summary = run_sweep(
+                spec, folder, ray_address, workers, progress, tensorboard, ray_timeout
+            )
     except SweepInterrupted as exc:
         err_console.print(str(exc), highlight=False)
         raise typer.Exit(130) from None

@@ -28,7 +28,7 @@ from typing import Any
 from ..artifacts.checkpoint import write_json
 from ..loops import StopOnSignal
 from ..run import RunLock
-from .backends import Backend
+from .backends import RAY_CONNECT_TIMEOUT, Backend
 from .ledger import SweepLedger
 from .progress import ProgressView
 from .results import BASE_ID, CONFIRM_BASE_ID, CONFIRM_BEST_ID, ConfigRun, State, run_folder
@@ -215,9 +215,10 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = True,
     tensorboard_dir: Path | None = None,
+    ray_timeout: float = RAY_CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
     """Run a new sweep into the folder ``out`` (which must not exist or be empty); returns the
-    summary."""
+    summary. ``ray_timeout``: seconds the Ray cluster at ``ray_address`` has to answer."""
     from .backends import make_backend  # looked up per call: tests swap it
 
     out = Path(out)
@@ -225,7 +226,7 @@ def run_sweep(
         raise SweepSpecError(
             f"{out} already exists; choose another --out, or continue it with --resume {out}"
         )
-    backend = make_backend(ray_address, workers)
+    backend = make_backend(ray_address, workers, ray_timeout)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with RunLock(out).acquire():  # one sweep at a time in a folder
@@ -241,6 +242,7 @@ def resume_sweep(
     workers: int | None = None,
     progress: bool = True,
     tensorboard_dir: Path | None = None,
+    ray_timeout: float = RAY_CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
     """Continue the sweep in ``out`` after a Ctrl-C or a crash (or rewrite the report of a
     finished one)."""
@@ -251,7 +253,7 @@ def resume_sweep(
         spec = spec_from_dict(json.loads((out / SPEC_FILE).read_text()))
     except OSError as exc:
         raise SweepSpecError(f"{out} is not a sweep folder (no {SPEC_FILE})") from exc
-    backend = make_backend(ray_address, workers)
+    backend = make_backend(ray_address, workers, ray_timeout)
     try:
         with RunLock(out).acquire():  # one sweep at a time in a folder
             return SweepRunner(spec, out, backend, False, progress, tensorboard_dir).run()
