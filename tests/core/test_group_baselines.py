@@ -34,7 +34,17 @@ LOO = {"group_size": 8, "baseline": "leave-one-out"}
         ({**LOO, "episodes_per_env": 2}, "group_size shares only the first episode's start"),
         ({**LOO, "return_norm": "episode"}, "return_norm 'episode' subtracts each episode's own"),
         ({"group_size": 8, "baseline": "value", "return_norm": "group"}, "return_norm 'group'"),
-        ({**LOO, "truncation": "bootstrap"}, "truncation 'bootstrap' needs baseline='value'"),
+        ({**LOO, "truncation": "bootstrap"}, "truncation 'bootstrap' adds gamma . V.s. at cuts"),
+        (
+            {"group_size": 8, "return_norm": "group", "truncation": "bootstrap"},
+            "truncation 'bootstrap' needs baseline='value'",
+        ),
+        # segment_steps continues episodes across updates: none but the first share a start
+        (
+            {"group_size": 8, "baseline": "value", "truncation": "bootstrap", "segment_steps": 64},
+            "group_size needs whole episodes from the shared reset, and segment_steps",
+        ),
+        ({**LOO, "segment_steps": 64}, "group_size needs whole episodes"),
     ],
 )
 def test_combinations_that_make_no_sense_are_refused_in_one_line(changes, message):
@@ -217,8 +227,25 @@ def test_the_issue_command_trains_and_records_the_groups(tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())["config"]
     assert (config["group_size"], config["baseline"]) == (8, "leave-one-out")
-    refused = invoke("train", "CartPole-v1", "--preset", "fast-cartpole", "--set", "group_size=3")
-    assert "group_size must divide num_envs" in one_line_error(refused)
+
+
+@pytest.mark.parametrize(
+    ("preset_name", "sets", "message"),
+    [
+        ("fast-cartpole", ["group_size=3"], "group_size must divide num_envs (128 sub-envs"),
+        ("course-cartpole", ["group_size=8"], "group_size applies to fast mode only"),
+        ("fast-cartpole", ["return_norm=group"], "set group_size >= 2"),
+        ("fast-cartpole", ["group_size=8", "segment_steps=64"], "leave segment_steps unset"),
+        ("fast-cartpole", ["group_size=8", "rollout_steps=300"], "leave rollout_steps unset"),
+    ],
+)
+def test_wrong_group_options_are_one_line_on_the_command_line(tmp_path, preset_name, sets, message):
+    options = [word for name in sets for word in ("--set", name)]
+    refused = invoke(
+        "train", "CartPole-v1", "--preset", preset_name, *options, "--out", tmp_path / "run"
+    )
+    assert message in one_line_error(refused)
+    assert not (tmp_path / "run").exists()
 
 
 def test_group_training_is_reproducible():

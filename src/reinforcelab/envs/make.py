@@ -259,9 +259,9 @@ def seeds_each_sub_env(envs: gym.vector.VectorEnv) -> bool:
 def per_sub_env_mode(env_id: str, kwargs: bool = False, allow_envpool: bool = True) -> str:
     """``auto``'s backend for an env whose numpy-batched vector env takes one seed for all
     sub-envs, when each needs its own (CartPole with ``group_size``): EnvPool when installed (and
-    allowed, and no env keyword arguments are given), measured faster than sync for training CartPole in
-    groups (``benchmarks/group_baselines.py --parts backends``), else the faster of sync and
-    async."""
+    allowed, and no env keyword arguments are given), measured faster than sync for training
+    CartPole in groups (``benchmarks/group_baselines.py --parts backends``), else the faster of
+    sync and async."""
     from .envpool_env import ENVPOOL_IDS, envpool_installed
 
     if env_id in ENVPOOL_IDS and allow_envpool and not kwargs and envpool_installed():
