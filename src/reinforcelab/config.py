@@ -39,8 +39,8 @@ __all__ = [
     "preset",
 ]
 
-ReturnNorm = Literal["batch", "episode", "none"]
-Baseline = Literal["none", "value"]
+ReturnNorm = Literal["batch", "episode", "none", "group"]
+Baseline = Literal["none", "value", "leave-one-out"]
 Truncation = Literal["terminal", "bootstrap"]
 Vectorization = Literal["auto", "sync", "async", "envpool"]
 LrSchedule = Literal["constant", "linear"]
@@ -125,13 +125,21 @@ class FastMode(LoopFacts):
     """Environments stepped together."""
     episodes_per_env: int = option(1, COUNT)
     """Whole episodes each sub-env contributes to one update."""
+    group_size: int = option(1, COUNT)
+    """Sub-envs per group: each group of ``group_size`` consecutive sub-envs is reset with one seed,
+    so its episodes share their start (and the level, where the env draws it from the reset seed);
+    groups draw distinct seeds. What ``baseline="leave-one-out"`` and ``return_norm="group"``
+    compare an episode with."""
     total_env_steps: int = option(5_000_000, COUNT)
     """Training budget in environment steps."""
     return_norm: ReturnNorm = option("batch", Choice(choices(ReturnNorm)))  # noqa: RUF009 option() returns a field
-    """Standardise returns over the ``batch``, per ``episode`` (the course's choice) or not
-    (``none``)."""
+    """Standardise the advantages over the ``batch``, per ``episode`` (the course's choice), per
+    step over each ``group`` (GRPO's (A - group mean) / group std; biased, see
+    docs/group_baselines.md) or not (``none``)."""
     baseline: Baseline = option("none", Choice(choices(Baseline)))  # noqa: RUF009 option() returns a field
-    """``value`` subtracts a learned state-value baseline V(s) from the returns."""
+    """``value`` subtracts a learned state-value baseline V(s) from the returns;
+    ``leave-one-out`` (RLOO) subtracts, at each step t, the mean return-to-go at t of the other
+    episodes of the group (needs ``group_size`` >= 2; no critic, no bias)."""
     value_lr: float = option(1e-2, POSITIVE)
     """Learning rate of the value baseline."""
     value_steps: int = option(1, COUNT)
@@ -178,6 +186,7 @@ class FastMode(LoopFacts):
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self.check_groups()
         if self.truncation == "bootstrap" and self.baseline != "value":
             raise ConfigError(
                 "truncation", "'bootstrap' needs baseline='value' (it bootstraps with V)"
@@ -197,6 +206,59 @@ class FastMode(LoopFacts):
                 "rollout_steps",
                 "replaces episodes_per_env (a sub-env plays as many whole episodes "
                 "as fit); leave episodes_per_env at 1",
+            )
+
+    def check_groups(self) -> None:
+        """Group sampling and what compares an episode with its group: the combinations that
+        make sense, each refusal in one line."""
+        if self.group_size == 1:
+            for name, value in (("baseline", self.baseline), ("return_norm", self.return_norm)):
+                if value in ("leave-one-out", "group"):
+                    raise ConfigError(
+                        name, f"{value!r} compares episodes within groups: set group_size >= 2"
+                    )
+            return
+        if self.num_envs % self.group_size:
+            raise ConfigError(
+                "group_size",
+                f"must divide num_envs ({self.num_envs} sub-envs do not split into groups of "
+                f"{self.group_size})",
+            )
+        # Only a sub-env's first episode from the reset starts where its group's do.
+        if self.segment_steps is not None:
+            raise ConfigError(
+                "group_size",
+                "needs whole episodes from the shared reset, and segment_steps continues episodes "
+                "across updates; leave segment_steps unset",
+            )
+        if self.rollout_steps is not None:
+            raise ConfigError(
+                "group_size",
+                "needs whole first episodes from the shared reset; leave rollout_steps unset",
+            )
+        if self.episodes_per_env != 1:
+            raise ConfigError(
+                "group_size",
+                "shares only the first episode's start; leave episodes_per_env at 1 "
+                "(use more sub-envs instead)",
+            )
+        if self.baseline == "leave-one-out" and self.return_norm == "episode":
+            raise ConfigError(
+                "return_norm",
+                "'episode' subtracts each episode's own mean, undoing the leave-one-out "
+                "comparison; use none, batch or group",
+            )
+        if self.baseline == "leave-one-out" and self.truncation == "bootstrap":
+            raise ConfigError(
+                "truncation",
+                "'bootstrap' adds gamma * V(s) at cuts and leave-one-out has no V; "
+                "set truncation=terminal (or baseline=value)",
+            )
+        if self.baseline == "value" and self.return_norm == "group":
+            raise ConfigError(
+                "return_norm",
+                "'group' compares an episode with its group, the value baseline with V(s): "
+                "choose one (baseline none or leave-one-out, or return_norm batch)",
             )
 
     @property

@@ -57,7 +57,7 @@ from .rollout import (
     collect_episode,
     episode_nbytes,
 )
-from .seeding import TRAIN_RESETS, episode_seeds, root_entropy, vector_reset_seed
+from .seeding import TRAIN_RESETS, group_seeds, root_entropy, vector_reset_seed
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -145,9 +145,10 @@ class TrainingLoop:
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
 
-    def reset_seeds(self, n: int) -> list[int]:
-        """Env-reset seeds of the next update's ``n`` episodes (or sub-envs)."""
-        return episode_seeds(self.seed_entropy, n, TRAIN_RESETS, self.updates)
+    def reset_seeds(self, n: int, group_size: int = 1) -> list[int]:
+        """Env-reset seeds of the next update's ``n`` episodes (or sub-envs), equal within each
+        group of ``group_size`` consecutive ones."""
+        return group_seeds(self.seed_entropy, n, group_size, TRAIN_RESETS, self.updates)
 
     def run(self, callbacks: list[Callback], budget: int | None = None) -> None:
         """Train until ``budget`` (in the mode's unit; default: the config's) is spent or a
@@ -392,6 +393,7 @@ class FastLoop(TrainingLoop):
             self.config.env_id,
             self.fast.num_envs,
             self.fast.vectorization,
+            seed_each=self.fast.group_size > 1,
             **self.config.env_kwargs,
         )
 
@@ -413,7 +415,7 @@ class FastLoop(TrainingLoop):
     def step(self) -> tuple[np.ndarray, np.ndarray, int]:
         fast, actor = self.fast, self.parts.actor()
         act = lambda obs: actor.act_batch(obs, self.rng)  # noqa: E731
-        seeds = vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs))
+        seeds = vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs, fast.group_size))
         if fast.segment_steps is not None:
             if self.segments is None:  # the episodes start (again) from resets
                 self.segments = SegmentCollector(self.envs, seeds)
@@ -451,7 +453,7 @@ class FastLoop(TrainingLoop):
         )
         if values is not None:
             stats["value_loss"] = 0.5 * float(np.mean(np.square(values - returns)))
-        adv = advantages(batch, returns, values, fast.return_norm)
+        adv = advantages(batch, returns, values, fast.return_norm, fast.baseline, fast.group_size)
         targets = PolicyTargets(obs, batch.counted(batch.actions), adv, fast.entropy_coef)
         policy_grads = engine.policy_gradients(targets, stats)
         stats["grad_norm"] = global_norm(policy_grads)

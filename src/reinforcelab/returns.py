@@ -107,16 +107,66 @@ def batch_returns(
     return batch.counted(returns)
 
 
+def on_grid(batch: Batch, values: np.ndarray) -> np.ndarray:
+    """Counted-step values [S] back on the batch's [T, N] grid, 0 at the steps that do not count
+    (the inverse of ``batch.counted``)."""
+    grid = np.zeros(batch.valid.size)
+    grid[batch.counted_index] = values
+    return grid.reshape(batch.valid.shape)
+
+
+def leave_one_out(returns: np.ndarray, group_size: int) -> np.ndarray:
+    """RLOO's advantage, per step: each episode's return-to-go at step t minus the mean of the
+    other ``group_size - 1`` episodes' of its group at the same step t.
+
+    ``returns`` [T, N]: column n is sub-env n's one episode from its reset, row t its step t, 0
+    after the episode's end (an episode that ended has nothing more to come); groups are
+    consecutive columns. The baseline of an episode is made of the others alone, which are
+    independent of it given the shared start: subtracting it leaves the expected gradient as it
+    was (tests/core/test_group_baselines.py). It equals ``K / (K - 1) * (G - group mean)``.
+    """
+    T, n = returns.shape
+    groups = returns.reshape(T, n // group_size, group_size)
+    others = (groups.sum(axis=2, keepdims=True) - groups) / (group_size - 1)
+    return (groups - others).reshape(T, n)
+
+
+def group_standardize(values: np.ndarray, group_size: int) -> np.ndarray:
+    """GRPO's normalisation, per step: (x - group mean) / (group std + eps) over each group's
+    ``group_size`` values at step t (unbiased std, eps as in ``standardize``; ended episodes count
+    as 0, as in ``leave_one_out``). A group whose values are equal gets 0. Dividing by a std
+    estimated from the same episodes biases the gradient (docs/group_baselines.md)."""
+    T, n = values.shape
+    groups = values.reshape(T, n // group_size, group_size)
+    centred = groups - groups.mean(axis=2, keepdims=True)
+    std = groups.std(axis=2, ddof=1, keepdims=True)
+    return (centred / (std + EPS)).reshape(T, n)
+
+
 def advantages(
-    batch: Batch, returns: np.ndarray, values: np.ndarray | None, return_norm: str
+    batch: Batch,
+    returns: np.ndarray,
+    values: np.ndarray | None,
+    return_norm: str,
+    baseline: str = "none",
+    group_size: int = 1,
 ) -> np.ndarray:
-    """What each step's log-probability is weighted by: the return, minus the baseline if any,
-    standardised over the batch, per episode (the course's choice) or not at all."""
+    """What each step's log-probability is weighted by: the return, minus the baseline if any
+    (V(s), or the leave-one-out mean of the group), standardised over the batch, per episode (the
+    course's choice), per step over each group (GRPO), or not at all.
+
+    The group options need a batch of one episode per sub-env from a reset shared by each group
+    of ``group_size`` consecutive sub-envs (``FastMode`` checks that).
+    """
     adv = returns - values if values is not None else returns
+    if baseline == "leave-one-out":
+        adv = batch.counted(leave_one_out(on_grid(batch, adv), group_size))
     if return_norm == "batch":
         adv = standardize(adv)
     elif return_norm == "episode":
         adv = per_episode_standardize(
             adv, batch.counted(episode_ids(batch.valid, batch.episode_end))
         )
+    elif return_norm == "group":
+        adv = batch.counted(group_standardize(on_grid(batch, adv), group_size))
     return adv.astype(np.float32)

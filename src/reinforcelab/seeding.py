@@ -38,21 +38,18 @@ def episode_seeds(entropy: int | None, n: int, *key: int) -> list[int]:
     return stream(entropy, *key).generate_state(n, dtype=np.uint32).tolist()
 
 
+def group_seeds(entropy: int | None, n: int, group_size: int, *key: int) -> list[int]:
+    """``n`` env-reset seeds in groups of ``group_size`` equal consecutive ones: the
+    ``n // group_size`` seeds of ``episode_seeds(entropy, n // group_size, *key)``, each repeated,
+    so each group of sub-envs shares its start and groups draw distinct ones. With
+    ``group_size=1`` they are ``episode_seeds(entropy, n, *key)``."""
+    return [s for s in episode_seeds(entropy, n // group_size, *key) for _ in range(group_size)]
+
+
 def vector_reset_seed(envs: gym.vector.VectorEnv, seeds: list[int]) -> int | list[int]:
-    """What ``envs.reset(seed=...)`` takes to start sub-env ``i`` from ``seeds[i]``.
+    """What ``envs.reset(seed=...)`` takes to start sub-env ``i`` from ``seeds[i]``: the list,
+    or for a numpy-batched vector env that draws every sub-env from one generator (CartPole's)
+    the first seed (see :func:`~reinforcelab.envs.make.seeds_each_sub_env`)."""
+    from .envs.make import seeds_each_sub_env
 
-    Sync and async vector envs, EnvPool and our Pixelcopter twin seed each sub-env; numpy-batched
-    vector envs such as CartPole's draw every sub-env from one generator, which takes one int.
-    """
-    from .envs import PixelcopterVectorEnv
-    from .envs.envpool_env import EnvPoolVectorEnv
-
-    per_sub_env = (
-        gym.vector.SyncVectorEnv,
-        gym.vector.AsyncVectorEnv,
-        PixelcopterVectorEnv,
-        EnvPoolVectorEnv,
-    )
-    if isinstance(envs.unwrapped, per_sub_env):
-        return list(seeds)
-    return seeds[0]
+    return list(seeds) if seeds_each_sub_env(envs) else seeds[0]

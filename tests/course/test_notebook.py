@@ -48,6 +48,11 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     assert len(videos) == 2  # CartPole and Pixelcopter replays, embedded
     table = outputs(nb, "text/markdown")[-1]["data"]["text/markdown"]
     assert table.count("\n| ") == 4 and "fast-pixelcopter" in table  # one row per agent
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    for method in ("no baseline", "leave-one-out (RLOO)", "GRPO (group mean and std)"):
+        assert f"{method} " in printed  # section 6 trained and evaluated each method
 
     for name in ("cartpole", "pixelcopter"):  # the dry-run Hub folders, with no pickle
         folder = tmp_path / "hub" / name

@@ -240,24 +240,63 @@ def vectorization_mode(
     return "async" if env_id in ASYNC_FASTER else "sync"
 
 
+def seeds_each_sub_env(envs: gym.vector.VectorEnv) -> bool:
+    """Whether ``envs.reset(seed=[...])`` takes a seed per sub-env. Sync and async vector envs,
+    EnvPool and our Pixelcopter twin do; numpy-batched vector envs such as CartPole's draw every
+    sub-env from one generator, seeded by one int."""
+    from . import PixelcopterVectorEnv
+    from .envpool_env import EnvPoolVectorEnv
+
+    per_sub_env = (
+        gym.vector.SyncVectorEnv,
+        gym.vector.AsyncVectorEnv,
+        PixelcopterVectorEnv,
+        EnvPoolVectorEnv,
+    )
+    return isinstance(envs.unwrapped, per_sub_env)
+
+
+def per_sub_env_mode(env_id: str, kwargs: bool = False, allow_envpool: bool = True) -> str:
+    """``auto``'s backend for an env whose numpy-batched vector env takes one seed for all
+    sub-envs, when each needs its own (CartPole with ``group_size``): EnvPool when installed (and
+    allowed, and no env keyword arguments are given), measured faster than sync for training
+    CartPole in groups (``benchmarks/group_baselines.py --parts backends``), else the faster of
+    sync and async."""
+    from .envpool_env import ENVPOOL_IDS, envpool_installed
+
+    if env_id in ENVPOOL_IDS and allow_envpool and not kwargs and envpool_installed():
+        return "envpool"
+    return "async" if env_id in ASYNC_FASTER else "sync"
+
+
 def make_vector_env(
     env_id: str,
     num_envs: int,
     vectorization: str = "auto",
     allow_envpool: bool = True,
+    seed_each: bool = False,
     **kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env stepped as ``vectorization`` says (see :func:`vectorization_mode`). An async
     one runs a worker process per sub-env until ``close()``. Continuous actions are clipped to the
-    action space on their way into the env (the policy's samples themselves are not)."""
+    action space on their way into the env (the policy's samples themselves are not).
+
+    ``seed_each``: the caller resets sub-envs with seeds of their own (group sampling). ``auto``
+    then passes over a numpy-batched vector env that takes one seed for all (CartPole's) for
+    :func:`per_sub_env_mode`'s choice; an explicit ``vectorization`` that cannot is refused in one
+    line."""
     check_env_id(env_id)
     mode = vectorization_mode(env_id, vectorization, bool(kwargs), allow_envpool)
-    with optional_dependencies(env_id, kwargs):
-        envs = (
-            make_envpool(env_id, num_envs, **kwargs)
-            if mode == "envpool"
-            else gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-        )
+    envs = open_vector_env(env_id, num_envs, mode, **kwargs)
+    if seed_each and not seeds_each_sub_env(envs):
+        envs.close()
+        if vectorization != "auto":
+            raise EnvError(
+                f"vectorization={vectorization!r} seeds all sub-envs of {env_id} from one seed, "
+                "and group_size needs a seed per sub-env: use sync, async or envpool"
+            )
+        fallback = per_sub_env_mode(env_id, bool(kwargs), allow_envpool)
+        envs = open_vector_env(env_id, num_envs, fallback, **kwargs)
     try:
         check_spaces(env_id, envs.single_observation_space, envs.single_action_space)
     except EnvError:
@@ -275,6 +314,14 @@ def make_vector_env(
         low, high = space.low, space.high
         return gym.wrappers.vector.TransformAction(envs, lambda a: np.clip(a, low, high))
     return envs
+
+
+def open_vector_env(env_id: str, num_envs: int, mode: str, **kwargs: Any) -> gym.vector.VectorEnv:
+    """The vector env of a resolved ``mode`` (``vectorization_mode``'s answer)."""
+    with optional_dependencies(env_id, kwargs):
+        if mode == "envpool":
+            return make_envpool(env_id, num_envs, **kwargs)
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
 
 
 def make_envpool(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
