@@ -4,7 +4,8 @@ a distribution for an action space:
 
 - discrete actions, vector observations: the built-in numpy MLP (categorical);
 - continuous actions (a 1-D Box): the Gaussian MLP (``GaussianMLP``, torch);
-- image observations (C, H, W): the CNN (``CNNPolicy``, torch);
+- image observations (C, H, W): the CNN (``CNNPolicy``, torch), or with ``cnn_shared`` one CNN
+  with a policy and a value head (``CNNActorCritic``);
 - or the user's own ``torch.nn.Module`` (``TorchPolicy`` wraps it).
 """
 
@@ -37,6 +38,8 @@ class AgentParts:
     policy: Policy
     value: MLP | TorchValue | None = None
     obs_norm: ObsNorm | None = None
+    #: the policy's module is also the value baseline (``CNNActorCritic``, ``cnn_shared``)
+    shared_body: bool = False
 
     def named(self) -> dict[str, Any]:
         """The saved parts by name (their weights are ``NAME.*`` in model.safetensors)."""
@@ -86,16 +89,20 @@ def build_parts(
     # The weights' own stream (training and predict() have theirs).
     init_rng = np.random.default_rng(None if seed is None else [seed, 2])
     distribution = "normal" if spaces.continuous else "categorical"
+    shared = config.cnn_shared
+    if shared and not spaces.images:
+        raise OptionError("cnn_shared applies to image observations (the built-in CNN)")
     if policy is None and spaces.images:
-        from .cnn import CNNPolicy
+        from .cnn import CNNActorCritic, CNNPolicy
 
         policy_kwargs = {
             "obs_shape": list(spaces.obs_shape),
             "n_actions": spaces.n_actions,
             "hidden": config.hidden_sizes[0],
+            "channels": list(config.cnn_channels),
             **(policy_kwargs or {}),
         }
-        policy = CNNPolicy
+        policy = CNNActorCritic if shared else CNNPolicy
     built: Policy
     if policy is None:
         if policy_kwargs:
@@ -117,9 +124,15 @@ def build_parts(
         built = torch_policy(
             policy, policy_kwargs, policy_output, spaces.n_actions, example_obs, seed, distribution
         )
+    if shared and not hasattr(getattr(built, "module", None), "logits_and_value"):
+        raise OptionError(
+            "cnn_shared needs a module with a value head (logits_and_value), e.g. CNNActorCritic"
+        )
     value: MLP | TorchValue | None = None
-    if config.mode.baseline == "value" and spaces.images:
-        value = cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed)
+    if shared:
+        pass  # the policy's value head is the baseline
+    elif config.mode.baseline == "value" and spaces.images:
+        value = cnn_value(spaces.obs_shape, config.hidden_sizes[0], config.cnn_channels, seed)
     elif config.mode.baseline == "value" and isinstance(built, GaussianPolicy):  # its Tanh kind
         value = MLP.orthogonal(spaces.obs_dim, config.hidden_sizes, 1, init_rng, out_gain=1.0)
     elif config.mode.baseline == "value":
@@ -129,7 +142,8 @@ def build_parts(
         raise OptionError(
             "normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]"
         )
-    return AgentParts(spaces, built, value, ObsNorm(spaces.obs_dim) if normalize else None)
+    obs_norm = ObsNorm(spaces.obs_dim) if normalize else None
+    return AgentParts(spaces, built, value, obs_norm, shared_body=shared)
 
 
 def torch_policy(
@@ -170,7 +184,9 @@ def torch_policy(
     return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)
 
 
-def cnn_value(obs_shape: tuple[int, ...], hidden: int, seed: int | None) -> TorchValue:
+def cnn_value(
+    obs_shape: tuple[int, ...], hidden: int, channels: tuple[int, ...], seed: int | None
+) -> TorchValue:
     """The CNN value baseline for image observations (seeded like the policy's torch modules)."""
     import torch
 
@@ -179,7 +195,7 @@ def cnn_value(obs_shape: tuple[int, ...], hidden: int, seed: int | None) -> Torc
 
     if seed is not None:
         torch.manual_seed(seed + 1)  # not the policy's stream: the two nets start different
-    return TorchValue(CNNValue(obs_shape, hidden))
+    return TorchValue(CNNValue(obs_shape, hidden, channels))
 
 
 def policy_class_from_spec(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, Any]]:
