@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from .engines import (
 from .envs.make import episode_step_cap, make_env, make_vector_env
 from .errors import UserError
 from .memory import check_fits
-from .policies.base import NonFiniteOutputs
+from .policies.base import Actor, NonFiniteOutputs
 from .policies.factory import AgentParts
 from .returns import advantages, batch_returns, reward_to_go
 from .rollout import (
@@ -58,6 +58,9 @@ from .rollout import (
     episode_nbytes,
 )
 from .seeding import TRAIN_RESETS, group_seeds, root_entropy, vector_reset_seed
+
+if TYPE_CHECKING:
+    from .engines.torch_engine import ActorCriticEngine
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -413,7 +416,13 @@ class FastLoop(TrainingLoop):
         return self.env_steps, self.fast.budget
 
     def step(self) -> tuple[np.ndarray, np.ndarray, int]:
-        fast, actor = self.fast, self.parts.actor()
+        fast = self.fast
+        acting_values: list[np.ndarray] | None = None  # V(s) [N] per step, from a shared body
+        actor: Actor
+        if self.parts.shared_body:
+            actor, acting_values = self.actor_critic().recording_actor()
+        else:
+            actor = self.parts.actor()
         act = lambda obs: actor.act_batch(obs, self.rng)  # noqa: E731
         seeds = vector_reset_seed(self.envs, self.reset_seeds(fast.num_envs, fast.group_size))
         if fast.segment_steps is not None:
@@ -431,7 +440,10 @@ class FastLoop(TrainingLoop):
                 rollout_steps=fast.rollout_steps,
             )
         self.simulated_env_steps += batch.valid.size
-        self.update_stats = self.update(batch)
+        if acting_values is not None:
+            self.update_stats = self.update_actor_critic(batch, np.stack(acting_values))
+        else:
+            self.update_stats = self.update(batch)
         returns, lengths = np.asarray(batch.episode_returns), np.asarray(batch.episode_lengths)
         return returns, lengths, batch.env_steps
 
@@ -466,6 +478,31 @@ class FastLoop(TrainingLoop):
         stats["lr"] = engine.optimizers[0].lr
         if self.parts.obs_norm is not None:
             self.parts.obs_norm.update(batch.counted_obs)
+        return stats
+
+    def actor_critic(self) -> ActorCriticEngine:
+        from .engines.torch_engine import ActorCriticEngine
+
+        assert isinstance(self.engine, ActorCriticEngine)
+        return self.engine
+
+    def update_actor_critic(self, batch: Batch, acting_values: np.ndarray) -> dict[str, float]:
+        """The update of a shared body (``cnn_shared``): as :meth:`update`, with the values V(s)
+        [T, N] the acting pass computed, and one loss (policy and value) for the one network."""
+        fast, engine = self.fast, self.actor_critic()
+        value_at = engine.values if fast.truncation == "bootstrap" else None
+        returns = batch_returns(batch, self.config.gamma, value_at, fast.reward_scale)
+        values = batch.counted(acting_values)
+        stats = {"value_loss": 0.5 * float(np.mean(np.square(values - returns)))}
+        adv = advantages(batch, returns, values, fast.return_norm)
+        targets = PolicyTargets(
+            batch.counted_obs, batch.counted(batch.actions), adv, fast.entropy_coef
+        )
+        grads = engine.actor_critic_gradients(targets, returns, stats)
+        stats["grad_norm"] = global_norm(grads)
+        lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
+        apply_gradients(engine, [grads], fast.max_grad_norm, lr_factor)
+        stats["lr"] = engine.optimizers[0].lr
         return stats
 
     def stop_criterion(self, reward: float, eval_episodes: int | None) -> Callback:

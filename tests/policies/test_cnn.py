@@ -1,4 +1,5 @@
-"""Image observations: the built-in CNN policy and CNN value baseline on Pixelcopter's screen."""
+"""Image observations: the built-in CNN policy and CNN value baseline on Pixelcopter's screen (the
+separate networks; the shared one is tested in test_cnn_shared.py)."""
 
 import numpy as np
 import pytest
@@ -11,16 +12,25 @@ from reinforcelab.policies.cnn import CNNPolicy, CNNValue
 from reinforcelab.run import train_run
 
 PIXELS = {"obs_type": "pixels", "grayscale": True, "frame_stack": 2}
+# fast-pixelcopter-pixels as it was before issue 22: a policy CNN and a value CNN, whole episodes
+SEPARATE = {
+    "cnn_shared": False,
+    "cnn_channels": (16, 32),
+    "hidden_sizes": (128,),
+    "segment_steps": None,
+    "rollout_max_t": 300,
+}
 
 
 def test_pixel_observations_get_the_cnn_policy_and_value():
-    agent = reinforcelab.Reinforce(preset="fast-pixelcopter-pixels", seed=0)
+    agent = reinforcelab.Reinforce(preset="fast-pixelcopter-pixels", seed=0, **SEPARATE)
     assert agent.obs_shape == (2, 48, 48)
     assert isinstance(agent.policy.module, CNNPolicy) and isinstance(agent.value.module, CNNValue)
     frames = torch.randint(0, 256, (5, 2, 48, 48), dtype=torch.uint8)
     logits = agent.policy.module(frames)
     assert logits.shape == (5, 2) and agent.policy.output == "logits"
     assert agent.value.module(frames).shape == (5,)
+    assert agent.policy.module.channels == [16, 32] and agent.value.module.hidden == 128
     log_prob, entropy = agent.policy.log_prob_and_entropy(logits, torch.tensor([0, 1, 0, 1, 1]))
     torch.testing.assert_close(
         log_prob, torch.log_softmax(logits, -1)[torch.arange(5), [0, 1, 0, 1, 1]]
@@ -32,7 +42,7 @@ def test_pixel_observations_get_the_cnn_policy_and_value():
 
 def test_the_cnn_trains_saves_and_loads_back(tmp_path):
     config = preset("fast-pixelcopter-pixels").replace(
-        seed=0, num_envs=8, total_env_steps=400, rollout_max_t=50
+        seed=0, num_envs=8, total_env_steps=400, **{**SEPARATE, "rollout_max_t": 50}
     )
     before = reinforcelab.Reinforce(config=config)
     result = train_run(config, tmp_path / "run", progress=False)

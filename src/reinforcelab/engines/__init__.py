@@ -37,7 +37,7 @@ __all__ = [
 
 def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> Engine:
     """The numpy engine for the built-in numpy policies (and MLP baseline) on the CPU, torch
-    otherwise."""
+    otherwise (the actor-critic engine for a shared body, which ignores ``value_lr``)."""
     from ..policies.mlp import MLP, GaussianPolicy, MLPPolicy
 
     if (
@@ -48,8 +48,10 @@ def make_engine(parts: AgentParts, lr: float, value_lr: float, device: str) -> E
         from .numpy_engine import NumpyEngine
 
         return NumpyEngine(parts.policy, parts.value, lr, value_lr)
-    from .torch_engine import TorchEngine
+    from .torch_engine import ActorCriticEngine, TorchEngine
 
+    if parts.shared_body:
+        return ActorCriticEngine(parts.policy, lr, device)
     return TorchEngine(parts.policy, parts.value, lr, value_lr, device)
 
 

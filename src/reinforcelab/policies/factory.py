@@ -6,7 +6,8 @@ a distribution for an action space:
 - continuous actions (a 1-D Box), vector observations: the built-in numpy Gaussian MLP
   (``GaussianPolicy``);
 - image observations (uint8 (C, H, W); the env factory transposes (H, W, C) ones): the CNN
-  (``CNNPolicy``, torch), with a Gaussian head for continuous actions (``CNNGaussianPolicy``);
+  (``CNNPolicy``, torch), with a Gaussian head for continuous actions (``CNNGaussianPolicy``), or
+  with ``cnn_shared`` one CNN with a policy and a value head (``CNNActorCritic``, discrete actions);
 - or the user's own ``torch.nn.Module`` (``TorchPolicy`` wraps it), for any of these spaces.
 """
 
@@ -39,6 +40,8 @@ class AgentParts:
     policy: Policy
     value: MLP | TorchValue | None = None
     obs_norm: ObsNorm | None = None
+    #: the policy's module is also the value baseline (``CNNActorCritic``, ``cnn_shared``)
+    shared_body: bool = False
 
     def named(self) -> dict[str, Any]:
         """The saved parts by name (their weights are ``NAME.*`` in model.safetensors)."""
@@ -88,8 +91,13 @@ def build_parts(
     # The weights' own stream (training and predict() have theirs).
     init_rng = np.random.default_rng(None if seed is None else [seed, 2])
     distribution = "normal" if spaces.continuous else "categorical"
+    shared = config.cnn_shared
+    if shared and not spaces.images:
+        raise OptionError("cnn_shared applies to image observations (the built-in CNN)")
+    if shared and spaces.continuous:
+        raise OptionError("cnn_shared applies to discrete actions (continuous: separate CNNs)")
     if policy is None and spaces.images:
-        from .cnn import CNNGaussianPolicy, CNNPolicy
+        from .cnn import CNNActorCritic, CNNGaussianPolicy, CNNPolicy
 
         check_cnn_input(spaces)
         actions = "action_dim" if spaces.continuous else "n_actions"
@@ -97,9 +105,11 @@ def build_parts(
             "obs_shape": list(spaces.obs_shape),
             actions: spaces.n_actions,
             "hidden": config.hidden_sizes[0],
+            "channels": list(config.cnn_channels),
             **(policy_kwargs or {}),
         }
-        policy = CNNGaussianPolicy if spaces.continuous else CNNPolicy
+        separate = CNNGaussianPolicy if spaces.continuous else CNNPolicy
+        policy = CNNActorCritic if shared else separate
     built: Policy
     if policy is None:
         if policy_kwargs:
@@ -121,9 +131,15 @@ def build_parts(
         built = torch_policy(
             policy, policy_kwargs, policy_output, spaces.n_actions, example_obs, seed, distribution
         )
+    if shared and not hasattr(getattr(built, "module", None), "logits_and_value"):
+        raise OptionError(
+            "cnn_shared needs a module with a value head (logits_and_value), e.g. CNNActorCritic"
+        )
     value: MLP | TorchValue | None = None
-    if config.mode.baseline == "value" and spaces.images:
-        value = cnn_value(spaces.obs_shape, config.hidden_sizes[0], seed)
+    if shared:
+        pass  # the policy's value head is the baseline
+    elif config.mode.baseline == "value" and spaces.images:
+        value = cnn_value(spaces.obs_shape, config.hidden_sizes[0], config.cnn_channels, seed)
     elif config.mode.baseline == "value" and isinstance(built, GaussianPolicy):  # its Tanh kind
         value = MLP.orthogonal(spaces.obs_dim, config.hidden_sizes, 1, init_rng, out_gain=1.0)
     elif config.mode.baseline == "value":
@@ -133,7 +149,8 @@ def build_parts(
         raise OptionError(
             "normalize_obs applies to vector observations; the CNN scales image pixels to [0, 1]"
         )
-    return AgentParts(spaces, built, value, ObsNorm(spaces.obs_dim) if normalize else None)
+    obs_norm = ObsNorm(spaces.obs_dim) if normalize else None
+    return AgentParts(spaces, built, value, obs_norm, shared_body=shared)
 
 
 def check_cnn_input(spaces: Spaces) -> None:
@@ -191,7 +208,9 @@ def torch_policy(
     return TorchPolicy(policy, n_actions, example_obs, output, distribution=distribution)
 
 
-def cnn_value(obs_shape: tuple[int, ...], hidden: int, seed: int | None) -> TorchValue:
+def cnn_value(
+    obs_shape: tuple[int, ...], hidden: int, channels: tuple[int, ...], seed: int | None
+) -> TorchValue:
     """The CNN value baseline for image observations (seeded like the policy's torch modules)."""
     import torch
 
@@ -200,7 +219,7 @@ def cnn_value(obs_shape: tuple[int, ...], hidden: int, seed: int | None) -> Torc
 
     if seed is not None:
         torch.manual_seed(seed + 1)  # not the policy's stream: the two nets start different
-    return TorchValue(CNNValue(obs_shape, hidden))
+    return TorchValue(CNNValue(obs_shape, hidden, channels))
 
 
 def policy_class_from_spec(spec: dict[str, Any], folder: Path) -> tuple[type, dict[str, Any]]:
