@@ -1,5 +1,6 @@
-"""The benchmark suite: reinforcelab against Stable-Baselines3 PPO and A2C (rl-zoo3's
-hyperparameters) on six envs, judged by one evaluator.
+"""The benchmark suite: reinforcelab, SB3 PPO and SB3 A2C on six envs, judged by one evaluator.
+
+The peers are Stable-Baselines3's PPO and A2C with rl-zoo3's hyperparameters (``suite_zoo.py``).
 
 For every (method, env, seed) it trains in a process of its own (``suite_run.py``) and reports the
 training wall-clock and env steps until a 100-episode *sampled-action* evaluation reaches the env's
@@ -193,21 +194,31 @@ def run_group(specs: list[RunSpec], results_dir: Path) -> list[dict[str, Any]]:
             spec.argv(out), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         running.append((spec, proc, out, log, time.monotonic()))
-    while running:
-        time.sleep(0.2)
-        for item in list(running):
-            spec, proc, out, log, started = item
-            killed = False
-            if proc.poll() is None:
-                if time.monotonic() - started < hard_limit_seconds(spec):
-                    continue
-                os.killpg(proc.pid, signal.SIGKILL)  # the run's own process group
-                proc.wait()
-                killed = True
-            log.close()
-            running.remove(item)
-            outcomes[spec] = finished(spec, proc.returncode, out, Path(log.name), killed)
+    try:
+        while running:
+            time.sleep(0.2)
+            for item in list(running):
+                spec, proc, out, log, started = item
+                killed = False
+                if proc.poll() is None:
+                    if time.monotonic() - started < hard_limit_seconds(spec):
+                        continue
+                    kill(proc)
+                    killed = True
+                log.close()
+                running.remove(item)
+                outcomes[spec] = finished(spec, proc.returncode, out, Path(log.name), killed)
+    finally:  # Ctrl-C or a bug here: the runs (in sessions of their own) must not outlive us
+        for _, proc, *_ in running:
+            kill(proc)
     return [outcomes[spec] for spec in specs]
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """End a run: its own process group (its process and any workers it started)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def finished(spec: RunSpec, returncode: int, out: Path, log: Path, killed: bool) -> dict[str, Any]:

@@ -17,6 +17,13 @@ from suite import ENV_BY_ID, reinforcelab_config
 from suite_zoo import ZOO_REVISION, zoo_setup
 
 METHOD_NAMES = {"reinforcelab": "reinforcelab", "sb3-ppo": "SB3 PPO", "sb3-a2c": "SB3 A2C"}
+# how reinforcelab stepped its training envs (envs.make.vectorization_mode's answer)
+BACKENDS = {
+    "vector_entry_point": "its numpy-batched vector env",
+    "envpool": "EnvPool",
+    "sync": "Gymnasium's sync vector env",
+    "async": "Gymnasium's async vector env",
+}
 
 
 def write_report(
@@ -104,14 +111,14 @@ def conditions(results: list[dict[str, Any]], args: argparse.Namespace, seconds:
     )
     failed = sum("failed" in r for r in results)
     head = (
-        f"**Quick run** (`--quick`: {args.seeds} seed(s), short caps): a check that the suite "
-        "works and a first look, not its verdict. "
+        "**Quick run** (`--quick`: fewer seeds, short caps): a check that the suite works and a "
+        "first look, not its verdict. "
         if args.quick
         else ""
     )
     reused = sum(bool(r.get("reused")) for r in results)
     return (
-        f"{head}{len(results)} runs ({args.seeds} seed(s) from {args.first_seed}), {side}, "
+        f"{head}{len(results)} runs ({seeds_text(args.first_seed, args.seeds)}), {side}, "
         f"{lock}; {os.cpu_count()} CPUs; training cap {minutes}, and each method's own step "
         f"budget; evaluations of 100 sampled-action episodes once the training clock grew by "
         f"{args.eval_growth:.0%} since the last; suite wall time {seconds / 60:.1f} min"
@@ -119,6 +126,10 @@ def conditions(results: list[dict[str, Any]], args: argparse.Namespace, seconds:
         + (f"; **{failed} run(s) failed**" if failed else "")
         + "."
     )
+
+
+def seeds_text(first: int, n: int) -> str:
+    return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"
 
 
 def settings_table(report: Report, args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
@@ -132,7 +143,9 @@ def settings_table(report: Report, args: argparse.Namespace, runs: list[dict[str
             if method == "reinforcelab":
                 config, label = reinforcelab_config(env)
                 mine = [r for r in runs if r["spec"]["env_id"] == env_id]
-                backends = sorted({r["vectorization"] for r in mine if "vectorization" in r})
+                backends = sorted(
+                    {BACKENDS[r["vectorization"]] for r in mine if "vectorization" in r}
+                )
                 stepped = f", stepped by {' and '.join(backends)}" if backends else ""
                 cells.append(f"{label}: {config.mode.total_env_steps:,} env steps{stepped}")
             else:
@@ -230,6 +243,9 @@ def write_plot(runs: list[dict[str, Any]], args: argparse.Namespace, report: Rep
                 else:
                     ax.plot(x + dx, r["train_seconds"], "x", color=f"C{x}", markersize=8)
         ax.set_yscale("log")
+        shown = [r["solved"]["seconds"] if r["solved"] else r["train_seconds"] for r in runs
+                 if r["spec"]["env_id"] == env_id]  # fmt: skip
+        ax.set_ylim(min(shown) / 1.5, max(shown) * 1.5)  # no zooming in on small differences
         low, high = ax.get_ylim()
         # inside one decade every minor tick gets its number, across decades the 2s and 5s
         digits = range(1, 10) if high / low < 10 else (2, 5)
