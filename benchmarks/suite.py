@@ -15,8 +15,8 @@ How runs are judged (``suite_run.py``), the same for every method:
   and excludes every evaluation;
 - after each update (reinforcelab) or rollout-and-update (SB3), an evaluation is due once the last
   100 training episodes average the env's ``precheck`` and the training clock has grown by
-  ``--eval-growth`` (10%) since the last evaluation: the reported times overshoot by at most that
-  fraction plus one update, for fast and slow methods alike;
+  ``--eval-growth`` (10%, and by 0.01 s at least) since the last evaluation: the reported times
+  overshoot by at most that fraction plus one update, for fast and slow methods alike;
 - an evaluation plays 100 episodes, one per sub-env of Gymnasium's own vector env (EnvPool is
   never the judge), from fresh reset seeds drawn from (seed, evaluation number): the same episodes
   for every method at its k-th evaluation. Actions are sampled (SB3: ``deterministic=False``; its

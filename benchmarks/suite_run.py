@@ -29,7 +29,7 @@ ActBatch = Callable[[np.ndarray], np.ndarray]  # observations [n, ...] -> action
 
 EVAL_EPISODES = 100
 EVAL_STREAM = 7  # the evaluations' reset seeds: episode_seeds(seed, 100, EVAL_STREAM, k)
-MIN_EVAL_GAP = 0.1  # training seconds between two evaluations, at least
+MIN_EVAL_GAP = 0.01  # training seconds between two evaluations, at least
 
 
 def cpu_seconds() -> float:

@@ -101,23 +101,26 @@ def test_judge_evaluates_when_due_off_the_clock_and_stops_at_threshold_or_cap():
         yield
 
     env = suite.ENV_BY_ID["CartPole-v1"]  # threshold 475, precheck 150
-    judge = Judge(env, seed=0, cap_seconds=0.5, growth=0.1, evaluation_context=learner_state_kept)
+    judge = Judge(env, seed=0, cap_seconds=1.0, growth=0.5, evaluation_context=learner_state_kept)
     try:
         judge.clock.start()
+        time.sleep(0.3)  # "training"
         assert not judge.after_update(100, 149.0, slow_random_actor)  # below the precheck
         assert judge.evaluations == []
         assert not judge.after_update(200, 150.0, slow_random_actor)
         first = judge.evaluations[0]
         assert entered == [0]  # once around a whole evaluation, not once per step
-        assert first.eval_seconds > 0.02 > judge.clock.wall  # its time is off the clock
+        assert first.eval_seconds > 0.02 and first.seconds >= 0.3
+        assert judge.clock.wall < first.seconds + first.eval_seconds  # its time is off the clock
         assert first.score == first.mean < 475 and first.training_mean == 150.0
-        assert not judge.after_update(300, 150.0, slow_random_actor)  # not due: clock barely moved
+        time.sleep(0.05)
+        assert not judge.after_update(300, 150.0, slow_random_actor)  # not due before 0.45 s
         assert len(judge.evaluations) == 1
         time.sleep(0.15)
-        assert not judge.after_update(400, 150.0, slow_random_actor)  # due: 0.15 s of training
+        assert not judge.after_update(400, 150.0, slow_random_actor)  # due: the clock grew by 50%
         assert [e.steps for e in judge.evaluations] == [200, 400]
-        time.sleep(0.4)
-        assert judge.after_update(500, 100.0, slow_random_actor)  # past the 0.5 s cap
+        time.sleep(0.55)
+        assert judge.after_update(500, 100.0, slow_random_actor)  # past the 1 s cap
         assert judge.stop_reason == "time cap" and judge.solved is None
         judge.finish(520, 100.0, slow_random_actor, budget_spent=False)  # a step past the stop
         assert [e.steps for e in judge.evaluations] == [200, 400, 500]  # final at the stop
