@@ -85,9 +85,6 @@ ENVS: tuple[SuiteEnv, ...] = (
              score="mean-std", eval_max_t=10_000),
 )
 # fmt: on
-# Presets that do not exist yet: their env trains with the stand-in's settings (and its own env id),
-# and the report says so, until they do.
-FALLBACKS = {"fast-acrobot": "fast-cartpole", "fast-pendulum": "fast-cartpole"}
 ENV_BY_ID = {e.env_id: e for e in ENVS}
 METHODS = ("reinforcelab", "sb3-ppo", "sb3-a2c")
 
@@ -98,15 +95,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def reinforcelab_config(env: SuiteEnv) -> tuple[Any, str]:
-    """The config reinforcelab trains ``env`` with, and its label: the preset's name, or the
-    fallback's, marked as such, while the preset does not exist."""
+    """The config reinforcelab trains ``env`` with, and its label (the preset's name)."""
     from reinforcelab.config import PRESETS
 
-    if env.preset in PRESETS:
-        return PRESETS[env.preset], f"`{env.preset}`"
-    stand_in = FALLBACKS[env.preset]
-    config = PRESETS[stand_in].replace(env_id=env.env_id)
-    return config, f"`{stand_in}` settings (no `{env.preset}` yet)"
+    return PRESETS[env.preset], f"`{env.preset}`"
 
 
 # ---------------------------------------------------------------------------------------- plan
@@ -173,6 +165,15 @@ def hard_limit_seconds(spec: RunSpec) -> float:
     """Wall seconds after which a run is killed: its training cap, twice over for evaluations,
     start-up and the update that crosses the cap, plus 10 minutes."""
     return 2 * 60 * spec.minutes + 600
+
+
+def stored_or_not_run(spec: RunSpec, results_dir: Path) -> dict[str, Any]:
+    """``--report-only``: the result already in ``results_dir`` for ``spec``, or a record that says
+    the run was not run."""
+    old = read_result(results_dir / f"{spec.name}.json")
+    if old is not None and old["spec"] == spec_dict(spec):
+        return old | {"reused": True}
+    return {"spec": spec_dict(spec), "not_run": True}
 
 
 def run_group(specs: list[RunSpec], results_dir: Path) -> list[dict[str, Any]]:
@@ -305,8 +306,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="evaluate once the training clock has grown by this fraction since the last "
         "evaluation (0.1)",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: report the runs whose results are in --results, the others as not run",
+    )
     add_write_option(parser)
     args = parser.parse_args(argv)
+    if args.report_only and args.results is None:
+        parser.error("--report-only reports the results in --results DIR: give it")
     args.envs = args.envs or list(ENV_BY_ID)
     args.methods = args.methods or list(METHODS)
     if args.quick:
@@ -332,7 +340,7 @@ def positive_float(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = missing_dependency(args.methods, args.envs)
+    problem = None if args.report_only else missing_dependency(args.methods, args.envs)
     if problem:
         print(f"suite.py: {problem}", file=sys.stderr)
         return 2
@@ -345,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = []
     for group in plan(args):
+        if args.report_only:
+            results += [stored_or_not_run(spec, args.results) for spec in group]
+            continue
         with cpu_lock(args.lock):
             results += run_group(group, args.results)
     report = Report("Benchmark suite: reinforcelab, SB3 PPO and A2C", args.write)

@@ -29,7 +29,7 @@ BACKENDS = {
 def write_report(
     report: Report, results: list[dict[str, Any]], args: argparse.Namespace, seconds: float
 ) -> None:
-    runs = [r for r in results if "failed" not in r]
+    runs = [r for r in results if ran(r)]
     report.line(conditions(results, args, seconds))
     report.line()
     report.header(
@@ -37,12 +37,17 @@ def write_report(
         "final score", "peak MB",
     )  # fmt: skip
     for (env_id, method), group in grouped(results).items():
-        done = [r for r in group if "failed" not in r]
+        done = [r for r in group if ran(r)]
+        if not done and all("not_run" in r for r in group):
+            report.row(env_id, METHOD_NAMES[method], "not run", *["-"] * 4)
+            continue
         solved = sum(r["solved"] is not None for r in done)
+        tried = [r for r in group if "not_run" not in r]
+        not_run = len(group) - len(tried)
         report.row(
             env_id,
             METHOD_NAMES[method],
-            f"{solved}/{len(group)}",
+            f"{solved}/{len(tried)}" + (f" ({not_run} not run)" if not_run else ""),
             cell(done, solved_seconds, seconds_text),
             cell(done, solved_steps, steps_text),
             cell(done, lambda r: r["final"]["score"], score_text),
@@ -66,6 +71,10 @@ def write_report(
     )  # fmt: skip
     for r in results:
         spec = r["spec"]
+        if "not_run" in r:
+            report.row(spec["env_id"], METHOD_NAMES[spec["method"]], spec["seed"], "not run",
+                       *["-"] * 8)  # fmt: skip
+            continue
         if "failed" in r:
             report.row(spec["env_id"], METHOD_NAMES[spec["method"]], spec["seed"], "failed: "
                        + r["failed"], *["-"] * 8)  # fmt: skip
@@ -110,6 +119,7 @@ def conditions(results: list[dict[str, Any]], args: argparse.Namespace, seconds:
         else "per env: " + ", ".join(f"{ENV_BY_ID[e].minutes:g} min {e}" for e in args.envs)
     )
     failed = sum("failed" in r for r in results)
+    not_run = sum("not_run" in r for r in results)
     head = (
         "**Quick run** (`--quick`: fewer seeds, short caps): a check that the suite works and a "
         "first look, not its verdict. "
@@ -121,9 +131,15 @@ def conditions(results: list[dict[str, Any]], args: argparse.Namespace, seconds:
         f"{head}{len(results)} runs ({seeds_text(args.first_seed, args.seeds)}), {side}, "
         f"{lock}; {os.cpu_count()} CPUs; training cap {minutes}, and each method's own step "
         f"budget; evaluations of 100 sampled-action episodes once the training clock grew by "
-        f"{args.eval_growth:.0%} since the last; suite wall time {seconds / 60:.1f} min"
-        + (f"; {reused} result(s) reused from {args.results}" if reused else "")
+        f"{args.eval_growth:.0%} since the last; "
+        + (
+            f"written from the results in {args.results} (`--report-only`: nothing run here)"
+            if args.report_only
+            else f"suite wall time {seconds / 60:.1f} min"
+            + (f"; {reused} result(s) reused from {args.results}" if reused else "")
+        )
         + (f"; **{failed} run(s) failed**" if failed else "")
+        + (f"; **{not_run} run(s) not run** (no result in {args.results})" if not_run else "")
         + "."
     )
 
@@ -155,6 +171,11 @@ def settings_table(report: Report, args: argparse.Namespace, runs: list[dict[str
 
 
 # --------------------------------------------------------------------------------- cells
+def ran(r: dict[str, Any]) -> bool:
+    """A run with a result (neither failed nor, with ``--report-only``, missing)."""
+    return "failed" not in r and "not_run" not in r
+
+
 def grouped(results: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:

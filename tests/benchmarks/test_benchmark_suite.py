@@ -58,7 +58,7 @@ def test_tiny_suite_runs_each_run_in_its_process_and_writes_page_and_plot(tmp_pa
         if run["stop_reason"] == "time cap":
             assert run["train_seconds"] >= 60 * minutes
 
-    # fast-cartpole's settings do not swing a pendulum up in a second: a run that stops at its cap
+    # fast-pendulum does not swing the pendulum up in a second of training: a run stopped at its cap
     pendulum = runs["Pendulum-v1"]
     assert pendulum["solved"] is None and pendulum["stop_reason"] == "time cap"
     assert pendulum["final"]["mean_length"] == 200  # Pendulum's time limit, within eval_max_t
@@ -74,6 +74,18 @@ def test_tiny_suite_runs_each_run_in_its_process_and_writes_page_and_plot(tmp_pa
     images = list((page.parent / "suite").glob("*.png"))
     assert len(images) == 1 and f"](suite/{images[0].name})" in text
     assert images[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # --report-only runs nothing: the results there are reported, a run without one as not run
+    later = tmp_path / "later.md"
+    argv = ["--envs", "CartPole-v1", "Acrobot-v1", "--methods", "reinforcelab", "--seeds", "1"]
+    argv += ["--minutes", str(minutes), "--results", str(results), "--report-only"]
+    assert suite.main([*argv, "--write", str(later)]) == 0
+    text = later.read_text()
+    assert f"| CartPole-v1 | reinforcelab | {cartpole_solved} |" in text
+    assert "| Acrobot-v1 | reinforcelab | not run | - |" in text
+    assert "| Acrobot-v1 | reinforcelab | 0 | not run |" in text
+    assert "**1 run(s) not run**" in text and "nothing run here" in text
+    assert not (results / "Acrobot-v1-reinforcelab-seed0.json").exists()
 
 
 def slow_random_actor():
@@ -139,13 +151,10 @@ def test_judge_evaluates_when_due_off_the_clock_and_stops_at_threshold_or_cap():
         judge.close()
 
 
-def test_a_missing_preset_trains_with_its_stand_in_and_says_so(monkeypatch):
-    monkeypatch.setitem(suite.FALLBACKS, "no-such-preset", "fast-cartpole")
-    env = suite.SuiteEnv("Acrobot-v1", "no-such-preset", -100, 1, 0)
-    config, label = suite.reinforcelab_config(env)
-    assert config.env_id == "Acrobot-v1"
-    assert config.lr == suite.reinforcelab_config(suite.ENV_BY_ID["CartPole-v1"])[0].lr
-    assert label == "`fast-cartpole` settings (no `no-such-preset` yet)"
+def test_every_suite_env_trains_its_own_preset():
+    for env in suite.ENVS:
+        config, label = suite.reinforcelab_config(env)
+        assert config.env_id == env.env_id and label == f"`{env.preset}`"
 
 
 def test_zoo_entries_become_sb3_arguments():
