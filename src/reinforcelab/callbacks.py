@@ -244,8 +244,9 @@ class StopOnEvaluation(Callback):
     a separate vector env and stop once their mean reaches ``reward``.
 
     The evaluation is skipped while the update's own training episodes (sampled from the policy
-    just before the update) average below ``precheck * reward``: it cannot pass then, and skipping
-    it keeps evaluation from dominating the wall time of a short run. Every evaluation is kept in
+    just before the update) average below ``reward`` less ``1 - precheck`` of its size (180 for a
+    reward of 200, -220 for -200): it cannot pass then, and skipping it keeps evaluation from
+    dominating the wall time of a short run. Every evaluation is kept in
     ``history`` as (updates, env_steps, wall_seconds, mean_return).
     """
 
@@ -278,7 +279,8 @@ class StopOnEvaluation(Callback):
         from .playback import evaluate_policy
         from .seeding import EARLY_STOP_RESETS, episode_seeds
 
-        if len(records) and float(np.mean(records.returns)) < self.precheck * self.reward:
+        gate = self.reward - (1.0 - self.precheck) * abs(self.reward)
+        if len(records) and float(np.mean(records.returns)) < gate:
             return
         start = time.perf_counter()
         actor = trainer.parts.actor()

@@ -403,3 +403,39 @@ def test_training_runs_blas_and_torch_on_one_thread_and_restores_them():
         assert (blas_threads(), torch.get_num_threads()) == before
     assert seen[0][:2] == ("fast", [1] * len(before[0]))
     assert seen[1] == ("course", [1] * len(before[0]), 1)
+
+
+@pytest.mark.parametrize(
+    ("reward", "training_mean", "evaluates"),
+    [(200.0, 185.0, True), (200.0, 175.0, False), (-200.0, -210.0, True), (-200.0, -225.0, False)],
+)
+def test_early_stopping_evaluates_near_a_negative_threshold_too(
+    monkeypatch, reward, training_mean, evaluates
+):
+    # The gate sits 10% of the threshold's size below it, whatever its sign (0.9 * -200 = -180
+    # would have skipped every evaluation of a Pendulum agent training at -200 to -180).
+    from types import SimpleNamespace
+
+    from reinforcelab import playback
+    from reinforcelab.callbacks import EpisodeRecords, StopOnEvaluation
+
+    calls = []
+    result = SimpleNamespace(mean_reward=reward + 1.0)
+    monkeypatch.setattr(playback, "evaluate_policy", lambda *a, **k: calls.append(k) or result)
+    stop = StopOnEvaluation(reward, n_episodes=10, seed=0)
+    stop.envs, stop.rng = None, np.random.default_rng(0)
+    stopped = []
+    trainer = SimpleNamespace(
+        parts=SimpleNamespace(actor=lambda: None),
+        seed_entropy=0,
+        updates=1,
+        env_steps=100,
+        wall_seconds=1.0,
+        config=SimpleNamespace(env_id="Pendulum-v1", max_t=200),
+        stop=stopped.append,
+    )
+    returns, steps = np.full(4, training_mean), np.arange(1, 5) * 200
+    records = EpisodeRecords(1, returns, np.full(4, 200), steps, 1.0)
+    stop.on_update(trainer, records)
+    assert bool(calls) == evaluates
+    assert bool(stopped) == evaluates  # an evaluation at the threshold stops training
