@@ -91,6 +91,8 @@ def course_hyperparameters(
             "hidden_sizes": list(config.hidden_sizes),
             "seed": config.seed,
             "log_std_init": config.log_std_init,
+            "cnn_channels": list(config.cnn_channels),
+            "cnn_shared": config.cnn_shared,
             "library_version": config_json.get("library_version"),
         }
     except (KeyError, TypeError, IndexError, ValueError) as exc:
