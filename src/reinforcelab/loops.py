@@ -494,7 +494,7 @@ class FastLoop(TrainingLoop):
         returns = batch_returns(batch, self.config.gamma, value_at, fast.reward_scale)
         values = batch.counted(acting_values)
         stats = {"value_loss": 0.5 * float(np.mean(np.square(values - returns)))}
-        adv = advantages(batch, returns, values, fast.return_norm)
+        adv = advantages(batch, returns, values, fast.return_norm, fast.baseline, fast.group_size)
         targets = PolicyTargets(
             batch.counted_obs, batch.counted(batch.actions), adv, fast.entropy_coef
         )
