@@ -470,7 +470,7 @@ class FastLoop(TrainingLoop):
         policy_grads = engine.policy_gradients(targets, stats)
         stats["grad_norm"] = global_norm(policy_grads)
         grads = [policy_grads, value_grads] if values is not None else [policy_grads]
-        lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
+        lr_factor = self.lr_factor()
         apply_gradients(engine, grads, fast.max_grad_norm, lr_factor)
         for _ in range(fast.value_steps - 1):  # more steps of the baseline on the same returns
             value_grads, _ = engine.value_gradients(obs, returns)
@@ -479,6 +479,11 @@ class FastLoop(TrainingLoop):
         if self.parts.obs_norm is not None:
             self.parts.obs_norm.update(batch.counted_obs)
         return stats
+
+    def lr_factor(self) -> float:
+        """The learning rates' scale for the next step: the schedule at the budget spent."""
+        fast = self.fast
+        return LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
 
     def actor_critic(self) -> ActorCriticEngine:
         from .engines.torch_engine import ActorCriticEngine
@@ -500,7 +505,7 @@ class FastLoop(TrainingLoop):
         )
         grads = engine.actor_critic_gradients(targets, returns, stats)
         stats["grad_norm"] = global_norm(grads)
-        lr_factor = LR_SCHEDULES[fast.lr_schedule](self.env_steps / fast.total_env_steps)
+        lr_factor = self.lr_factor()
         apply_gradients(engine, [grads], fast.max_grad_norm, lr_factor)
         stats["lr"] = engine.optimizers[0].lr
         return stats
