@@ -61,8 +61,9 @@ def discounted_returns(
         rewards = rewards + bootstrap
     carry = np.where(episode_end, 0.0, gamma)
     returns = rewards.copy()
+    later = np.empty(returns.shape[1:])  # one row's carry * G_{t+1}, without a fresh array per row
     for t in range(len(returns) - 2, -1, -1):  # G_t = r_t + gamma * G_{t+1}, restarting after ends
-        returns[t] += carry[t] * returns[t + 1]
+        returns[t] += np.multiply(carry[t], returns[t + 1], out=later)
     return returns
 
 

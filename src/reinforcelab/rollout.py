@@ -240,53 +240,67 @@ def collect_batch(
         "obs": (obs.shape, obs_dtype),
         "actions": action_row,
         "rewards": ((n,), np.float64),
-        **{name: ((n,), bool) for name in ("terminated", "truncated", "counted", "cut")},
+        **{name: ((n,), bool) for name in ("terminated", "done", "counted", "cut")},
     }
     # Room for 256 steps, or for the longest possible batch if less (batch_rows); more when
     # needed, never more than that (batch_nbytes counts on it).
     longest = batch_rows(max_t, episodes_per_env, rollout_steps)
     a = storage.reserve(min(longest, 257), layout)
     a["obs"][0] = obs
+    # Per step, a handful of numpy calls on [N] arrays (acting and the env cost about as much as
+    # these: each call saved counts). Boolean ``x & ~y`` is written ``x > y``: one call.
     live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
-    episodes_done = np.zeros(n, dtype=np.int64)
-    used = np.zeros(n, dtype=np.int64)  # counted steps of each sub-env in this batch
-    # Steps into the current episode; -1 marks the dead step that follows an end under NEXT_STEP.
-    steps = np.zeros(n, dtype=np.int64)
-    restart = -1 if mode is AutoresetMode.NEXT_STEP else 0
+    finished = np.zeros(n, dtype=np.int64)  # episodes ended (in the share), or counted steps used
+    over = np.empty(n, dtype=bool)  # this step ends the sub-env's share
+    # The max_t cap can only end an episode once the batch has run max_t steps: until then there
+    # are no cuts and no need to count each sub-env's steps into its episode (``steps``).
+    steps: np.ndarray | None = None
+    restart = -1 if mode is AutoresetMode.NEXT_STEP else 0  # ``steps`` after an end
     T = 0
     while live.any():
         if len(a["obs"]) == T + 1:
             a = storage.reserve(min(2 * (T + 1), longest), layout)
         actions = act(obs)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        # a real step (not a dead one) of a sub-env whose share is not over
-        counted = np.greater_equal(steps, 0, out=a["counted"][T])
-        counted &= live
-        done = terminated | truncated
-        steps += 1
-        cut = np.greater_equal(steps, max_t, out=a["cut"][T])  # the cap ends an episode ...
-        cut &= ~done  # ... the env has not ended
-        steps[done] = restart
-        if rollout_steps is None:
-            episodes_done += done
-            live &= ~cut & (episodes_done < episodes_per_env)
+        # a real step of a sub-env whose share is not over: under NEXT_STEP, the step after an
+        # end is a dead one (the env resets; its action is ignored)
+        counted = a["counted"][T]
+        if T > 0 and restart:
+            np.greater(live, a["done"][T - 1], out=counted)
         else:
-            used += counted
-            live &= ~cut & ~(done & (used >= rollout_steps))
+            counted[...] = live
+        done = np.logical_or(terminated, truncated, out=a["done"][T])
+        cut = a["cut"][T]
+        if max_t <= T + 1:  # the cap can end an episode once the batch is max_t steps long
+            if steps is None:
+                steps = steps_into_episodes(a["done"][:T], restart)
+            steps += 1
+            np.greater_equal(steps, max_t, out=cut)
+            cut &= ~done
+            steps[done] = restart
+            live &= ~cut
+        if rollout_steps is None:
+            finished += done
+            np.greater_equal(finished, episodes_per_env, out=over)
+        else:
+            finished += counted
+            np.greater_equal(finished, rollout_steps, out=over)
+        over &= done
+        np.greater(live, over, out=live)
         a["obs"][T + 1] = obs
         a["actions"][T] = actions
         a["rewards"][T] = rewards
         a["terminated"][T] = terminated
-        a["truncated"][T] = truncated
         T += 1
 
-    valid, cut, terminated, truncated = (
+    a["cut"][: min(T, max_t - 1)] = False  # the rows before a cut was possible
+    valid, cut, terminated, done = (
         a["counted"][:T],
         a["cut"][:T],
         a["terminated"][:T],
-        a["truncated"][:T],
+        a["done"][:T],
     )
-    episode_end = valid & (terminated | truncated | cut)
+    episode_end = valid & (done | cut)
     rewards = a["rewards"][:T]
     np.copyto(rewards, 0.0, where=~valid)
     returns, lengths = episode_totals(rewards, valid, episode_end)
@@ -296,10 +310,21 @@ def collect_batch(
         rewards=rewards,
         valid=valid,
         episode_end=episode_end,
-        truncated=episode_end & ~terminated & (truncated | cut),
+        truncated=episode_end > terminated,  # an end by time limit or cap
         episode_returns=returns,
         episode_lengths=lengths,
     )
+
+
+def steps_into_episodes(done: np.ndarray, restart: int) -> np.ndarray:
+    """Each sub-env's steps into its current episode after the [T, N] steps whose episode ends
+    (terminated or truncated) are ``done``: T without an end, else the steps since the last end
+    plus ``restart`` (-1 under NEXT_STEP, whose first step after an end is a dead one)."""
+    T = len(done)
+    if T == 0:
+        return np.zeros(done.shape[1], dtype=np.int64)
+    since_end = np.argmax(done[::-1], axis=0)  # steps after the last end (0: the last step)
+    return np.where(done.any(axis=0), since_end + restart, T).astype(np.int64)
 
 
 class SegmentCollector:
