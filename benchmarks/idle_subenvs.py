@@ -12,6 +12,12 @@ the counted ones are not biased towards short episodes).
     python benchmarks/idle_subenvs.py --rollout-steps none 100 200 500 --steps 4000000 --repeats 3
     python benchmarks/idle_subenvs.py --write docs/benchmarks/idle_subenvs.md
     python benchmarks/idle_subenvs.py --pixelcopter 120000000 --pixelcopter-rollout-steps none 1000
+    python benchmarks/idle_subenvs.py --breakdown
+
+``--breakdown`` also trains once more per ``rollout_steps`` with the loop's collector, its acting,
+the env's step and the update wrapped in CPU-time clocks (``time.process_time``: the machine's load
+moves it less than wall-clock), and reports the CPU microseconds each part costs per step of all
+sub-envs (per simulated step, counted or not), next to the env alone's.
 
 ``--pixelcopter N`` also trains fast-pixelcopter for N env steps with each of
 ``--pixelcopter-rollout-steps`` and reports its env steps/s in successive windows: without
@@ -30,6 +36,7 @@ import numpy as np
 from report import Report, add_write_option
 
 import reinforcelab
+from reinforcelab import loops
 from reinforcelab.callbacks import Callback
 from reinforcelab.envs.make import make_vector_env
 
@@ -47,6 +54,74 @@ def env_only_rate(num_envs: int, seconds: float, seed: int) -> float:
     rate = steps / (time.perf_counter() - start)
     envs.close()
     return rate
+
+
+def env_only_cpu(num_envs: int, steps: int, seed: int) -> float:
+    """CPU microseconds per step of all sub-envs, random actions (drawn up front)."""
+    envs = make_vector_env("CartPole-v1", num_envs)
+    actions = np.random.default_rng(seed).integers(0, 2, (steps, num_envs))
+    envs.reset(seed=seed)
+    start = time.process_time()
+    for row in actions:
+        envs.step(row)
+    spent = time.process_time() - start
+    envs.close()
+    return 1e6 * spent / steps
+
+
+def cpu_breakdown(num_envs: int, rollout_steps: int | None, steps: int, seed: int) -> dict:
+    """CPU microseconds per simulated step of all sub-envs spent stepping the env, acting, in the
+    collector's own bookkeeping, in the update and elsewhere, from a training run whose collector
+    (``loops.collect_batch``), acting, env step and update are wrapped in clocks."""
+    clock = time.process_time
+    spent = dict.fromkeys(("env", "act", "collect", "update"), 0.0)
+
+    def timed(part, fn):
+        def call(*args, **kwargs):
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[part] += clock() - start
+
+        return call
+
+    collect, update = loops.collect_batch, loops.FastLoop.update
+
+    def timed_collect(envs, act, *args, **kwargs):
+        envs.step = timed("env", envs.step)  # an instance attribute over the class's method
+        try:
+            return timed("collect", collect)(envs, timed("act", act), *args, **kwargs)
+        finally:
+            del envs.step
+
+    loops.collect_batch, loops.FastLoop.update = timed_collect, timed("update", update)
+    try:
+        agent = reinforcelab.Reinforce(
+            "CartPole-v1",
+            preset="fast-cartpole",
+            seed=seed,
+            device="cpu",
+            num_envs=num_envs,
+            rollout_steps=rollout_steps,
+            total_env_steps=steps,
+        )
+        start = clock()
+        agent.learn()
+        total = clock() - start
+    finally:
+        loops.collect_batch, loops.FastLoop.update = collect, update
+    loop = agent.training_loop()
+    per_step = 1e6 * num_envs / loop.simulated_env_steps
+    return {
+        "env": spent["env"] * per_step,
+        "act": spent["act"] * per_step,
+        "bookkeeping": (spent["collect"] - spent["env"] - spent["act"]) * per_step,
+        "update": spent["update"] * per_step,
+        "other": (total - spent["collect"] - spent["update"]) * per_step,
+        "total": total * per_step,
+        "counted_share": loop.env_steps / loop.simulated_env_steps,
+    }
 
 
 def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: int) -> dict:
@@ -129,6 +204,11 @@ def main() -> None:
     )
     parser.add_argument("--pixelcopter-rollout-steps", nargs="+", default=["none", "1000"])
     parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also report the CPU microseconds per step of each part of training",
+    )
     add_write_option(parser)
     args = parser.parse_args()
     report = Report("Idle sub-envs", args.write)
@@ -166,6 +246,22 @@ def main() -> None:
             f"{statistics.median(r['mean_length'] for r in runs):.1f}",
             f"{independent:.1f}",
         )
+    if args.breakdown:
+        env_us = env_only_cpu(args.num_envs, 3000, seed=0)
+        report.line(
+            f"\nCPU microseconds per step of all {args.num_envs} sub-envs (counted or not), by "
+            f"part, one training run each ({args.steps:,} env steps, seed 0); env alone "
+            f"(random actions): {env_us:.1f}. The last column is the share of env-only stepping "
+            "these CPU times imply: counted share x env alone / total.\n"
+        )
+        report.header(
+            "rollout_steps", "env", "act", "bookkeeping", "update", "other", "total", "implied"
+        )
+        for v in variants:
+            b = cpu_breakdown(args.num_envs, v, args.steps, seed=0)
+            parts = ("env", "act", "bookkeeping", "update", "other", "total")
+            implied = b["counted_share"] * env_us / b["total"]
+            report.row(v or "none", *(f"{b[k]:.1f}" for k in parts), f"{implied:.0%}")
     if args.pixelcopter:
         report.line(
             f"\nPixelcopter-PLE-v0, fast-pixelcopter ({args.pixelcopter:,} env steps, seed 0): env "
