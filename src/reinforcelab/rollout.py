@@ -250,7 +250,7 @@ def collect_batch(
     # Per step, a handful of numpy calls on [N] arrays (acting and the env cost about as much as
     # these: each call saved counts). Boolean ``x & ~y`` is written ``x > y``: one call.
     live = np.ones(n, dtype=bool)  # this sub-env's share of the batch is not over yet
-    finished = np.zeros(n, dtype=np.int64)  # episodes ended (in the share), or counted steps used
+    finished = np.zeros(n, dtype=np.int64)  # episodes ended, or counted steps used, in the share
     over = np.empty(n, dtype=bool)  # this step ends the sub-env's share
     # The max_t cap can only end an episode once the batch has run max_t steps: until then there
     # are no cuts and no need to count each sub-env's steps into its episode (``steps``).
@@ -279,14 +279,21 @@ def collect_batch(
             cut &= ~done
             steps[done] = restart
             live &= ~cut
-        if rollout_steps is None:
+        if rollout_steps is None and episodes_per_env == 1:
+            np.greater(live, done, out=live)  # the first end closes the share
+        elif rollout_steps is None:
             finished += done
             np.greater_equal(finished, episodes_per_env, out=over)
-        else:
-            finished += counted
+            over &= done
+            np.greater(live, over, out=live)
+        elif rollout_steps <= T + 1:  # (until then no sub-env can have used its steps)
+            if rollout_steps == T + 1:
+                finished = a["counted"][: T + 1].sum(axis=0)
+            else:
+                finished += counted
             np.greater_equal(finished, rollout_steps, out=over)
-        over &= done
-        np.greater(live, over, out=live)
+            over &= done
+            np.greater(live, over, out=live)
         a["obs"][T + 1] = obs
         a["actions"][T] = actions
         a["rewards"][T] = rewards
