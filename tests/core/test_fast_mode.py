@@ -439,3 +439,66 @@ def test_early_stopping_evaluates_near_a_negative_threshold_too(
     stop.on_update(trainer, records)
     assert bool(calls) == evaluates
     assert bool(stopped) == evaluates  # an evaluation at the threshold stops training
+
+
+def masks_by_definition(envs, max_t, k, rollout_steps):
+    """The masks ``collect_batch`` must give, worked out one sub-env and one step at a time from
+    their definitions: a step counts if it is a real one (not the dead step after an end under
+    NEXT_STEP) while the sub-env's share is open; an episode ends at the env's end or at max_t
+    real steps (a cut); the share closes at a cut, or at an end once ``k`` episodes ended (or,
+    with ``rollout_steps``, once that many steps counted). Rows until every share is closed."""
+    n = envs.num_envs
+    envs.reset()
+    live, dead, steps, ended, used = [True] * n, [False] * n, [0] * n, [0] * n, [0] * n
+    valid, ends, truncated = [], [], []
+    while any(live):
+        _, _, term, trunc, _ = envs.step(np.zeros(n, dtype=np.int64))
+        rows = ([], [], [])
+        for i in range(n):
+            counted, done = live[i] and not dead[i], bool(term[i] or trunc[i])
+            steps[i] += not dead[i]
+            cut = counted and not done and steps[i] >= max_t
+            used[i] += counted
+            ended[i] += counted and done
+            end = counted and (done or cut)
+            for row, value in zip(rows, (counted, end, end and not term[i])):
+                row.append(value)
+            if done:
+                steps[i], dead[i] = 0, envs.mode is AutoresetMode.NEXT_STEP
+            else:
+                dead[i] = False
+            share_used = ended[i] >= k if rollout_steps is None else used[i] >= rollout_steps
+            if cut or (counted and done and share_used):
+                live[i] = False
+        for table, row in zip((valid, ends, truncated), rows):
+            table.append(row)
+    return np.array(valid), np.array(ends), np.array(truncated)
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_batch_masks_match_their_definition_step_by_step(mode):
+    # collect_batch takes shortcuts (no per-step step counts until a cut is possible, none of
+    # rollout_steps' counting until a sub-env can have used its steps): random scripts of
+    # episode lengths, time-limit ends, caps, episodes per sub-env and rollout_steps check them
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n = int(rng.integers(1, 7))
+        lengths = rng.integers(1, 13, (n, 8)).tolist()
+        truncate = [(i, e) for i in range(n) for e in range(8) if rng.random() < 0.2]
+        max_t = int(rng.choice([1, 2, 5, 9, 100]))
+        k, rollout_steps = int(rng.integers(1, 4)), rng.choice([None, 1, 3, 8, 20])
+        if rollout_steps is not None:
+            k = 1
+        valid, ends, truncated = masks_by_definition(
+            ScriptedVectorEnv(lengths, mode, truncate), max_t, k, rollout_steps
+        )
+        batch = collect_batch(
+            ScriptedVectorEnv(lengths, mode, truncate),
+            lambda obs: np.zeros(len(obs), dtype=np.int64),
+            max_t,
+            k,
+            rollout_steps=rollout_steps,
+        )
+        np.testing.assert_array_equal(batch.valid, valid)
+        np.testing.assert_array_equal(batch.episode_end, ends)
+        np.testing.assert_array_equal(batch.truncated, truncated)
