@@ -196,26 +196,22 @@ def zeros(shape: tuple[int, ...]) -> np.ndarray:
 
 class ActingForward:
     """``mlp.forward`` for acting, once per env step on batches of one size: the same products,
-    sums and ReLUs into buffers kept from one call to the next, the biases tiled to [out, n] (at
-    rollout batch sizes numpy adds a same-shape array faster than a broadcast column). The
-    returned outputs are overwritten by the next call."""
+    sums and ReLUs, with the biases tiled to [out, n] once per batch size (at rollout batch sizes
+    numpy adds a same-shape array several times faster than a broadcast column)."""
 
     def __init__(self, mlp: MLP) -> None:
         self.mlp = mlp
         self.n = -1
-        self.buffers: list[tuple[np.ndarray, np.ndarray]] = []  # per layer: outputs, bias tile
+        self.bias_tiles: list[np.ndarray] = []
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[1]
         if n != self.n:
             self.n = n
-            self.buffers = [
-                (np.empty((len(b), n), np.float32), np.repeat(b[:, None], n, axis=1))
-                for _, b in self.mlp.layers
-            ]
+            self.bias_tiles = [np.repeat(b[:, None], n, axis=1) for _, b in self.mlp.layers]
         relu, last = self.mlp.activation == "relu", len(self.mlp.layers) - 1
-        for i, ((weight, _), (h, bias)) in enumerate(zip(self.mlp.layers, self.buffers)):
-            np.matmul(weight, x, out=h)
+        for i, ((weight, _), bias) in enumerate(zip(self.mlp.layers, self.bias_tiles)):
+            h = weight @ x
             h += bias
             if i < last:
                 if relu:
