@@ -464,7 +464,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # From the screen (grayscale, the last two frames): one small CNN with a policy and a value
     # head, 32-step segments of continuing episodes, the learning rate falling to 0 over the
-    # budget (12M env steps: ~10 minutes on one unshared core, ~21k steps/s); lr 3e-3 (screened
+    # budget (12M env steps: 7-8 minutes on one unshared core, 24-27k steps/s); lr 3e-3 (screened
     # 1e-3 to 5e-3 on tuning seeds: 1e-3 learned slowest per env step). Until issue 22:
     # cnn_shared=False, cnn_channels=(16, 32), hidden_sizes=(128,), lr=1e-3, value_lr=1e-3,
     # segment_steps=None, rollout_max_t=300, lr_schedule="constant", total_env_steps=20_000_000;
