@@ -448,12 +448,15 @@ PRESETS: dict[str, TrainConfig] = {
     # Wall-clock time to a 100-episode sampled evaluation mean of -100: a random policy almost
     # never swings up, so the value must learn its -1/(1-gamma) level fast (rewards scaled to
     # order 1, 8 steps per batch) for batches without a success to leave the policy alone, and
-    # an entropy bonus keeps the policy exploring until successes come.
+    # an entropy bonus keeps the policy exploring until successes come. 32-step segments of
+    # continuing episodes (2,048 steps an update, not ~32k of whole episodes) and the learning
+    # rate falling to 0 over 1M steps. Until issue 20's re-tune: lr=1e-2, segment_steps=None,
+    # lr_schedule="constant", total_env_steps=2_000_000.
     "fast-acrobot": TrainConfig(
-        env_id="Acrobot-v1", hidden_sizes=(64, 64), lr=1e-2, gamma=0.99,
-        mode=FastMode(num_envs=64, total_env_steps=2_000_000, baseline="value", value_lr=1e-2,
+        env_id="Acrobot-v1", hidden_sizes=(64, 64), lr=5e-3, gamma=0.99,
+        mode=FastMode(num_envs=64, total_env_steps=1_000_000, baseline="value", value_lr=1e-2,
                       value_steps=8, reward_scale=0.01, entropy_coef=0.03, normalize_obs=True,
-                      truncation="bootstrap"),
+                      truncation="bootstrap", segment_steps=32, lr_schedule="linear"),
     ),
     # The course's score after at most 10 minutes of training (sweeps/pixelcopter-10min.toml).
     "fast-pixelcopter": TrainConfig(
