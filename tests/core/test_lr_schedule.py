@@ -44,7 +44,8 @@ def test_linear_schedule_scales_both_learning_rates_by_the_budget_left(torch_pol
         lr_schedule="linear",
         baseline="value",
         value_lr=0.02,
-    )
+        rollout_max_t=50,  # batches of at most 800 steps: the last update starts 800 or less
+    )  # before the budget, whatever the weights learn
     if torch_policy:  # the torch engine (a user's module) follows the same schedule
         import torch
 
@@ -59,7 +60,7 @@ def test_linear_schedule_scales_both_learning_rates_by_the_budget_left(torch_pol
         left = 1 - steps_before / total
         assert lr == pytest.approx(0.1 * left) and value_lr == pytest.approx(0.02 * left)
     assert lrs.rows[0][1] == 0.1  # the first update runs at the full rate
-    assert lrs.rows[-1][1] < 0.1 * 0.2  # and the last ones near zero
+    assert lrs.rows[-1][1] <= 0.1 * 800 / total  # and the last one near zero
     assert agent.loop.update_stats["lr"] == lrs.rows[-1][1]
 
 
