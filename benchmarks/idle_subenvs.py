@@ -97,15 +97,7 @@ def cpu_breakdown(num_envs: int, rollout_steps: int | None, steps: int, seed: in
 
     loops.collect_batch, loops.FastLoop.update = timed_collect, timed("update", update)
     try:
-        agent = reinforcelab.Reinforce(
-            "CartPole-v1",
-            preset="fast-cartpole",
-            seed=seed,
-            device="cpu",
-            num_envs=num_envs,
-            rollout_steps=rollout_steps,
-            total_env_steps=steps,
-        )
+        agent = cartpole_agent(num_envs, rollout_steps, steps, seed)
         start = clock()
         agent.learn()
         total = clock() - start
@@ -124,8 +116,11 @@ def cpu_breakdown(num_envs: int, rollout_steps: int | None, steps: int, seed: in
     }
 
 
-def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: int) -> dict:
-    agent = reinforcelab.Reinforce(
+def cartpole_agent(
+    num_envs: int, rollout_steps: int | None, steps: int, seed: int
+) -> reinforcelab.Reinforce:
+    """fast-cartpole with the sub-envs, rollout length and budget being measured."""
+    return reinforcelab.Reinforce(
         "CartPole-v1",
         preset="fast-cartpole",
         seed=seed,
@@ -134,6 +129,10 @@ def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: in
         rollout_steps=rollout_steps,
         total_env_steps=steps,
     )
+
+
+def training_rate(num_envs: int, rollout_steps: int | None, steps: int, seed: int) -> dict:
+    agent = cartpole_agent(num_envs, rollout_steps, steps, seed)
     lengths: list[int] = []
 
     class Lengths(Callback):
