@@ -115,17 +115,21 @@ class MLP:
         """Every layer's output for inputs [in, n] (the inputs first, the outputs last): what
         ``backward`` needs."""
         activations = [np.asarray(x, dtype=np.float32)]
-        relu = self.activation == "relu"
-        for i, (weight, bias) in enumerate(self.layers):
-            h = weight @ activations[-1]
-            h += bias[:, None]
-            if i < len(self.layers) - 1:
-                if relu:
-                    np.maximum(h, zeros(h.shape), out=h)
-                else:
-                    np.tanh(h, out=h)
-            activations.append(h)
+        for i, (_, bias) in enumerate(self.layers):
+            activations.append(self.layer(i, activations[-1], bias[:, None]))
         return activations
+
+    def layer(self, i: int, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """Layer ``i``'s outputs [out, n] for inputs [in, n], given its bias as [out, 1] or
+        already tiled to [out, n]: the product, the bias, then the activation but on the last."""
+        h = self.layers[i][0] @ x
+        h += bias
+        if i < len(self.layers) - 1:
+            if self.activation == "relu":
+                np.maximum(h, zeros(h.shape), out=h)
+            else:
+                np.tanh(h, out=h)
+        return h
 
     def backward(self, activations: list[np.ndarray], grad_out: np.ndarray) -> list[np.ndarray]:
         """Gradients of a loss w.r.t. ``parameters()``, given d loss / d outputs ([out, n])."""
@@ -201,24 +205,14 @@ class ActingForward:
 
     def __init__(self, mlp: MLP) -> None:
         self.mlp = mlp
-        self.n = -1
-        self.bias_tiles: list[np.ndarray] = []
+        self.bias_tiles: list[np.ndarray] = []  # for the last batch size
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[1]
-        if n != self.n:
-            self.n = n
+        if not self.bias_tiles or self.bias_tiles[0].shape[1] != n:
             self.bias_tiles = [np.repeat(b[:, None], n, axis=1) for _, b in self.mlp.layers]
-        relu, last = self.mlp.activation == "relu", len(self.mlp.layers) - 1
-        for i, ((weight, _), bias) in enumerate(zip(self.mlp.layers, self.bias_tiles)):
-            h = weight @ x
-            h += bias
-            if i < last:
-                if relu:
-                    np.maximum(h, zeros(h.shape), out=h)
-                else:
-                    np.tanh(h, out=h)
-            x = h
+        for i, bias in enumerate(self.bias_tiles):
+            x = self.mlp.layer(i, x, bias)
         return x
 
 
