@@ -82,6 +82,13 @@ class Setup:
     eval_every: int  # env steps between evaluations, at most
     snapshots: tuple[int, ...]  # env steps of the value run where gradients are measured
     quick_snapshots: tuple[int, ...]
+    # Settings that differ from the preset: group methods need whole episodes from the reset.
+    changes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        changed = ", ".join(f"{k}={v}" for k, v in self.changes.items())
+        return f"`{self.preset}`" + (f" with {changed}" if changed else "")
 
 
 ENVS = {
@@ -94,8 +101,22 @@ ENVS = {
         (0, 30_000, 100_000, 300_000),
         (0, 30_000),
     ),
+    # The whole-episode settings fast-lunarlander had until issue 20 (it now trains on segments).
     "LunarLander-v3": Setup(
-        "fast-lunarlander", 200.0, 5_000_000, 100_000, 250_000, (0, 1_000_000), (0,)
+        "fast-lunarlander",
+        200.0,
+        5_000_000,
+        100_000,
+        250_000,
+        (0, 1_000_000),
+        (0,),
+        changes={
+            "segment_steps": None,
+            "rollout_max_t": 250,
+            "value_lr": 3e-3,
+            "value_steps": 1,
+            "reward_scale": 1.0,
+        },
     ),
     "Pixelcopter-PLE-v0": Setup(
         "fast-pixelcopter", 100.0, 30_000_000, 500_000, 1_000_000, (0, 2_000_000), (0,)
@@ -106,8 +127,9 @@ PRECHECK = 0.75  # evaluate only once the batch's mean return reaches this share
 
 def method_config(env_id: str, method: str, seed: int, budget: int) -> TrainConfig:
     """The env's preset with the method's baseline and normalisation; without V, no bootstrap."""
+    setup = ENVS[env_id]
     changes = {"baseline": "none", "return_norm": "batch", "group_size": 1, **METHODS[method]}
-    base = preset(ENVS[env_id].preset)
+    base = preset(setup.preset).replace(**setup.changes)
     if changes["baseline"] != "value":
         changes["truncation"] = "terminal"
     return base.replace(seed=seed, total_env_steps=budget, **changes)
@@ -201,7 +223,7 @@ def variance_part(report: Report, env_id: str, snapshots: tuple[int, ...], batch
     num_envs = config.mode.num_envs
     report.line(
         f"\n### Gradient variance: {env_id}\n\n"
-        f"`{setup.preset}` with the value baseline, trained with seed 1; at each snapshot "
+        f"{setup.label} with the value baseline, trained with seed 1; at each snapshot "
         f"{batches} batches of {num_envs} episodes in groups of {GROUP} sharing their start "
         "(returns end at cuts for every advantage here). Variance: tr Cov of the estimate "
         "against no baseline's, from the same batches (the unbiased advantages only: the "
@@ -356,7 +378,7 @@ def learning_part(
             runs.append(train(env_id, method, seed, budget))
     report.line(
         f"\n### Learning: {env_id}\n\n"
-        f"`{setup.preset}` with each method's baseline and normalisation, {budget:,} env steps, "
+        f"{setup.label}, each method's baseline and normalisation, {budget:,} env steps, "
         f"seeds {seeds[0]}-{seeds[-1]} (not used to tune anything). To the goal: until a "
         f"100-episode sampled evaluation mean reaches {setup.goal:g} (evaluation time excluded; "
         "a run that never does counts as its whole budget). Mean over seeds [95% bootstrap "

@@ -425,10 +425,15 @@ COURSE_BARS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 # What each fast preset was tuned for, and how, is in docs/benchmarks/tuning.md. Fields left out
 # keep their defaults (eval_episodes=10, max_t=1000, episodes_per_env=1, return_norm="batch", ...).
 # fmt: off
+# LunarLander: the continuous preset's recipe with 64 envs (256-step segments of continuing
+# episodes, a value baseline that fits: 8 steps a batch on rewards scaled to returns of order 1).
+# Until issue 20's re-tune: whole episodes cut at rollout_max_t=250, value_lr=3e-3, value_steps=1,
+# reward_scale=1 (5 of 6 tuning seeds solved in 5M steps; this: 6 of 6, in 0.6x the CPU time).
 _LUNARLANDER = TrainConfig(
     env_id="LunarLander-v3", hidden_sizes=(64, 64), lr=3e-3, gamma=0.99,
-    mode=FastMode(num_envs=64, total_env_steps=5_000_000, baseline="value", value_lr=3e-3,
-                  normalize_obs=True, rollout_max_t=250, truncation="bootstrap"),
+    mode=FastMode(num_envs=64, total_env_steps=5_000_000, baseline="value", value_lr=1e-2,
+                  value_steps=8, reward_scale=0.01, normalize_obs=True,
+                  truncation="bootstrap", segment_steps=256),
 )
 PRESETS: dict[str, TrainConfig] = {
     # The course's hyperparameters (HF Deep RL course, Unit 4).

@@ -134,6 +134,7 @@ def test_each_group_shares_its_start_in_envpool():
         group_size=4,
         baseline="leave-one-out",
         truncation="terminal",
+        segment_steps=None,
         vectorization="envpool",
     )
     assert_grouped(list(first_observations(agent)), 4)

@@ -41,7 +41,12 @@ def test_batches_hold_whole_episodes_and_repeat_with_the_seed():
 
 def test_training_is_reproducible_and_resumes_exactly(tmp_path):
     config = reinforcelab.preset("fast-lunarlander").replace(
-        seed=3, num_envs=8, total_env_steps=6000, rollout_max_t=100, vectorization="envpool"
+        seed=3,
+        num_envs=8,
+        total_env_steps=6000,
+        segment_steps=None,  # whole episodes: a resumed run continues them exactly
+        rollout_max_t=100,
+        vectorization="envpool",
     )
     whole = train_run(config, tmp_path / "whole", progress=False)
     train_run(config.replace(total_env_steps=3000), tmp_path / "part", progress=False)
