@@ -5,7 +5,8 @@ The peers are Stable-Baselines3's PPO and A2C with rl-zoo3's hyperparameters (``
 For every (method, env, seed) it trains in a process of its own (``suite_run.py``) and reports the
 training wall-clock and env steps until a 100-episode *sampled-action* evaluation reaches the env's
 threshold, the peak memory (max RSS) of that process and the final score. A run stops at the
-threshold, at its time cap (``--minutes``, on the training clock) or at its own step budget
+threshold, at its time cap (``--minutes``, on the training clock: ``5`` for every env,
+``Pixelcopter-PLE-v0=15`` for one, or both) or at its own step budget
 (reinforcelab: the preset's ``total_env_steps``; the peers: the zoo's ``n_timesteps``), whichever
 comes first; a run that never reaches the threshold is reported as such, with its best evaluation.
 
@@ -132,7 +133,7 @@ def plan(args: argparse.Namespace) -> list[list[RunSpec]]:
     ``--parallel``): env by env, method by method, seed by seed."""
     groups = []
     for env_id in args.envs:
-        minutes = args.minutes if args.minutes is not None else ENV_BY_ID[env_id].minutes
+        minutes = cap_minutes(args, env_id)
         for method in args.methods:
             specs = [
                 RunSpec(env_id, method, seed, minutes, args.eval_growth)
@@ -276,9 +277,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, ... (0)")
     parser.add_argument(
         "--minutes",
-        type=positive_float,
-        help="cap on each run's training clock (default: per env, ENVS' min column: 5 for "
-        "CartPole, 10 for Acrobot and Pendulum, 15 for the others)",
+        nargs="+",
+        type=minutes_item,
+        metavar="MIN|ENV=MIN",
+        help="cap on each run's training clock: MIN for every env, ENV=MIN for one (default: "
+        "per env, ENVS' min column: 5 for CartPole, 10 for Acrobot and Pendulum, 15 for the "
+        "others)",
     )
     parser.add_argument(
         "--quick",
@@ -317,11 +321,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--report-only reports the results in --results DIR: give it")
     args.envs = args.envs or list(ENV_BY_ID)
     args.methods = args.methods or list(METHODS)
+    caps = dict(args.minutes or [])
+    args.minutes = caps.pop(None, QUICK_MINUTES if args.quick else None)
+    args.env_minutes = caps
     if args.quick:
         args.seeds = args.seeds or QUICK_SEEDS
-        args.minutes = args.minutes or QUICK_MINUTES
     args.seeds = args.seeds or 3
     return args
+
+
+def cap_minutes(args: argparse.Namespace, env_id: str) -> float:
+    """The training cap of a run on ``env_id``: its own ``--minutes ENV=MIN``, else the bare
+    ``--minutes MIN``, else the env's default."""
+    fallback = args.minutes if args.minutes is not None else ENV_BY_ID[env_id].minutes
+    return float(args.env_minutes.get(env_id, fallback))
+
+
+def minutes_item(text: str) -> tuple[str | None, float]:
+    """``MIN`` (every env) or ``ENV=MIN`` (one env) of ``--minutes``."""
+    env_id, _, minutes = text.rpartition("=")
+    if env_id and env_id not in ENV_BY_ID:
+        raise argparse.ArgumentTypeError(f"{env_id!r} is not a suite env ({', '.join(ENV_BY_ID)})")
+    return env_id or None, positive_float(minutes)
 
 
 def positive_int(text: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from report import Report
-from suite import ENV_BY_ID, reinforcelab_config
+from suite import ENV_BY_ID, cap_minutes, reinforcelab_config
 from suite_zoo import ZOO_REVISION, zoo_setup
 
 METHOD_NAMES = {"reinforcelab": "reinforcelab", "sb3-ppo": "SB3 PPO", "sb3-a2c": "SB3 A2C"}
@@ -113,10 +113,11 @@ def conditions(results: list[dict[str, Any]], args: argparse.Namespace, seconds:
     )
     unit = "each group" if args.parallel > 1 else "each"
     lock = f"{unit} under the lock `{args.lock}`" if args.lock else "without a CPU lock"
+    caps = {e: cap_minutes(args, e) for e in args.envs}
     minutes = (
-        f"{args.minutes:g} min per run"
-        if args.minutes is not None
-        else "per env: " + ", ".join(f"{ENV_BY_ID[e].minutes:g} min {e}" for e in args.envs)
+        f"{caps[args.envs[0]]:g} min per run"
+        if len(set(caps.values())) == 1
+        else "per env: " + ", ".join(f"{cap:g} min {e}" for e, cap in caps.items())
     )
     failed = sum("failed" in r for r in results)
     not_run = sum("not_run" in r for r in results)

@@ -197,3 +197,25 @@ def test_without_sb3_the_suite_refuses_in_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("suite.py: Stable-Baselines3 is not installed")
+
+
+def test_minutes_caps_every_env_or_one(capsys):
+    def caps(*minutes):
+        args = suite.parse_args(["--envs", "CartPole-v1", "Pixelcopter-PLE-v0", *minutes])
+        return {group[0].env_id: group[0].minutes for group in suite.plan(args)}
+
+    assert caps() == {"CartPole-v1": 5.0, "Pixelcopter-PLE-v0": 15.0}  # the envs' defaults
+    assert caps("--minutes", "2") == {"CartPole-v1": 2.0, "Pixelcopter-PLE-v0": 2.0}
+    assert caps("--minutes", "2", "Pixelcopter-PLE-v0=20") == {
+        "CartPole-v1": 2.0,
+        "Pixelcopter-PLE-v0": 20.0,
+    }
+    assert caps("--minutes", "CartPole-v1=1") == {"CartPole-v1": 1.0, "Pixelcopter-PLE-v0": 15.0}
+    assert caps("--quick", "--minutes", "CartPole-v1=1") == {
+        "CartPole-v1": 1.0,
+        "Pixelcopter-PLE-v0": suite.QUICK_MINUTES,
+    }
+    for bad, problem in (("Pong=3", "'Pong' is not a suite env"), ("CartPole-v1=0", "positive")):
+        with pytest.raises(SystemExit) as exit_:
+            suite.parse_args(["--minutes", bad])
+        assert exit_.value.code == 2 and problem in capsys.readouterr().err
