@@ -66,6 +66,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "num_envs": 128,
         "segment_steps": 16,
     },
+    "cnn_downsample, 256 envs x 8-step segments": {
+        "cnn_downsample": True,
+        "num_envs": 256,
+        "segment_steps": 8,
+    },
 }
 
 
