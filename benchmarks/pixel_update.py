@@ -1,5 +1,7 @@
 """Where fast-mode training from Pixelcopter's pixels spends its time, before and after the shared
-CNN (issue 22).
+CNN (issue 22), and with the preset's throughput levers measured since: 2x2 pixel blocks averaged
+before a 4x4 stride-2 first convolution (``cnn_downsample``), and 128 envs x 16-step segments (the
+same 2,048 steps per update, acting on twice the frames per forward pass).
 
 Each variant is ``fast-pixelcopter-pixels`` with some config fields changed; ``before`` is the
 preset as it was up to issue 22 (a policy CNN and a value CNN, whole episodes cut at 300 steps).
@@ -12,16 +14,23 @@ Prints a markdown table:
 - env steps/CPU-s: counted env steps (the steps the updates learn from) per CPU second of
   training (median over rounds); whole episodes wait for a batch's longest episode, so early in
   training many more steps are simulated than counted, segments count every step;
+- in kernel: the share of the CPU time spent in the kernel (mostly page faults of fresh memory);
 - env / act / update: CPU seconds per 1,000 simulated (env, act) or counted (update) steps, and
   their shares of the time.
 
     python benchmarks/pixel_update.py                             # every variant
     python benchmarks/pixel_update.py --variants before shared --rounds 5
+    python benchmarks/pixel_update.py --rounds 6 --variants \
+        "the preset: shared, 8,16, hidden 64, segments" \
+        "the preset, 2x2 blocks averaged (cnn_downsample)" \
+        "the preset, 128 envs x 16-step segments" \
+        "cnn_downsample, 128 envs x 16-step segments"
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from typing import Any
@@ -50,6 +59,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         key: BEFORE[key] for key in ("cnn_shared", "cnn_channels", "hidden_sizes")
     },
     "the preset: shared, 8,16, hidden 64, segments": {},
+    "the preset, 2x2 blocks averaged (cnn_downsample)": {"cnn_downsample": True},
+    "the preset, 128 envs x 16-step segments": {"num_envs": 128, "segment_steps": 16},
+    "cnn_downsample, 128 envs x 16-step segments": {
+        "cnn_downsample": True,
+        "num_envs": 128,
+        "segment_steps": 16,
+    },
+    "cnn_downsample, 256 envs x 8-step segments": {
+        "cnn_downsample": True,
+        "num_envs": 256,
+        "segment_steps": 8,
+    },
 }
 
 
@@ -62,7 +83,7 @@ class Timed:
             preset="fast-pixelcopter-pixels", seed=seed, device="cpu", **overrides
         )
         self.loop = FastLoop(agent.config, agent.parts, "cpu")
-        self.env = self.update = self.total = 0.0
+        self.env = self.update = self.total = self.kernel = 0.0
         self.rates: list[float] = []
         envs, step = self.loop.envs, self.loop.envs.step
 
@@ -88,13 +109,14 @@ class Timed:
     def train(self, updates: int) -> None:
         loop = self.loop
         with loop.threads():
-            steps0, cpu0 = loop.env_steps, time.process_time()
+            steps0, cpu0, kernel0 = loop.env_steps, time.process_time(), os.times().system
             for _ in range(updates):
                 returns, lengths, steps = loop.step()
                 loop.updates += 1
                 loop.record(returns, lengths, steps)
             cpu = time.process_time() - cpu0
         self.total += cpu
+        self.kernel += os.times().system - kernel0
         self.rates.append((loop.env_steps - steps0) / cpu)
 
     def row(self) -> str:
@@ -104,7 +126,8 @@ class Timed:
         shares = " / ".join(f"{t / self.total:.0%}" for t in (self.env, act, self.update))
         return (
             f"| {self.name} | {statistics.median(self.rates):,.0f} | {counted:,} | {sim:,} "
-            f"| {self.total:.1f} | {per[0]:.3f} | {per[1]:.3f} | {per[2]:.3f} | {shares} |"
+            f"| {self.total:.1f} | {self.kernel / self.total:.0%} | {per[0]:.3f} | {per[1]:.3f} "
+            f"| {per[2]:.3f} | {shares} |"
         )
 
 
@@ -128,10 +151,10 @@ def main() -> None:
         "CPU s per 1,000 steps:\n"
     )
     print(
-        "| variant | env steps/CPU-s | counted steps | simulated steps | CPU s | env | act "
-        "| update | share env / act / update |"
+        "| variant | env steps/CPU-s | counted steps | simulated steps | CPU s | in kernel | env "
+        "| act | update | share env / act / update |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         print(run.row())
 

@@ -299,6 +299,11 @@ class TrainConfig:
     head (``CNNActorCritic``), trained by one loss at the learning rate ``lr`` (``value_lr`` does
     not apply), instead of a policy CNN and a value CNN. Half the convolution work, and V(s) comes
     from the acting pass."""
+    cnn_downsample: bool = option(False, Flag())
+    """With ``cnn_shared``: the shared CNN averages 2x2 pixel blocks first (48x48 -> 24x24) and
+    its first convolution is 4x4 stride 2 (the same 8x8 pixels): a quarter of that layer's
+    multiplications, at half the resolution (a 2x2 copter becomes one to four partly lit
+    pixels)."""
     lr: float = option(1e-2, POSITIVE)
     """Adam learning rate of the policy."""
     gamma: float = option(1.0, Number(0, 1))
@@ -331,6 +336,8 @@ class TrainConfig:
             raise ConfigError(
                 "cnn_shared", "needs baseline='value' (fast mode): it is the value head"
             )
+        if self.cnn_downsample and not self.cnn_shared:
+            raise ConfigError("cnn_downsample", "applies to the shared CNN: set cnn_shared too")
         if self.cnn_shared and isinstance(self.mode, FastMode) and self.mode.value_steps != 1:
             raise ConfigError(
                 "cnn_shared",

@@ -14,7 +14,7 @@ from reinforcelab.engines import PolicyTargets, torch_engine
 from reinforcelab.engines.torch_engine import VALUE_COEF, ActorCriticEngine
 from reinforcelab.errors import OptionError
 from reinforcelab.loops import FastLoop
-from reinforcelab.policies.cnn import CNNActorCritic
+from reinforcelab.policies.cnn import CNNActorCritic, block_sums
 from reinforcelab.rollout import SegmentCollector
 from reinforcelab.run import train_run
 
@@ -145,3 +145,31 @@ def test_shared_options_are_checked():
         preset("fast-pixelcopter-pixels").replace(cnn_channels=(8, 16, 32))
     with pytest.raises(OptionError, match="cnn_shared applies to image observations"):
         reinforcelab.Reinforce(preset="fast-pixelcopter", cnn_shared=True)
+
+
+def test_block_sums_are_the_2x2_average_pool_times_4():
+    x = torch.from_numpy(frames(3))
+    np.testing.assert_array_equal(block_sums(x), F.avg_pool2d(x.float(), 2) * 4)
+    odd = torch.from_numpy(np.ascontiguousarray(frames(2)[:, :, :47, :45]))
+    assert block_sums(odd).shape == (2, 2, 23, 22)  # the odd last row and column dropped
+
+
+def test_the_downsampled_cnn_is_a_4x4_stride_2_convolution_of_the_mean_frame():
+    torch.manual_seed(0)
+    net = CNNActorCritic(SHAPE, 2, 64, (8, 16), downsample=True)
+    assert net.conv1.kernel_size == (4, 4) and net.conv1.stride == (2, 2)
+    x = torch.from_numpy(frames(6))
+    mean = F.avg_pool2d(x.float() / 255.0, 2)
+    h = F.relu(F.conv2d(mean, net.conv1.weight, net.conv1.bias, stride=2))
+    h = F.relu(F.conv2d(h, net.conv2.weight, net.conv2.bias, stride=2)).flatten(1)
+    z = F.relu(F.linear(h, net.fc.weight, net.fc.bias))
+    logits, value = net.logits_and_value(x)
+    torch.testing.assert_close(logits, F.linear(z, net.policy_head.weight, net.policy_head.bias))
+    torch.testing.assert_close(
+        value, F.linear(z, net.value_head.weight, net.value_head.bias).squeeze(-1)
+    )
+
+
+def test_cnn_downsample_needs_the_shared_cnn():
+    with pytest.raises(ConfigError, match=r"cnn_downsample.*cnn_shared"):
+        preset("fast-pixelcopter-pixels").replace(cnn_shared=False, cnn_downsample=True)

@@ -106,6 +106,7 @@ def build_parts(
             actions: spaces.n_actions,
             "hidden": config.hidden_sizes[0],
             "channels": list(config.cnn_channels),
+            **({"downsample": True} if config.cnn_downsample else {}),
             **(policy_kwargs or {}),
         }
         separate = CNNGaussianPolicy if spaces.continuous else CNNPolicy
