@@ -93,6 +93,7 @@ def course_hyperparameters(
             "log_std_init": config.log_std_init,
             "cnn_channels": list(config.cnn_channels),
             "cnn_shared": config.cnn_shared,
+            "cnn_downsample": config.cnn_downsample,
             "library_version": config_json.get("library_version"),
         }
     except (KeyError, TypeError, IndexError, ValueError) as exc:
