@@ -19,7 +19,8 @@ Prints a markdown table:
   their shares of the time.
 
     python benchmarks/pixel_update.py                             # every variant
-    python benchmarks/pixel_update.py --variants before shared --rounds 5
+    python benchmarks/pixel_update.py --rounds 5 --variants \
+        "before: separate CNNs, whole episodes" "shared body, whole episodes"
     python benchmarks/pixel_update.py --rounds 6 --variants \
         "the preset: shared, 8,16, hidden 64, segments" \
         "the preset, 2x2 blocks averaged (cnn_downsample)" \
