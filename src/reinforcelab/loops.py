@@ -242,8 +242,8 @@ class TrainingLoop:
             finally:
                 torch.set_num_threads(saved)
 
-    # Resume state: everything that decides what training does next. It is pickled (optimizer
-    # state, RNG state), so it is for the local run folder only, never for sharing.
+    # Resume state: everything that decides what training does next (optimizer and RNG state
+    # too), for the run folder's resume file.
     def state_dict(self) -> dict[str, Any]:
         return {
             "counters": {

@@ -29,9 +29,13 @@ def test_files_respect_the_umask(tmp_path):
     finally:
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
-    assert {"curve.png", "model.safetensors", "replay.mp4", "config.json", "resume.pkl"} <= set(
-        modes
-    )
+    assert {
+        "curve.png",
+        "model.safetensors",
+        "replay.mp4",
+        "config.json",
+        "resume.safetensors",
+    } <= set(modes)
     assert set(modes.values()) == {0o640}, modes
     assert stat.S_IMODE(out.stat().st_mode) == 0o750
 

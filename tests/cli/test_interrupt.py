@@ -81,7 +81,7 @@ def test_ctrl_c_while_training_saves_the_run_and_exits_130(tmp_path):
     assert_interrupted(code, err)
     assert "interrupted (Ctrl-C)" in out
     assert f"continue with: reinforcelab train --resume {run}" in out
-    assert {"config.json", "model.safetensors", "resume.pkl", "results.json"} <= {
+    assert {"config.json", "model.safetensors", "resume.safetensors", "results.json"} <= {
         p.name for p in run.iterdir()
     }
 

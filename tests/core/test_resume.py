@@ -70,14 +70,14 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, mode):
 
 
 class SnapshotResumeStateAt(Callback):
-    """Copies resume.pkl right after the periodic checkpoint at update ``n``."""
+    """Copies resume.safetensors right after the periodic checkpoint at update ``n``."""
 
     def __init__(self, folder, n):
         self.folder, self.n = folder, n
 
     def on_update(self, trainer, records):
         if trainer.updates == self.n:
-            shutil.copy(self.folder / "resume.pkl", self.folder / "resume-at-n.pkl")
+            shutil.copy(self.folder / "resume.safetensors", self.folder / "resume-at-n.safetensors")
 
 
 def test_resume_after_a_crash_between_checkpoints_drops_unsaved_rows(tmp_path):
@@ -94,7 +94,7 @@ def test_resume_after_a_crash_between_checkpoints_drops_unsaved_rows(tmp_path):
     )
     # As if the process died after episode 7: metrics.csv has 7 rows, the last checkpoint is at 5,
     # and there is no results.json (written once training ends).
-    shutil.move(part / "resume-at-n.pkl", part / "resume.pkl")
+    shutil.move(part / "resume-at-n.safetensors", part / "resume.safetensors")
     (part / "results.json").unlink()
     assert len(rows(part)) == 7
     resumed = resume_run(part, progress=False, device="cpu", n_episodes=40)

@@ -21,7 +21,7 @@ import pytest
 from cli_helpers import invoke, one_line_error
 
 import reinforcelab
-from reinforcelab.artifacts.checkpoint import CheckpointError
+from reinforcelab.artifacts.checkpoint import CheckpointError, save_resume_state
 from reinforcelab.artifacts.files import LOCK_FILE, WriteError
 from reinforcelab.artifacts.plots import PlotError
 from reinforcelab.callbacks import Callback
@@ -117,15 +117,15 @@ def test_a_new_folder_is_built_beside_out_and_appears_complete(tmp_path, monkeyp
 
     monkeypatch.setattr(checkpoint, "atomic_write_bytes", watching)
     train_run(CONFIG, out, progress=False, checkpoint_every=EVERY)
-    step_0 = seen[:3]  # config.json, model.safetensors, resume.pkl of step 0
+    step_0 = seen[:3]  # config.json, model.safetensors, resume.safetensors of step 0
     assert [name.startswith(".fresh.new.") for name, _ in step_0] == [True] * 3, seen
     assert not any(exists for _, exists in step_0)  # out did not exist while they were written
     assert [p.name for p in tmp_path.iterdir()] == ["fresh"]  # nothing left beside it
 
 
 def test_a_failure_while_building_the_folder_leaves_nothing(tmp_path, monkeypatch):
-    fail_writes(monkeypatch, "resume.pkl", errno.EIO)
-    with pytest.raises(WriteError, match=r"resume\.pkl: Input/output error"):
+    fail_writes(monkeypatch, "resume.safetensors", errno.EIO)
+    with pytest.raises(WriteError, match=r"resume\.safetensors: Input/output error"):
         train_run(CONFIG, tmp_path / "never", progress=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -166,7 +166,7 @@ class SnapshotAt(Callback):
         if trainer.updates == self.n:
             self.files = {
                 name: (self.folder / name).read_bytes()
-                for name in ("config.json", "model.safetensors", "resume.pkl")
+                for name in ("config.json", "model.safetensors", "resume.safetensors")
             }
 
 
@@ -212,9 +212,9 @@ def fail_writes(monkeypatch, name: str, error: int, after: int = 0) -> None:
     "name, error",
     [
         ("model.safetensors", errno.ENOSPC),
-        ("resume.pkl", errno.EIO),
+        ("resume.safetensors", errno.EIO),
         ("model.safetensors", errno.EIO),
-        ("resume.pkl", errno.ENOSPC),
+        ("resume.safetensors", errno.ENOSPC),
     ],
 )
 def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(
@@ -232,7 +232,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(
     assert "\n" not in message
     assert f"cannot write {out / name}: {os.strerror(error)}" in message
     assert errno.errorcode[error] in message and "checkpoint of update 8" in message
-    assert snapshot(out).keys() >= {"config.json", "model.safetensors", "resume.pkl"}
+    assert snapshot(out).keys() >= {"config.json", "model.safetensors", "resume.safetensors"}
     for file, content in snap.files.items():  # the previous checkpoint, intact
         assert (out / file).read_bytes() == content, file
     assert not (out / "results.json").exists()
@@ -313,11 +313,11 @@ DAMAGE = {
     "config.json not JSON": lambda run: (run / "config.json").write_text('{"format": "reinf'),
     "results.json not JSON": lambda run: (run / "results.json").write_text("{"),
     "results.json without the training": lambda run: (run / "results.json").write_text("{}"),
-    "resume.pkl truncated": lambda run: (run / "resume.pkl").write_bytes(
-        (run / "resume.pkl").read_bytes()[:100]
+    "resume.safetensors truncated": lambda run: (run / "resume.safetensors").write_bytes(
+        (run / "resume.safetensors").read_bytes()[:100]
     ),
-    "resume.pkl of something else": lambda run: (run / "resume.pkl").write_bytes(
-        pickle.dumps(["not", "a", "state"])
+    "resume.safetensors of something else": lambda run: shutil.copy(
+        run / "model.safetensors", run / "resume.safetensors"
     ),
     "model.safetensors truncated": lambda run: (run / "model.safetensors").write_bytes(
         (run / "model.safetensors").read_bytes()[:50]
@@ -330,7 +330,7 @@ READERS = {
     "metrics": ("plot", "resume"),
     "config.json": ("plot", "resume", "evaluate", "push"),
     "results.json": ("plot", "resume", "push"),
-    "resume.pkl": ("resume",),
+    "resume.safetensors": ("resume",),
     "model.safetensors": ("resume", "evaluate", "push"),
 }
 
@@ -397,9 +397,27 @@ def test_resume_refuses_metrics_of_another_run(run, tmp_path):
 
 
 def test_a_damaged_resume_state_is_a_checkpoint_error(run):
-    (run / "resume.pkl").write_bytes(pickle.dumps({"counters": {"episodes": "many"}}))
+    save_resume_state(run, {"counters": {"episodes": "many"}, "run_options": {}})
     with pytest.raises(CheckpointError, match="damaged"):
         resume_run(run, progress=False, total_env_steps=6000)
+
+
+class Unpickled(Exception):
+    """Raised by unpickling ``Trap``: proof that a pickle was loaded."""
+
+
+class Trap:
+    def __reduce__(self):
+        return (Unpickled, ("a resume.pkl was unpickled",))
+
+
+def test_a_resume_pkl_of_older_versions_is_refused_and_never_unpickled(run):
+    (run / "resume.safetensors").rename(run / "resume.pkl")
+    (run / "resume.pkl").write_bytes(pickle.dumps(Trap()))
+    with pytest.raises(CheckpointError, match="pickle, which reinforcelab no longer loads"):
+        resume_run(run, progress=False, total_env_steps=6000)
+    result = invoke("train", "--resume", run, "--total-steps", 6000, "--no-progress")
+    assert result.exit_code == 2 and "no longer loads" in one_line_error(result)
 
 
 def test_train_leaves_no_lock_file_or_temporary_file_behind(tmp_path):
@@ -410,7 +428,7 @@ def test_train_leaves_no_lock_file_or_temporary_file_behind(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["config.json", "curve.png", "metrics.csv", "model.safetensors", "resume.pkl",
+        ["config.json", "curve.png", "metrics.csv", "model.safetensors", "resume.safetensors",
          "results.json"]
     )  # fmt: skip
     assert [p.name for p in tmp_path.iterdir()] == ["r"]

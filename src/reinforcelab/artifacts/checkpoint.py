@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save
 
 from ..errors import UserError
-from .files import CONFIG_FILE, MODEL_FILE, RESULTS_FILE, RESUME_FILE, atomic_write_bytes
+from .files import (
+    CONFIG_FILE,
+    LEGACY_RESUME_FILE,
+    MODEL_FILE,
+    RESULTS_FILE,
+    RESUME_FILE,
+    atomic_write_bytes,
+)
 
 FORMAT = "reinforcelab-run"
 FORMAT_VERSION = 1
@@ -142,23 +148,40 @@ def load_state(
     net.load_state_dict(state)
 
 
+RESUME_FORMAT = "reinforcelab-resume"
+
+
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
-    """Training state for ``train --resume`` (optimizer and RNG state). A local pickle: it is
-    never part of what is shared."""
-    atomic_write_bytes(Path(folder) / RESUME_FILE, pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
+    """Training state for ``train --resume`` (optimizer and RNG state, counters): its arrays as
+    safetensors tensors, everything else as JSON in the file's metadata. No pickle, so a resume
+    file from anywhere can be read without running code."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = json.dumps(_encode(state, arrays))
+    metadata = {"format": RESUME_FORMAT, "state": tree}
+    data = save({k: v.copy(order="C") for k, v in arrays.items()}, metadata=metadata)
+    atomic_write_bytes(Path(folder) / RESUME_FILE, data)
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:
     path = Path(folder) / RESUME_FILE
     if not path.is_file():
+        if (Path(folder) / LEGACY_RESUME_FILE).is_file():
+            raise CheckpointError(
+                f"{folder} holds {LEGACY_RESUME_FILE}, a resume state older versions wrote as a "
+                "pickle, which reinforcelab no longer loads; its weights still load, but to "
+                "continue training, train again"
+            )
         raise CheckpointError(
             f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)"
         )
     try:
-        # Our own run folder's file; never one downloaded or shared.
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-    except Exception as exc:  # a truncated or foreign file
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            arrays = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+        if metadata.get("format") != RESUME_FORMAT:
+            raise ValueError(f'no "format": "{RESUME_FORMAT}" in its metadata')
+        state = _decode(json.loads(metadata["state"]), arrays)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
     counters = state.get("counters") if isinstance(state, dict) else None
     if not (
@@ -168,6 +191,51 @@ def load_resume_state(folder: Path) -> dict[str, Any]:
     ):
         raise CheckpointError(f"{path} is damaged: it does not hold a reinforcelab resume state")
     return state
+
+
+# JSON stands for everything but arrays, tuples and dicts with keys that are not strings; those
+# are tagged objects (an array's data is the tensor the tag names).
+_ARRAY, _TENSOR, _TUPLE, _ITEMS = "__array__", "__tensor__", "__tuple__", "__items__"
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, np.ndarray):
+        key = str(len(arrays))
+        arrays[key] = value
+        return {_ARRAY: key}
+    if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
+        return {_TENSOR: _encode(value.detach().cpu().numpy(), arrays)[_ARRAY]}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return {_TUPLE: [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: _encode(v, arrays) for k, v in value.items()}
+        return {_ITEMS: [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"a resume state cannot hold a {type(value).__name__}")
+
+
+def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if _ARRAY in value:
+        return arrays[value[_ARRAY]]
+    if _TENSOR in value:
+        import torch
+
+        return torch.from_numpy(arrays[value[_TENSOR]])
+    if _TUPLE in value:
+        return tuple(_decode(v, arrays) for v in value[_TUPLE])
+    if _ITEMS in value:
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value[_ITEMS]}
+    return {k: _decode(v, arrays) for k, v in value.items()}
 
 
 #: The counters a resume state must hold (the loop's progress at its checkpoint).

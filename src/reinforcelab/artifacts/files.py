@@ -1,8 +1,8 @@
 """The names of the files reinforcelab writes, in one place, and how they are written.
 
 A run folder holds config.json, model.safetensors, metrics.csv, results.json, curve.png,
-replay.mp4 and resume.pkl (and, while a process writes it, its lock file); a Hub folder adds
-hyperparameters.json and README.md.
+replay.mp4 and resume.safetensors (and, while a process writes it, its lock file); a Hub folder
+adds hyperparameters.json and README.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ METRICS_FILE = "metrics.csv"
 RESULTS_FILE = "results.json"
 CURVE_FILE = "curve.png"
 VIDEO_FILE = "replay.mp4"
-RESUME_FILE = "resume.pkl"
+RESUME_FILE = "resume.safetensors"
+#: What earlier versions wrote instead (a pickle): never read now, but cleared by --overwrite.
+LEGACY_RESUME_FILE = "resume.pkl"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 README_FILE = "README.md"
 #: Held (an OS lock) by the one process writing a run folder; it holds that process's pid.
@@ -38,6 +40,7 @@ RUN_FILES = (
     CURVE_FILE,
     VIDEO_FILE,
     RESUME_FILE,
+    LEGACY_RESUME_FILE,
 )
 
 
