@@ -102,6 +102,25 @@ def reinforcelab_config(env: SuiteEnv) -> tuple[Any, str]:
     return PRESETS[env.preset], f"`{env.preset}`"
 
 
+def method_settings(spec: RunSpec, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``spec``'s method trains with (its result records it), or ``stored``, a result's
+    record, in the same form: a reinforcelab config read back (fields added since take their
+    defaults), as JSON reads it back (lists, not tuples)."""
+    if spec.method == "reinforcelab":
+        from reinforcelab.config import TrainConfig
+
+        if stored is None:
+            config = reinforcelab_config(ENV_BY_ID[spec.env_id])[0].replace(seed=spec.seed)
+        else:
+            config = TrainConfig.from_dict(stored)
+        settings = config.to_dict()
+    else:
+        from suite_zoo import zoo_setup
+
+        settings = stored or zoo_setup(spec.method.removeprefix("sb3-"), spec.env_id).settings()
+    return json.loads(json.dumps(settings))
+
+
 # ---------------------------------------------------------------------------------------- plan
 @dataclass(frozen=True)
 class RunSpec:
@@ -172,23 +191,36 @@ def stored_or_not_run(spec: RunSpec, results_dir: Path) -> dict[str, Any]:
     """``--report-only``: the result already in ``results_dir`` for ``spec``, or a record that says
     the run was not run."""
     old = read_result(results_dir / f"{spec.name}.json")
-    if old is not None and old["spec"] == spec_dict(spec):
+    if reusable(old, spec):
         return old | {"reused": True}
     return {"spec": spec_dict(spec), "not_run": True}
 
 
+def reusable(old: dict[str, Any] | None, spec: RunSpec) -> bool:
+    """Whether ``old`` (a stored result, or None) is ``spec``'s run with today's settings (one
+    trained before a preset or zoo entry changed is not)."""
+    if old is None or old.get("spec") != spec_dict(spec) or "settings" not in old:
+        return False
+    try:
+        return method_settings(spec, old["settings"]) == method_settings(spec)
+    except ValueError:  # a config this version no longer reads
+        return False
+
+
 def run_group(specs: list[RunSpec], results_dir: Path) -> list[dict[str, Any]]:
     """Run ``specs`` side by side, each in its own process (log and result in ``results_dir``);
-    a result already there for the same settings is reused."""
+    a result already there for the same run and settings is reused."""
     outcomes: dict[RunSpec, dict[str, Any]] = {}
     running = []
     for spec in specs:
         out = results_dir / f"{spec.name}.json"
         old = read_result(out)
-        if old is not None and old["spec"] == spec_dict(spec):
+        if reusable(old, spec):
             print(f"{spec.name}: reusing {out}", flush=True)
             outcomes[spec] = old | {"reused": True}
             continue
+        if old is not None and old.get("spec") == spec_dict(spec):
+            print(f"{spec.name}: {out} was trained with other settings; running again", flush=True)
         out.unlink(missing_ok=True)
         log = (results_dir / f"{spec.name}.log").open("w")
         print(f"{spec.name}: running (log: {log.name})", flush=True)
@@ -301,7 +333,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         type=Path,
         help="keep each run's result (JSON) and log here, and reuse results already there for "
-        "the same settings (default: a new temporary directory)",
+        "the same run and settings (default: a new temporary directory)",
     )
     parser.add_argument(
         "--eval-growth",

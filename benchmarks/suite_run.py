@@ -296,7 +296,7 @@ def train_sb3(judge: Judge, seed: int, algo: str) -> dict[str, Any]:
     envs.close()
     return {
         "label": "rl-zoo3" if setup.in_zoo else "SB3 defaults (not in the zoo)",
-        "settings": {**setup.entry, "normalize_kwargs": setup.normalize},
+        "settings": setup.settings(),
         "step_budget": setup.n_timesteps,
     }
 

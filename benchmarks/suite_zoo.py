@@ -85,6 +85,10 @@ class ZooSetup:
     normalize: dict[str, Any] | None  # VecNormalize's keyword arguments, or None: no VecNormalize
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # for PPO(...) / A2C(...)
 
+    def settings(self) -> dict[str, Any]:
+        """The entry, and the VecNormalize arguments it means (a run's result records these)."""
+        return {**self.entry, "normalize_kwargs": self.normalize}
+
     def describe(self) -> str:
         """The entry in one line, as the zoo writes it (for the docs' settings table)."""
         entry = ", ".join(f"{k} {zoo_text(v)}" for k, v in self.entry.items())

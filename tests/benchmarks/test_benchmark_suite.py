@@ -87,6 +87,32 @@ def test_tiny_suite_runs_each_run_in_its_process_and_writes_page_and_plot(tmp_pa
     assert "**1 run(s) not run**" in text and "nothing run here" in text
     assert not (results / "Acrobot-v1-reinforcelab-seed0.json").exists()
 
+    # a result trained with other settings (a preset changed since) is not reused
+    stored = results / "CartPole-v1-reinforcelab-seed0.json"
+    run = json.loads(stored.read_text())
+    stored.write_text(json.dumps(run | {"settings": run["settings"] | {"lr": 0.5}}))
+    assert suite.main([*argv, "--write", str(later)]) == 0
+    assert "| CartPole-v1 | reinforcelab | 0 | not run |" in later.read_text()
+
+
+def test_a_stored_result_is_reused_only_with_the_settings_it_was_trained_with():
+    spec = suite.RunSpec("Acrobot-v1", "reinforcelab", 3, 5.0, 0.1)
+    settings = suite.method_settings(spec)
+    stored = {"spec": suite.spec_dict(spec), "settings": settings}
+    assert settings["seed"] == 3 and suite.reusable(stored, spec)
+    # a field added to the config since, at its default, changes nothing
+    older = {k: v for k, v in settings.items() if k != "cnn_downsample"}
+    assert suite.reusable(stored | {"settings": older}, spec)
+    assert not suite.reusable(stored | {"settings": settings | {"gamma": 0.9}}, spec)
+    assert not suite.reusable(stored | {"settings": settings | {"no_such_field": 1}}, spec)
+    assert not suite.reusable({"spec": stored["spec"]}, spec)  # no settings recorded
+    assert not suite.reusable(stored, suite.RunSpec("Acrobot-v1", "reinforcelab", 3, 10.0, 0.1))
+    peer = suite.RunSpec("Acrobot-v1", "sb3-ppo", 0, 5.0, 0.1)
+    entry = suite.method_settings(peer)
+    assert suite.reusable({"spec": suite.spec_dict(peer), "settings": entry}, peer)
+    changed = entry | {"n_envs": 1}
+    assert not suite.reusable({"spec": suite.spec_dict(peer), "settings": changed}, peer)
+
 
 def slow_random_actor():
     """CartPole at random (never near 475), a millisecond a step: evaluations take time."""
