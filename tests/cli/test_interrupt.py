@@ -3,7 +3,6 @@ moments, while it imports, trains and evaluates. Every command ends with exit co
 shell's, without a traceback; train saves the run first and says how to continue it."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,8 +18,9 @@ SITE = str(Path(reinforcelab.__file__).parents[1])
 LAUNCH = [sys.executable, "-m", "_reinforcelab_launcher"]
 
 
-def start(*args: object, importtime: bool = False) -> subprocess.Popen:
-    python = [LAUNCH[0], "-X", "importtime", *LAUNCH[1:]] if importtime else LAUNCH
+def start(*args: object, code: str | None = None) -> subprocess.Popen:
+    """The command with ``args``, or ``python -c code`` with them."""
+    python = [sys.executable, "-c", code] if code is not None else LAUNCH
     env = {**os.environ, "PYTHONPATH": SITE, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(
         [*python, *map(str, args)],
@@ -29,6 +29,9 @@ def start(*args: object, importtime: bool = False) -> subprocess.Popen:
         text=True,
         env=env,
         start_new_session=True,  # its own process group, which the Ctrl-C goes to
+        # as from a terminal: a shell's background job (pytest run with `&`) ignores SIGINT, and
+        # its children would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -45,25 +48,37 @@ def assert_interrupted(code: int, err: str) -> None:
     assert err.rstrip().splitlines()[-1] == "error: interrupted", err
 
 
+# Runs the command line in a child that holds still at its first import after ``MODULE`` has
+# started importing (an audit hook, which Python calls before every module it loads), so the
+# Ctrl-C lands mid-import however fast or busy the machine is.
+PAUSED_IMPORT = """
+import sys, time
+def hold(event, args):
+    if event == "import" and MODULE in sys.modules and not hold.done:
+        hold.done = True
+        last = "reinforcelab.sweep.cli" in sys.modules  # the command line's last import
+        sys.stderr.write(f"holding at {args[0]}; last import started: {last}\\n")
+        sys.stderr.flush()
+        time.sleep(120)
+hold.done = False
+sys.addaudithook(hold)
+import _reinforcelab_launcher
+_reinforcelab_launcher.main()
+"""
+
+
 @pytest.mark.parametrize("module", ["reinforcelab._version", "numpy", "gymnasium", "typer"])
 def test_ctrl_c_while_the_command_line_imports(module):
-    """The SIGINT goes out as soon as ``module`` has been imported, while the rest of the command
-    line still imports (Python's -X importtime reports each import as it finishes)."""
-    process = start("presets", importtime=True)
-    finished = re.compile(rf"\|\s+{re.escape(module)}$")
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if finished.search(line.rstrip()):
-            break
-    else:
-        raise AssertionError(f"{module} was never imported:\n{''.join(seen)}")
+    """The SIGINT goes out while the command line is importing, once ``module`` has started."""
+    process = start("presets", code=f"MODULE = {module!r}\n{PAUSED_IMPORT}")
+    assert process.stderr is not None
+    held = process.stderr.readline()
+    assert held.startswith("holding at ") and held.endswith("last import started: False\n"), (
+        held + process.communicate()[1]
+    )
     code, out, err = ctrl_c(process)
-    err = "".join(seen) + err
-    # the last import of the command line (importtime also reports an import that failed)
-    assert not re.search(r"\|\s+reinforcelab\.sweep\.cli$", err, re.M), "imports had finished"
     assert out == ""
-    assert_interrupted(code, err)
+    assert_interrupted(code, held + err)
 
 
 def test_ctrl_c_while_training_saves_the_run_and_exits_130(tmp_path):
