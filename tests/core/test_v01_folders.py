@@ -74,6 +74,8 @@ def test_a_v01_folder_resumes_and_publishes(name, tmp_path):
     )
     result = resume_run(run, progress=False, **budget)
     assert result.summary["stop_reason"] == "budget reached"
+    # its pickled resume state is replaced by today's format at the first checkpoint
+    assert (run / "resume.safetensors").is_file() and not (run / "resume.pkl").exists()
     assert result.summary["train_episodes"] > trained["train_episodes"]
     out = publish_run(
         FIXTURES / name, "user/fixture", dry_run=tmp_path / "hub", eval_episodes=2, video=False

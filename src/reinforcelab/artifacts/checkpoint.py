@@ -154,35 +154,36 @@ RESUME_FORMAT = "reinforcelab-resume"
 def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
     """Training state for ``train --resume`` (optimizer and RNG state, counters): its arrays as
     safetensors tensors, everything else as JSON in the file's metadata. No pickle, so a resume
-    file from anywhere can be read without running code."""
+    file from anywhere can be read without running code. (reinforcelab 0.1 wrote resume.pkl,
+    still read, by an unpickler that only builds arrays and containers.)"""
     arrays: dict[str, np.ndarray] = {}
     tree = json.dumps(_encode(state, arrays))
     metadata = {"format": RESUME_FORMAT, "state": tree}
     data = save({k: v.copy(order="C") for k, v in arrays.items()}, metadata=metadata)
     atomic_write_bytes(Path(folder) / RESUME_FILE, data)
+    (Path(folder) / LEGACY_RESUME_FILE).unlink(missing_ok=True)  # a 0.1 folder's, now replaced
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:
     path = Path(folder) / RESUME_FILE
-    if not path.is_file():
-        if (Path(folder) / LEGACY_RESUME_FILE).is_file():
-            raise CheckpointError(
-                f"{folder} holds {LEGACY_RESUME_FILE}, a resume state older versions wrote as a "
-                "pickle, which reinforcelab no longer loads; its weights still load, but to "
-                "continue training, train again"
-            )
+    legacy = Path(folder) / LEGACY_RESUME_FILE
+    if not path.is_file() and legacy.is_file():  # a folder of reinforcelab 0.1
+        path = legacy
+        state = _read_legacy_resume_state(legacy)
+    elif not path.is_file():
         raise CheckpointError(
             f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)"
         )
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata() or {}
-            arrays = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-        if metadata.get("format") != RESUME_FORMAT:
-            raise ValueError(f'no "format": "{RESUME_FORMAT}" in its metadata')
-        state = _decode(json.loads(metadata["state"]), arrays)
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
+    else:
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                metadata = f.metadata() or {}
+                arrays = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+            if metadata.get("format") != RESUME_FORMAT:
+                raise ValueError(f'no "format": "{RESUME_FORMAT}" in its metadata')
+            state = _decode(json.loads(metadata["state"]), arrays)
+        except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
     counters = state.get("counters") if isinstance(state, dict) else None
     if not (
         isinstance(counters, dict)
@@ -190,6 +191,49 @@ def load_resume_state(folder: Path) -> dict[str, Any]:
         and isinstance(state.get("run_options"), dict)
     ):
         raise CheckpointError(f"{path} is damaged: it does not hold a reinforcelab resume state")
+    return state
+
+
+#: Everything reinforcelab 0.1's pickled resume state refers to (numpy arrays and dtypes, torch
+#: tensors, ordered dicts): the only names its reader builds.
+_LEGACY_RESUME_NAMES = {
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    *((module, name) for module in ("numpy.core.numeric", "numpy._core.numeric",
+                                    "numpy.core.multiarray", "numpy._core.multiarray")
+      for name in ("_frombuffer", "_reconstruct")),
+    ("collections", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+}  # fmt: skip
+
+
+def _read_legacy_resume_state(path: Path) -> dict[str, Any]:
+    """reinforcelab 0.1's resume.pkl, read by an unpickler that builds only the names above and
+    refuses any other, so reading it cannot run code."""
+    import importlib
+    import io
+    import pickle
+
+    def tensor_storage(data: bytes) -> Any:  # torch's reader of a tensor's bytes, weights-only
+        import torch
+
+        return torch.load(io.BytesIO(data), weights_only=True)
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) == ("torch.storage", "_load_from_bytes"):
+                return tensor_storage  # torch's own would load them with weights_only=False
+            if (module, name) in _LEGACY_RESUME_NAMES:
+                return getattr(importlib.import_module(module), name)
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}, which a resume state never holds; not loaded"
+            )
+
+    try:
+        with open(path, "rb") as f:
+            state: dict[str, Any] = Unpickler(f).load()
+    except Exception as exc:  # a truncated, foreign or unsafe file
+        raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
     return state
 
 

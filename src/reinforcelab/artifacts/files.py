@@ -22,7 +22,8 @@ RESULTS_FILE = "results.json"
 CURVE_FILE = "curve.png"
 VIDEO_FILE = "replay.mp4"
 RESUME_FILE = "resume.safetensors"
-#: What earlier versions wrote instead (a pickle): never read now, but cleared by --overwrite.
+#: What reinforcelab 0.1 wrote instead (a pickle, read only through an allowlist; replaced by the
+#: next checkpoint, cleared by --overwrite).
 LEGACY_RESUME_FILE = "resume.pkl"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 README_FILE = "README.md"
