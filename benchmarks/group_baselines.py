@@ -101,7 +101,8 @@ ENVS = {
         (0, 30_000, 100_000, 300_000),
         (0, 30_000),
     ),
-    # The whole-episode settings fast-lunarlander had until issue 20 (it now trains on segments).
+    # The whole-episode settings fast-lunarlander had until issue 20 (it now trains on segments,
+    # with gamma 0.999).
     "LunarLander-v3": Setup(
         "fast-lunarlander",
         200.0,
@@ -111,6 +112,7 @@ ENVS = {
         (0, 1_000_000),
         (0,),
         changes={
+            "gamma": 0.99,
             "segment_steps": None,
             "rollout_max_t": 250,
             "value_lr": 3e-3,
