@@ -57,10 +57,15 @@ def save_checkpoint(
 
 def save_weights(folder: Path, weights: dict[str, np.ndarray]) -> None:
     """Write model.safetensors into ``folder`` (replaced atomically)."""
+    atomic_write_bytes(Path(folder) / MODEL_FILE, safetensors_bytes(weights, WEIGHTS_METADATA))
+
+
+def safetensors_bytes(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
+    """``arrays`` and ``metadata`` as the bytes of a safetensors file."""
     contiguous = {
-        k: v.copy(order="C") for k, v in weights.items()
+        k: v.copy(order="C") for k, v in arrays.items()
     }  # ascontiguousarray would make 0-d 1-d
-    atomic_write_bytes(Path(folder) / MODEL_FILE, save(contiguous, metadata=WEIGHTS_METADATA))
+    return save(contiguous, metadata=metadata)
 
 
 def save_config(folder: Path, config_json: dict[str, Any]) -> None:
@@ -158,32 +163,22 @@ def save_resume_state(folder: Path, state: dict[str, Any]) -> None:
     still read, by an unpickler that only builds arrays and containers.)"""
     arrays: dict[str, np.ndarray] = {}
     tree = json.dumps(_encode(state, arrays))
-    metadata = {"format": RESUME_FORMAT, "state": tree}
-    data = save({k: v.copy(order="C") for k, v in arrays.items()}, metadata=metadata)
+    data = safetensors_bytes(arrays, {"format": RESUME_FORMAT, "state": tree})
     atomic_write_bytes(Path(folder) / RESUME_FILE, data)
     (Path(folder) / LEGACY_RESUME_FILE).unlink(missing_ok=True)  # a 0.1 folder's, now replaced
 
 
 def load_resume_state(folder: Path) -> dict[str, Any]:
     path = Path(folder) / RESUME_FILE
-    legacy = Path(folder) / LEGACY_RESUME_FILE
-    if not path.is_file() and legacy.is_file():  # a folder of reinforcelab 0.1
-        path = legacy
-        state = _read_legacy_resume_state(legacy)
-    elif not path.is_file():
+    if path.is_file():
+        state = _read_resume_state(path)
+    elif (Path(folder) / LEGACY_RESUME_FILE).is_file():  # a folder of reinforcelab 0.1
+        path = Path(folder) / LEGACY_RESUME_FILE
+        state = _read_legacy_resume_state(path)
+    else:
         raise CheckpointError(
             f"{folder} has no {RESUME_FILE}; it cannot be resumed (was it trained by this version?)"
         )
-    else:
-        try:
-            with safe_open(str(path), framework="numpy") as f:
-                metadata = f.metadata() or {}
-                arrays = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-            if metadata.get("format") != RESUME_FORMAT:
-                raise ValueError(f'no "format": "{RESUME_FORMAT}" in its metadata')
-            state = _decode(json.loads(metadata["state"]), arrays)
-        except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
     counters = state.get("counters") if isinstance(state, dict) else None
     if not (
         isinstance(counters, dict)
@@ -192,6 +187,18 @@ def load_resume_state(folder: Path) -> dict[str, Any]:
     ):
         raise CheckpointError(f"{path} is damaged: it does not hold a reinforcelab resume state")
     return state
+
+
+def _read_resume_state(path: Path) -> Any:
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            arrays = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+        if metadata.get("format") != RESUME_FORMAT:
+            raise ValueError(f'no "format": "{RESUME_FORMAT}" in its metadata')
+        return _decode(json.loads(metadata["state"]), arrays)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not a readable resume state ({exc})") from exc
 
 
 #: Everything reinforcelab 0.1's pickled resume state refers to (numpy arrays and dtypes, torch
