@@ -25,6 +25,7 @@ import numpy as np
 from report import Report, add_write_option
 
 import reinforcelab
+from reinforcelab.errors import UserError
 
 BANDS = (0, 10, 25, 50, 100, 200, 400, 800, 1600)
 
@@ -68,6 +69,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=777, help="evaluation seed")
     add_write_option(parser)
     args = parser.parse_args()
+    if args.episodes < 2:
+        parser.error(f"--episodes must be at least 2 (a std needs two); got {args.episodes}")
+    try:
+        agents = {folder: reinforcelab.Reinforce.load(folder, device="cpu") for folder in args.runs}
+    except UserError as error:
+        parser.error(str(error))
 
     report = Report("Survival: how the agents die", args.write)
     report.line(f"{args.episodes} sampled episodes per agent, evaluation seed {args.seed}.")
@@ -76,8 +83,7 @@ def main() -> None:
         "run", "mean ± std", "score", "return 10/25/50/75/90%", "steps per unit of return"
     )
     per_step, caps, hazards = [], [], {}
-    for folder in args.runs:
-        agent = reinforcelab.Reinforce.load(folder, device="cpu")
+    for folder, agent in agents.items():
         result = agent.evaluate(args.episodes, seed=args.seed)
         returns, lengths = np.asarray(result.returns), np.asarray(result.lengths)
         ratio = lengths.sum() / max(returns.clip(0).sum(), 1.0)

@@ -59,3 +59,22 @@ def test_script_reports_a_saved_agent(tmp_path):
     text = page.read_text()
     assert f"`{folder}`" in text
     assert "a score of 25 needs a mean life of" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-folder"], "no-such-folder is not a folder"),
+        (["{folder}", "--episodes", "1"], "--episodes must be at least 2"),
+    ],
+)
+def test_script_refuses_bad_input_in_one_line(tmp_path, args, message):
+    folder = tmp_path / "agent"
+    reinforcelab.Reinforce(preset="fast-cartpole", seed=0, total_env_steps=2_000).save(folder)
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "survival.py"), *(a.format(folder=folder) for a in args)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
