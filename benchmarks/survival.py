@@ -1,6 +1,6 @@
 """How an agent dies, and what mean return the course's score (mean - std) needs from it.
 
-Evaluates saved agents (run folders) on ``--episodes`` sampled episodes, as ``reinforcelab
+Evaluates saved agents (run folders of one env) on ``--episodes`` sampled episodes, as ``reinforcelab
 evaluate`` does, and prints, per agent: the score, the return's quantiles, and the death rate per
 unit of return in bands of return (of the episodes that reached a band, the share that died in
 it, per unit). A flat death rate is the constant-hazard regime: returns spread like an
