@@ -1,9 +1,9 @@
 """How an agent dies, and what mean return the course's score (mean - std) needs from it.
 
-Evaluates saved agents (run folders of one env) on ``--episodes`` sampled episodes, as ``reinforcelab
-evaluate`` does, and prints, per agent: the score, the return's quantiles, and the death rate per
-unit of return in bands of return (of the episodes that reached a band, the share that died in
-it, per unit). A flat death rate is the constant-hazard regime: returns spread like an
+Evaluates saved agents (run folders, all of one env) on ``--episodes`` sampled episodes, as
+``reinforcelab evaluate`` does, and prints, per agent: the score, the return's quantiles, and the
+death rate per unit of return in bands of return (of the episodes that reached a band, the share
+that died in it, per unit). A flat death rate is the constant-hazard regime: returns spread like an
 exponential, std about equal to the mean, and mean - std near 0 whatever the mean, until the step
 cap (``max_t``) cuts the long lives short.
 
