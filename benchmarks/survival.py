@@ -92,8 +92,8 @@ def main() -> None:
         quantiles = "/".join(f"{q:.0f}" for q in np.percentile(returns, [10, 25, 50, 75, 90]))
         report.row(
             f"`{folder}`",
-            f"{returns.mean():.1f} ± {returns.std():.1f}",
-            f"{returns.mean() - returns.std():.1f}",
+            f"{result.mean_reward:.1f} ± {result.std_reward:.1f}",
+            f"{result.score:.1f}",
             quantiles,
             f"{ratio:.1f}",
         )
