@@ -7,6 +7,7 @@ the option (``--lr``), and both print the same one line.
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import math
@@ -275,15 +276,31 @@ class Writable(Rule):
                 raise ConfigError(
                     name, f"{path} cannot be created: {place} is a file, not a folder"
                 )
-            fd, probe = tempfile.mkstemp(prefix=".reinforcelab-write-test-", dir=place)
-            os.close(fd)
-            os.unlink(probe)
+            try_writing_in(place)
         except OSError as exc:
             where = "" if place == path else f": {place} is not writable"
             raise ConfigError(
                 name, f"{path} cannot be written{where} ({describe_os_error(exc)})"
             ) from None
         return path
+
+
+def try_writing_in(folder: Path) -> None:
+    """Create a file in ``folder`` and remove it (an OSError if that fails). Where the file system
+    can, the file is unnamed (O_TMPFILE), so a process killed meanwhile leaves nothing behind;
+    elsewhere a hidden file is made and unlinked."""
+    tmpfile = getattr(os, "O_TMPFILE", 0)
+    if tmpfile:
+        try:
+            os.close(os.open(folder, tmpfile | os.O_WRONLY, 0o600))
+            return
+        except OSError as exc:
+            # not supported by this file system (or, EISDIR, by this kernel)
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR):
+                raise
+    fd, probe = tempfile.mkstemp(prefix=".reinforcelab-write-test-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def choices(literal: Any) -> tuple[str, ...]:

@@ -47,8 +47,13 @@ def locked(tmp_path, monkeypatch):
                 return OSError(LOCKED[name], os.strerror(LOCKED[name]), os.fspath(path))
         return None
 
+    tmpfile = getattr(os, "O_TMPFILE", 0)
+
     def open_(path, flags, *args, **kwargs):
         if (flags & os.O_CREAT) and (exc := refused(path)):
+            raise exc
+        # an unnamed file (O_TMPFILE) is created inside the folder it opens
+        if tmpfile and flags & tmpfile == tmpfile and (exc := refused(Path(path) / "unnamed")):
             raise exc
         return real_open(path, flags, *args, **kwargs)
 
@@ -180,6 +185,26 @@ def test_a_writable_path_passes_and_is_left_as_it_was(tmp_path):
     assert WRITABLE_FILE.check("out", tmp_path / "new" / "curve.png") == tmp_path / "new/curve.png"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
     assert list(existing.iterdir()) == []
+
+
+def test_the_write_check_names_no_file_where_the_file_system_can(tmp_path, monkeypatch):
+    """An unnamed file (O_TMPFILE) is the probe where the file system has them, so a process
+    killed during the check leaves nothing in the user's folder."""
+    import tempfile
+
+    from reinforcelab.checks import WRITABLE_FOLDER
+
+    try:
+        os.close(os.open(tmp_path, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except (AttributeError, OSError):
+        pytest.skip("no O_TMPFILE here")
+
+    def named(*args, **kwargs):
+        raise AssertionError("the check made a named file")
+
+    monkeypatch.setattr(tempfile, "mkstemp", named)
+    assert WRITABLE_FOLDER.check("out", tmp_path) == tmp_path
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_path_that_cannot_be_read_is_one_line(in_tmp, cartpole_run, monkeypatch):
